@@ -1,0 +1,1 @@
+"""The drill engine: phases in order, guaranteed cleanup, the run record."""

@@ -1,0 +1,1 @@
+"""The scenario and drill files: their model, values, loading and validation."""

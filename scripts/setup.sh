@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what drill-runner needs on a fresh Debian/Ubuntu machine: the Debian packages
+# (Prometheus, PostgreSQL 15, openssl) when it can, and a virtualenv in .venv with the
+# project and its development tools. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_debs=()
+command -v prometheus >/dev/null 2>&1 || need_debs+=(prometheus)
+command -v promtool >/dev/null 2>&1 || need_debs+=(prometheus)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need_debs+=(postgresql-15)
+command -v openssl >/dev/null 2>&1 || need_debs+=(openssl)
+if [ ${#need_debs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: ${need_debs[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${need_debs[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages: ${need_debs[*]}" >&2
+    echo "setup: install them with: sudo apt-get install --no-install-recommends ${need_debs[*]}" >&2
+    exit 2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.drill-runner-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/python -c 'import runner, kubernetes, prometheus_api_client, kmock' \
+    || { echo "setup: pip install failed" >&2; exit 3; }
+  touch "$stamp"
+fi
