@@ -1,0 +1,648 @@
+"""The drill orchestrator: the phases in order, with fault removal and cleanup on every path.
+
+preflight → steady-state (gate) → inject → observe → failover → verify → recover-faults →
+failback (per policy) → post-steady-state → cleanup (always) → report.
+
+The verdict is data (`RunResult.status`), never an exception. An abort (Ctrl-C, SIGTERM,
+`drillctl abort`, a guardrail breach) is the cancel event being set: every wait returns
+early, the current phase stops, and the run goes straight to removing faults, failback
+per policy and cleanup. Guardrails are evaluated at every checkpoint (between steps and
+during the engine's own waits) over the whole interval since the last check, so a breach
+is timed exactly even when detected a step later.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runner import __version__
+from runner.backends import InjectedFault, RunContext, StepExecutor, TargetBackend
+from runner.clock import Clock
+from runner.engine import events as ev
+from runner.engine.metrics import Metrics
+from runner.engine.verdict import Status, decide
+from runner.errors import AbortRequested, DrillError, StepError
+from runner.records.junit import junit_xml
+from runner.records.store import RunRecord, iso
+from runner.scenario import model
+
+PHASES = (
+    "preflight",
+    "steady-state",
+    "inject",
+    "observe",
+    "failover",
+    "verify",
+    "recover-faults",
+    "failback",
+    "post-steady-state",
+    "cleanup",
+    "report",
+)
+
+
+class _StopRun(Exception):
+    """Stop the forward phases; the reason is already recorded."""
+
+
+@dataclass(kw_only=True)
+class AbortSignal:
+    """The cancel event plus why it was set (first reason wins)."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+
+    def request(self, reason: str) -> None:
+        if not self.event.is_set():
+            self.reason = reason
+            self.event.set()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    run_id: str
+    status: Status
+    reason: str
+    record_dir: Path
+    record: Mapping[str, Any]
+
+
+@dataclass(kw_only=True)
+class DrillRun:
+    """One run of one scenario against bound targets."""
+
+    scenario: model.Scenario
+    scenario_path: Path
+    drill: model.Drill
+    drill_path: Path
+    targets: Mapping[str, TargetBackend]
+    metrics: Metrics | None
+    generic_steps: StepExecutor
+    clock: Clock
+    results_dir: Path
+    run_id: str
+    operator: str
+    abort: AbortSignal = field(default_factory=AbortSignal)
+    on_event: ev.EventSink = lambda e: None
+    interactive: bool = False
+    approve_manual: bool = False
+    manual_failback: Callable[[], bool] | None = None
+    """Asks the operator whether to fail back (policy `manual`); None: not interactive."""
+
+    def __post_init__(self) -> None:
+        self._injected: list[tuple[InjectedFault, int]] = []
+        self._removed: set[int] = set()
+        self._locked: list[str] = []
+        self._guard_checked: datetime | None = None
+        self._status_hint: tuple[Status, str] | None = None
+        self._phase = ""
+        self.run = RunContext(
+            run_id=self.run_id,
+            scenario=self.scenario.name,
+            drill=self.drill.name,
+            operator=self.operator,
+            clock=self.clock,
+            cancel=self.abort.event,
+            log=self._audit,
+            interactive=self.interactive,
+            approve_manual=self.approve_manual,
+        )
+
+    # ------------------------------------------------------------------ public
+
+    def execute(self) -> RunResult:
+        spec = self.scenario.spec
+        self.record = RunRecord(
+            self.results_dir,
+            self.run_id,
+            {
+                "scenario": {"name": self.scenario.name, "path": str(self.scenario_path)},
+                "drill": {"name": self.drill.name, "path": str(self.drill_path)},
+                "operator": self.operator,
+                "status": "running",
+                "reason": "",
+                "startedAt": iso(self.clock.now()),
+                "finishedAt": None,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "runner": {"version": __version__},
+                "targets": {n: t.description for n, t in self.targets.items()},
+                "objectives": spec.objectives.model_dump(mode="json", by_alias=True),
+                "phases": [],
+                "faults": [],
+                "steps": [],
+                "steadyState": {},
+                "guardrails": [],
+                "timeline": {},
+                "measurements": {},
+                "observed": None,
+            },
+        )
+        self._emit(
+            ev.DrillStarted,
+            run_id=self.run_id,
+            scenario=self.scenario.name,
+            drill=self.drill.name,
+            record_dir=str(self.record.dir),
+            targets={n: t.description for n, t in self.targets.items()},
+        )
+        self._audit("drill.start", {"scenario": self.scenario.name, "drill": self.drill.name})
+        outcome: dict[str, Any] = {"measured": None, "post_ok": None}
+        try:
+            self._forward(outcome)
+        except _StopRun:
+            pass
+        except AbortRequested as e:
+            self._hint(Status.ABORTED, e.reason)
+        except DrillError as e:
+            self._hint(Status.ERROR, f"{self._phase}: {e}")
+        except BaseException as e:  # KeyboardInterrupt or a bug: still clean up below
+            self._hint(Status.ERROR, f"{self._phase}: {type(e).__name__}: {e}")
+            self._backward(outcome)
+            raise
+        self._backward(outcome)
+        return self._finish(outcome)
+
+    # ------------------------------------------------------------------ forward phases
+
+    def _forward(self, outcome: dict[str, Any]) -> None:
+        spec = self.scenario.spec
+        with self._phase_ctx("preflight"):
+            self._preflight()
+        with self._phase_ctx("steady-state"):
+            gate = self._steady_state("before")
+            if not gate:
+                self._hint(
+                    Status.ABORTED, "steady state did not hold before injection; nothing injected"
+                )
+                raise _StopRun
+        with self._phase_ctx("inject"):
+            self._inject()
+        self._guard_checked = self._fault_start()
+        with self._phase_ctx("observe"):
+            self._wait(spec.timeouts.observe.total_seconds())
+        with self._phase_ctx("failover"):
+            self._run_steps("failover", spec.failover.steps)
+            self._timeline(failoverDone=iso(self.clock.now()))
+        with self._phase_ctx("verify"):
+            outcome["measured"] = self._verify()
+
+    def _backward(self, outcome: dict[str, Any]) -> None:
+        """Remove faults, fail back per policy, check steady state, clean up. Never raises."""
+        self._guard_checked = None  # guardrails are watched until the faults are removed
+        if self.abort.event.is_set():
+            self._hint(Status.ABORTED, self.abort.reason or "aborted")
+            self._notice(f"aborting: {self.abort.reason}; removing faults and cleaning up")
+        self.abort.event.clear()  # the cleanup must be able to wait
+        try:
+            with self._phase_ctx("recover-faults", reraise=False):
+                self._remove_faults()
+        except _StopRun:
+            pass
+        if self._failback_allowed(outcome):
+            try:
+                with self._phase_ctx("failback", reraise=False):
+                    self._run_steps("failback", self.scenario.spec.failback.steps)
+                    self._timeline(failbackDone=iso(self.clock.now()))
+                with self._phase_ctx("post-steady-state", reraise=False):
+                    outcome["post_ok"] = self._steady_state("after", wait_window=True)
+            except _StopRun:
+                pass
+        with self._phase_ctx("cleanup", reraise=False):
+            self._cleanup()
+
+    # ------------------------------------------------------------------ phases
+
+    def _preflight(self) -> None:
+        missing: list[str] = []
+        for name in self.scenario.cluster_names:
+            report = self.targets[name].preflight(self.scenario, self.run)
+            missing += [f"{name}: {m}" for m in report.missing]
+        if missing:
+            raise DrillError("preflight found problems:\n  " + "\n  ".join(missing))
+        for name in self.scenario.cluster_names:
+            self.targets[name].lock.acquire(self.run)
+            self._locked.append(name)
+            self._audit("lock.acquire", {}, name)
+        if self.metrics is not None:
+            self.record.update(stepSeconds=self.metrics.step_seconds())
+
+    def _steady_state(self, when: str, *, wait_window: bool = False) -> bool:
+        checks = self.scenario.spec.steady_state
+        if not checks or self.metrics is None:
+            return True
+        if wait_window:
+            self._wait(max(c.window.total_seconds() for c in checks), guard=False)
+        gate = self.metrics.steady_state(checks, end=self.clock.now())
+        steady = dict(self.record.data["steadyState"])
+        steady[when] = {"passed": gate.passed, "checks": gate.checks}
+        self.record.update(steadyState=steady)
+        return gate.passed
+
+    def _inject(self) -> None:
+        start = self.clock.monotonic()
+        for fault in sorted(self.scenario.spec.faults, key=lambda f: f.start_after):
+            delay = fault.start_after.total_seconds() - (self.clock.monotonic() - start)
+            if delay > 0:
+                self._wait(delay)
+            self._check()
+            backend = self.targets[fault.cluster]
+            self.record.ledger({"intent": "create", "fault": fault.name, "cluster": fault.cluster})
+            handles = backend.faults.inject(fault, self.run, self._fault_created)
+            for handle in handles:
+                self._fault_confirmed(handle)
+
+    def _fault_created(self, handle: InjectedFault) -> None:
+        index = self.record.append("faults", {**_fault_json(handle), "recoveredAt": None})
+        self._injected.append((handle, index))
+        self.record.ledger({"created": handle.to_json()})
+        self._audit("fault.create", {"fault": handle.fault, "kind": handle.kind}, handle.cluster)
+
+    def _fault_confirmed(self, handle: InjectedFault) -> None:
+        for i, (known, index) in enumerate(self._injected):
+            if (known.cluster, known.kind, known.name) == (
+                handle.cluster,
+                handle.kind,
+                handle.name,
+            ):
+                self._injected[i] = (handle, index)
+                self.record.patch_item("faults", index, injectedAt=iso(handle.injected_at))
+        self._audit("fault.injected", {"fault": handle.fault, "name": handle.name}, handle.cluster)
+        self._emit(
+            ev.FaultInjected,
+            cluster=handle.cluster,
+            fault=handle.fault,
+            kind=handle.kind,
+            name=handle.name,
+        )
+        if handle.fault == self.scenario.start_fault() and "faultStart" not in self._tl():
+            self._timeline(faultStart=iso(handle.injected_at or self.clock.now()))
+
+    def _verify(self) -> Any:
+        spec = self.scenario.spec
+        fault_start = self._fault_start()
+        window_end = fault_start + spec.timeouts.recovery
+        failover_done = _parse(self._tl().get("failoverDone"))
+        if self.metrics is None or (spec.measure.rto is None and spec.measure.rpo is None):
+            return None
+        step = self.metrics.step_seconds()
+        poll = max(2.0, 2 * step)
+        while True:
+            now = self.clock.now()
+            result = self.metrics.measure(
+                spec, fault_start=fault_start, failover_done=failover_done, window_end=now
+            )
+            up = result.rto is not None and result.rto.get("seconds") is not None
+            self._emit(ev.SliObserved, value=result.sli_value, up=up)
+            if result.recovered or spec.measure.rto is None or now >= window_end:
+                break
+            self._wait(poll)
+        # one more scrape so the last samples (canary, lag) are in, then the final measurement
+        self._wait(step)
+        end = self.clock.now()
+        result = self.metrics.measure(
+            spec, fault_start=fault_start, failover_done=failover_done, window_end=end
+        )
+        self._timeline(windowEnd=iso(end))
+        self.record.update(
+            measurements={k: v for k, v in (("rto", result.rto), ("rpo", result.rpo)) if v},
+            measurementInputs=result.stored,
+        )
+        self._observe_ground_truth(fault_start, end)
+        return result
+
+    def _observe_ground_truth(self, fault_start: datetime, until: datetime) -> None:
+        rto = self.scenario.spec.measure.rto
+        hold = rto.hold.total_seconds() if rto else 0.0
+        backend = self.targets[self._start_cluster()]
+        try:
+            observed = backend.observed(fault_start=fault_start, hold_seconds=hold, until=until)
+        except DrillError as e:
+            observed = {"error": str(e)}
+        if observed is not None:
+            self.record.update(observed=dict(observed))
+
+    def _remove_faults(self) -> None:
+        errors = []
+        for handle, index in reversed(self._injected):
+            if index in self._removed:
+                continue
+            try:
+                self.targets[handle.cluster].faults.remove(handle, self.run)
+            except DrillError as e:
+                errors.append(f"{handle.cluster}/{handle.name}: {e}")
+                self._emit(
+                    ev.FaultRemoved,
+                    cluster=handle.cluster,
+                    fault=handle.fault,
+                    kind=handle.kind,
+                    name=handle.name,
+                    error=str(e),
+                )
+                continue
+            self._removed.add(index)
+            self.record.patch_item("faults", index, recoveredAt=iso(self.clock.now()))
+            self.record.ledger({"removed": handle.to_json()})
+            self._audit(
+                "fault.remove", {"fault": handle.fault, "name": handle.name}, handle.cluster
+            )
+            self._emit(
+                ev.FaultRemoved,
+                cluster=handle.cluster,
+                fault=handle.fault,
+                kind=handle.kind,
+                name=handle.name,
+            )
+        if errors:
+            raise DrillError("faults could not be removed: " + "; ".join(errors))
+
+    def _failback_allowed(self, outcome: dict[str, Any]) -> bool:
+        policy = self.scenario.spec.failback.policy
+        if not self.scenario.spec.failback.steps or policy == model.FailbackPolicy.NEVER:
+            return False
+        if not self._tl().get("faultStart"):
+            return False  # nothing was injected, so nothing failed over
+        if policy == model.FailbackPolicy.ALWAYS:
+            return True
+        if policy == model.FailbackPolicy.MANUAL:
+            if self.manual_failback is None:
+                self._notice("failback policy is manual and this run is not interactive: skipped")
+                return False
+            return self.manual_failback()
+        # on-success: only when the drill has met everything so far
+        status, _ = decide(
+            hint=self._status_hint, measurements=self.record.data["measurements"], post_ok=None
+        )
+        return status == Status.PASSED
+
+    def _cleanup(self) -> None:
+        problems = []
+        try:
+            self._remove_faults()  # anything the recover phase could not remove: try again
+        except DrillError as e:
+            problems.append(str(e))
+        for name in reversed(self._locked):
+            try:
+                self.targets[name].lock.release(self.run)
+                self._audit("lock.release", {}, name)
+            except DrillError as e:
+                problems.append(f"{name}: lock not released: {e}")
+        self._locked.clear()
+        if problems:
+            raise DrillError("; ".join(problems))
+
+    # ------------------------------------------------------------------ steps
+
+    def _run_steps(self, phase: str, steps: list[model.Step]) -> None:
+        for step in steps:
+            self._check()
+            self._run_step(phase, step)
+        self._check()
+
+    def _executor(self, step: model.Step) -> StepExecutor:
+        if step.cluster is not None and step.cluster in self.targets:
+            backend = self.targets[step.cluster]
+            if backend.steps.supports(step.action):
+                return backend.steps
+        if self.generic_steps.supports(step.action):
+            return self.generic_steps
+        where = f"target {step.cluster!r}" if step.cluster else "any target"
+        raise StepError(f"step {step.name!r}: action {step.action!r} is not supported by {where}")
+
+    def _run_step(self, phase: str, step: model.Step) -> None:
+        executor = self._executor(step)
+        index = self.record.append(
+            "steps",
+            {
+                "phase": phase,
+                "name": step.name,
+                "action": step.action,
+                "cluster": step.cluster,
+                "status": "running",
+                "attempts": 0,
+                "startedAt": iso(self.clock.now()),
+                "finishedAt": None,
+                "output": "",
+                "error": None,
+            },
+        )
+        attempts = step.retries + 1
+        last_error = ""
+        for attempt in range(1, attempts + 1):
+            self._emit(
+                ev.StepStarted, phase=phase, step=step.name, cluster=step.cluster, attempt=attempt
+            )
+            self._audit(
+                f"step.{step.action}", {"step": step.name, "attempt": attempt}, step.cluster or ""
+            )
+            try:
+                result = executor.execute(step, self.run)
+            except StepError as e:
+                last_error = str(e)
+                self.record.patch_item("steps", index, attempts=attempt, error=last_error)
+                if self.abort.event.is_set():
+                    break
+                if attempt < attempts:
+                    self._notice(
+                        f"step {step.name!r} attempt #{attempt}/{attempts} failed; will retry in "
+                        f"{step.retry_delay.total_seconds():g}s: {last_error}"
+                    )
+                    self._wait(step.retry_delay.total_seconds())
+                continue
+            self.record.patch_item(
+                "steps",
+                index,
+                status="succeeded",
+                attempts=attempt,
+                finishedAt=iso(self.clock.now()),
+                output=result.output[-2000:],
+                error=None,
+            )
+            self._emit(ev.StepFinished, phase=phase, step=step.name, status="ok", attempts=attempt)
+            return
+        self.record.patch_item("steps", index, status="failed", finishedAt=iso(self.clock.now()))
+        self._emit(
+            ev.StepFinished,
+            phase=phase,
+            step=step.name,
+            status="failed",
+            attempts=attempt,
+            error=last_error,
+        )
+        self._check()
+        raise StepError(f"step {step.name!r} failed after {attempt} attempt(s): {last_error}")
+
+    # ------------------------------------------------------------------ waits and guardrails
+
+    def _wait(self, seconds: float, *, guard: bool = True) -> None:
+        """Wait, checking guardrails and the abort signal about every second."""
+        deadline = self.clock.monotonic() + seconds
+        while True:
+            if guard:
+                self._check()
+            left = deadline - self.clock.monotonic()
+            if left <= 0:
+                return
+            if self.clock.sleep(min(left, 1.0), self.abort.event):
+                if guard:
+                    self._check()  # raises AbortRequested
+                return
+
+    def _check(self) -> None:
+        """A checkpoint: abort if asked, or if a guardrail was breached since the last check."""
+        if self.abort.event.is_set():
+            raise AbortRequested(self.abort.reason or "aborted")
+        for name in self._locked:
+            self.targets[name].lock.renew(self.run)
+        guardrails = self.scenario.spec.guardrails
+        if not guardrails or self.metrics is None or self._guard_checked is None:
+            return
+        now = self.clock.now()
+        if (now - self._guard_checked).total_seconds() < self.metrics.step_seconds():
+            return
+        breaches = self.metrics.guardrails(guardrails, start=self._guard_checked, end=now)
+        self._guard_checked = now
+        if breaches:
+            b = breaches[0]
+            for item in breaches:
+                self.record.append(
+                    "guardrails",
+                    {"name": item.guardrail, "value": item.value, "breachedAt": iso(item.at)},
+                )
+            self._emit(ev.GuardrailBreached, guardrail=b.guardrail, value=b.value, breached_at=b.at)
+            reason = f"guardrail {b.guardrail!r} breached: value {b.value:g} at {iso(b.at)}"
+            self.abort.request(reason)
+            raise AbortRequested(reason)
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _finish(self, outcome: dict[str, Any]) -> RunResult:
+        with self._phase_ctx("report", reraise=False):
+            status, reason = decide(
+                hint=self._status_hint,
+                measurements=self.record.data["measurements"],
+                post_ok=outcome["post_ok"],
+            )
+            self.record.update(status=status.value, reason=reason, finishedAt=iso(self.clock.now()))
+            (self.record.dir / "junit.xml").write_text(junit_xml(self.record.data))
+        self._audit("drill.finish", {"status": status.value, "reason": reason})
+        m = self.record.data["measurements"]
+        self._emit(
+            ev.DrillFinished,
+            status=status.value,
+            reason=reason,
+            record_dir=str(self.record.dir),
+            rto_seconds=(m.get("rto") or {}).get("seconds"),
+            rpo_seconds=(m.get("rpo") or {}).get("seconds"),
+        )
+        return RunResult(
+            run_id=self.run_id,
+            status=status,
+            reason=reason,
+            record_dir=self.record.dir,
+            record=self.record.data,
+        )
+
+    def _phase_ctx(self, name: str, *, reraise: bool = True) -> _PhaseScope:
+        return _PhaseScope(self, name, reraise)
+
+    def _hint(self, status: Status, reason: str) -> None:
+        if self._status_hint is None:
+            self._status_hint = (status, reason)
+
+    def _tl(self) -> dict[str, Any]:
+        timeline: dict[str, Any] = self.record.data["timeline"]
+        return timeline
+
+    def _timeline(self, **items: Any) -> None:
+        self.record.update(timeline={**self._tl(), **items})
+
+    def _fault_start(self) -> datetime:
+        start = _parse(self._tl().get("faultStart"))
+        return start if start is not None else self.clock.now()
+
+    def _start_cluster(self) -> str:
+        name = self.scenario.start_fault()
+        return next(f.cluster for f in self.scenario.spec.faults if f.name == name)
+
+    def _audit(self, action: str, details: Mapping[str, Any], target: str = "") -> None:
+        self.record.event(self.clock.now(), self.operator, action, target, **dict(details))
+
+    def _notice(self, message: str) -> None:
+        self._emit(ev.Notice, message=message)
+        self._audit("notice", {"message": message})
+
+    def _emit(self, cls: type[ev.Event], **fields: Any) -> None:
+        self.on_event(cls(at=self.clock.now(), **fields))
+
+
+class _PhaseScope:
+    """Records a phase's start, end, status and error; turns errors into the run's status."""
+
+    def __init__(self, run: DrillRun, name: str, reraise: bool) -> None:
+        self.run, self.name, self.reraise = run, name, reraise
+
+    def __enter__(self) -> None:
+        r = self.run
+        r._phase = self.name
+        self.index = r.record.append(
+            "phases",
+            {
+                "name": self.name,
+                "status": "running",
+                "startedAt": iso(r.clock.now()),
+                "finishedAt": None,
+                "error": None,
+            },
+        )
+        r._emit(ev.PhaseStarted, phase=self.name)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        r = self.run
+        if exc is None:
+            status, error = "succeeded", None
+        elif isinstance(exc, _StopRun):
+            status, error = "stopped", r._status_hint[1] if r._status_hint else None
+        elif isinstance(exc, AbortRequested):
+            status, error = "aborted", exc.reason
+        else:
+            status, error = "failed", str(exc) or type(exc).__name__
+            if isinstance(exc, DrillError):
+                r._hint(Status.ERROR, f"{self.name}: {error}")
+        r.record.patch_item(
+            "phases", self.index, status=status, finishedAt=iso(r.clock.now()), error=error
+        )
+        r._emit(ev.PhaseFinished, phase=self.name, status=status, error=error)
+        # recorded; in the backward phases the run goes on
+        return exc is not None and not self.reraise and isinstance(exc, DrillError | _StopRun)
+
+
+def _fault_json(handle: InjectedFault) -> dict[str, Any]:
+    return {
+        "cluster": handle.cluster,
+        "fault": handle.fault,
+        "kind": handle.kind,
+        "name": handle.name,
+        "namespace": handle.namespace,
+        "injectedAt": iso(handle.injected_at),
+        "oneShot": handle.one_shot,
+    }
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def new_run_id(clock: Clock, scenario: str) -> str:
+    """`<scenario>-<utc yyyymmdd-hhmmss>-<4 hex>`: sortable, unique, DNS-safe."""
+    stamp = clock.now().strftime("%Y%m%d-%H%M%S")
+    suffix = os.urandom(2).hex()
+    base = scenario[: 63 - len(stamp) - len(suffix) - 2].rstrip("-")
+    return f"{base}-{stamp}-{suffix}"

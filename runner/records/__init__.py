@@ -1,0 +1,1 @@
+"""Run records in `results/<run-id>/`: run.json, events.jsonl (the audit trail), junit.xml."""

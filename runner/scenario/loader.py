@@ -1,0 +1,103 @@
+"""Loading scenario and drill files into the model, with every problem located at once.
+
+This module owns the path from a file to a validated `Scenario` or `Drill`: read the YAML
+with positions (`source`), pick the model by `kind`, validate, map pydantic's errors to
+`file:line:column: field: message` issues (`issues`), then run the scenario's semantic
+checks (`semantics`). Anything wrong raises `InvalidInputError` listing every issue; no
+other exception escapes for bad input. Cross-file checks of drills live in `references`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from runner.errors import InvalidInputError, Issue
+from runner.scenario import issues, semantics, source
+from runner.scenario.model import Drill, Scenario
+
+M = TypeVar("M", Scenario, Drill)
+KINDS: dict[str, type[Scenario] | type[Drill]] = {"Scenario": Scenario, "Drill": Drill}
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[M]):
+    """A validated file: its model, and its source for locating further issues."""
+
+    model: M
+    source: source.Source
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and check one scenario file."""
+    return load_located(path, Scenario).model
+
+
+def load_drill(path: str | Path) -> Drill:
+    """Load and check one drill file (only this file; `references.check_drill` follows refs)."""
+    return load_located(path, Drill).model
+
+
+def load_file(path: str | Path) -> Scenario | Drill:
+    """Load a scenario or a drill, whichever its `kind` says."""
+    src = source.read(Path(path), str(path))
+    cls = _kind_of(src, tuple(KINDS))
+    if cls is Scenario:
+        return _validate(src, Scenario)
+    return _validate(src, Drill)
+
+
+def load_located(path: str | Path, expect: type[M]) -> Loaded[M]:
+    """Load a file that must be of kind `expect`, keeping its source positions."""
+    src = source.read(Path(path), str(path))
+    _kind_of(src, (expect.__name__,))
+    return Loaded(model=_validate(src, expect), source=src)
+
+
+def parse_text(text: str, file: str, expect: type[M]) -> M:
+    """Validate YAML text as `expect` (for tests and generated files)."""
+    src = source.parse_text(text, file)
+    _kind_of(src, (expect.__name__,))
+    return _validate(src, expect)
+
+
+def _kind_of(src: source.Source, allowed: tuple[str, ...]) -> type[BaseModel]:
+    data = src.data
+    if not isinstance(data, dict):
+        got = issues.describe(data)
+        msg = f"expected a mapping with apiVersion, kind, metadata and spec, got {got}"
+        raise InvalidInputError([_issue(src, (), msg)])
+    kind = data.get("kind")
+    wanted = " or ".join(repr(k) for k in allowed)
+    if "kind" not in data:
+        msg = f"missing required field 'kind' ({wanted})"
+        raise InvalidInputError([_issue(src, ("kind",), msg)])
+    if kind not in allowed:
+        msg = f"expected {wanted}, got {issues.describe(kind)}"
+        if isinstance(kind, str) and kind in KINDS:
+            msg += f": this command needs a {allowed[0].lower()} file"
+        raise InvalidInputError([_issue(src, ("kind",), msg)])
+    return KINDS[str(kind)]
+
+
+def _validate(src: source.Source, cls: type[M]) -> M:
+    try:
+        obj = cls.model_validate(src.data)
+    except ValidationError as e:
+        raise InvalidInputError(issues.from_validation_error(e, src, cls)) from None
+    except RecursionError:  # pragma: no cover - source.MAX_DEPTH keeps data far shallower
+        raise InvalidInputError([_issue(src, (), "the data is nested too deeply")]) from None
+    if isinstance(obj, Scenario):
+        found = semantics.check_scenario(obj, src)
+        if found:
+            raise InvalidInputError(found)
+    return obj
+
+
+def _issue(src: source.Source, path: source.Path_, message: str) -> Issue:
+    pos = src.value_at(path)
+    field = source.format_path(path)
+    return Issue(file=src.file, line=pos.line, column=pos.column, field=field, message=message)

@@ -1,0 +1,102 @@
+"""Checks on a scenario that the model's types cannot express, each located in the file.
+
+This module owns the rules that tie fields to each other inside one scenario: fault names
+are unique, every cluster a fault or step names is declared, Kubernetes and lab steps say
+which cluster they act on, `measure.from` names a fault, a fault's peer is another cluster,
+and a raw Chaos Mesh manifest matches the upstream CRD (see `crds`). Rules that span files
+(a drill and its scenarios) live in `references`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from runner.errors import Issue
+from runner.scenario import model
+from runner.scenario.source import Path_, Source, format_path
+
+_PEER_FAULTS = (model.NetworkPartitionFault, model.ReplicationLagFault)
+_CLUSTER_ACTIONS = model.KUBERNETES_ACTIONS | model.LAB_ACTIONS
+
+
+class _Found:
+    """Collects issues located in one source file."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.issues: list[Issue] = []
+
+    def add(self, path: Path_, message: str) -> None:
+        where = self.source.value_at(path)
+        field = format_path(path)
+        self.issues.append(
+            Issue(
+                file=self.source.file,
+                line=where.line,
+                column=where.column,
+                field=field,
+                message=message,
+            )
+        )
+
+    def unique(self, named: list[tuple[Path_, str]], what: str) -> None:
+        first: dict[str, Path_] = {}
+        for path, name in named:
+            if name in first:
+                line = self.source.value_at(first[name]).line
+                self.add(path, f"{what} name {name!r} is used twice (first at line {line})")
+            else:
+                first.setdefault(name, path)
+
+
+def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
+    """Every semantic problem of a scenario that already matches the model."""
+    found = _Found(source)
+    spec = scenario.spec
+    declared = [c.name for c in spec.clusters]
+    undeclared = "is not declared in spec.clusters (" + ", ".join(declared) + ")"
+    found.unique(
+        [(("spec", "clusters", i, "name"), c.name) for i, c in enumerate(spec.clusters)], "cluster"
+    )
+    found.unique(
+        [(("spec", "faults", i, "name"), f.name) for i, f in enumerate(spec.faults)], "fault"
+    )
+
+    for i, fault in enumerate(spec.faults):
+        base: Path_ = ("spec", "faults", i)
+        if fault.cluster not in declared:
+            found.add((*base, "cluster"), f"cluster {fault.cluster!r} {undeclared}")
+        if isinstance(fault, _PEER_FAULTS):
+            if fault.peer not in declared:
+                found.add((*base, "peer"), f"cluster {fault.peer!r} {undeclared}")
+            elif fault.peer == fault.cluster:
+                found.add((*base, "peer"), f"must name another cluster than {fault.cluster!r}")
+        if isinstance(fault, model.ChaosMeshFault):
+            from runner.scenario import crds
+
+            for path, message in crds.manifest_problems(fault.manifest):
+                found.add((*base, "manifest", *path), message)
+
+    for path, step in _steps(scenario):
+        if step.cluster is not None and step.cluster not in declared:
+            found.add((*path, "cluster"), f"cluster {step.cluster!r} {undeclared}")
+        elif step.cluster is None and step.action in _CLUSTER_ACTIONS:
+            found.add(
+                (*path, "cluster"),
+                f"missing required field 'cluster': a {step.action} step acts on one",
+            )
+
+    start = spec.measure.from_fault
+    names = list(dict.fromkeys(f.name for f in spec.faults))
+    if start is not None and start not in names:
+        found.add(("spec", "measure", "from"), f"no fault is named {start!r} ({', '.join(names)})")
+    return sorted(found.issues, key=lambda i: (i.line, i.column))
+
+
+def _steps(scenario: model.Scenario) -> Iterator[tuple[Path_, model.Step]]:
+    for phase, steps in (
+        ("failover", scenario.spec.failover.steps),
+        ("failback", scenario.spec.failback.steps),
+    ):
+        for i, step in enumerate(steps):
+            yield ("spec", phase, "steps", i), step

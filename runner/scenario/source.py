@@ -1,0 +1,94 @@
+"""Reading one YAML file into plain data plus the line:column of every key and value.
+
+This module owns the way in from disk: size limit, bytes to text (UTF-8, a BOM allowed),
+binary data and control characters refused with their position, YAML syntax errors
+turned into issues, and the rest handed to `builder`. Nothing here raises anything but
+`InvalidInputError`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from runner.errors import InvalidInputError, Issue
+from runner.scenario import builder
+from runner.scenario.located import Key, Path_, Position, Source, format_path
+
+__all__ = ["Key", "Path_", "Position", "Source", "format_path", "parse_bytes", "parse_text", "read"]
+
+MAX_BYTES = 4 * 1024 * 1024
+"""Larger files are refused unread: no scenario or drill is anywhere near this."""
+# Characters YAML forbids in a stream (control characters other than tab and newlines).
+_FORBIDDEN = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def read(path: Path, display: str | None = None) -> Source:
+    """Read and parse `path`; `display` is how the file is named in issues."""
+    file = display if display is not None else str(path)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise InvalidInputError([_issue(file, 1, 1, f"cannot read the file: {e.strerror}")]) from e
+    if len(raw) > MAX_BYTES:
+        msg = f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB"
+        raise InvalidInputError([_issue(file, 1, 1, msg)])
+    return parse_bytes(raw, file)
+
+
+def parse_bytes(raw: bytes, file: str) -> Source:
+    """Decode UTF-8 (a BOM is allowed) and parse; binary data is refused with its position."""
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, col = _offset_position(raw, nul)
+        raise InvalidInputError(
+            [_issue(file, line, col, "the file is binary (it holds NUL bytes)")]
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line, col = _offset_position(raw, e.start)
+        msg = f"the file is not UTF-8 text (byte 0x{raw[e.start]:02x})"
+        raise InvalidInputError([_issue(file, line, col, msg)]) from None
+    return parse_text(text, file)
+
+
+def parse_text(text: str, file: str) -> Source:
+    """Parse exactly one YAML document from `text`."""
+    bad = _FORBIDDEN.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        msg = f"the file holds the control character U+{ord(bad.group()):04X}"
+        raise InvalidInputError([_issue(file, line, col, msg)])
+    found = builder.Builder(file)
+    loader = builder.Loader(text)
+    try:
+        found.run(builder.events(loader))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = e.problem or e.context or "not valid YAML"
+        raise InvalidInputError(
+            [_issue(file, line, col, f"YAML syntax error: {problem}")]
+        ) from None
+    except yaml.YAMLError as e:  # reader errors carry no mark
+        raise InvalidInputError([_issue(file, 1, 1, f"YAML error: {e}")]) from None
+    finally:
+        loader.dispose()
+    if found.issues:
+        raise InvalidInputError(found.issues)
+    return found.source
+
+
+def _issue(file: str, line: int, column: int, message: str) -> Issue:
+    return Issue(file=file, line=line, column=column, field="", message=message)
+
+
+def _offset_position(raw: bytes, offset: int) -> tuple[int, int]:
+    line = raw.count(b"\n", 0, offset) + 1
+    start = raw.rfind(b"\n", 0, offset) + 1
+    return line, len(raw[start:offset].decode("utf-8", "replace")) + 1

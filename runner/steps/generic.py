@@ -1,0 +1,153 @@
+"""The generic step executor. One call is one attempt; the engine retries.
+
+Idempotency: `http` is as idempotent as the endpoint it calls (use PUT/DELETE or an
+idempotency key for retried calls); `command` likewise; `sleep` and `wait-for-query` are
+read-only; `manual` asks again on retry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.backends import RunContext, StepResult
+from runner.errors import ConfigurationError, StepError
+from runner.scenario import model
+
+GENERIC_ACTIONS = frozenset({"http", "command", "manual", "sleep", "wait-for-query"})
+OUTPUT_LIMIT = 2000
+
+InstantQuery = Callable[[str], float | None]
+"""Evaluate a PromQL expression now; None when it returns no data."""
+Prompt = Callable[[str, float], bool]
+"""Ask the operator to confirm (text, timeout seconds); True when confirmed."""
+
+
+def resolve_secret(ref: model.SecretRef, *, base: Path) -> str:
+    """Read a secret from its env variable or file; the error names the source, never a value."""
+    if ref.env is not None:
+        value = os.environ.get(ref.env)
+        if value is None:
+            raise ConfigurationError(f"environment variable {ref.env} is not set")
+        return value
+    assert ref.file is not None
+    path = (base / os.path.expanduser(ref.file)).resolve()
+    try:
+        return path.read_text().strip()
+    except OSError as e:
+        raise ConfigurationError(f"cannot read secret file {path}: {e.strerror}") from None
+
+
+@dataclass(kw_only=True)
+class GenericStepExecutor:
+    """Runs generic steps for one run."""
+
+    query: InstantQuery | None = None
+    prompt: Prompt | None = None
+    secrets_base: Path = Path()
+
+    def supports(self, action: str) -> bool:
+        return action in GENERIC_ACTIONS
+
+    def execute(self, step: model.Step, run: RunContext) -> StepResult:
+        if isinstance(step, model.SleepStep):
+            if run.clock.sleep(step.duration.total_seconds(), run.cancel):
+                raise StepError("interrupted")
+            return StepResult(output=f"slept {step.duration.total_seconds():g}s")
+        if isinstance(step, model.HttpStep):
+            return self._http(step)
+        if isinstance(step, model.CommandStep):
+            return self._command(step)
+        if isinstance(step, model.ManualStep):
+            return self._manual(step, run)
+        if isinstance(step, model.WaitForQueryStep):
+            return self._wait_for_query(step, run)
+        raise StepError(f"action {step.action!r} is not a generic step")
+
+    def _http(self, step: model.HttpStep) -> StepResult:
+        headers = dict(step.headers)
+        for name, ref in step.header_secrets.items():
+            headers[name] = resolve_secret(ref, base=self.secrets_base)
+        data = None
+        if step.json_body is not None:
+            data = json.dumps(step.json_body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(step.url, data=data, method=step.method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=step.timeout.total_seconds()) as resp:
+                status, body = resp.status, resp.read(OUTPUT_LIMIT)
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read(OUTPUT_LIMIT)
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise StepError(f"{step.method} {step.url} failed: {reason}") from None
+        text = body.decode(errors="replace")
+        if status not in step.expect_status:
+            raise StepError(
+                f"{step.method} {step.url} returned {status}, expected one of {step.expect_status}"
+            )
+        return StepResult(output=text, details={"status": status})
+
+    def _command(self, step: model.CommandStep) -> StepResult:
+        env = {**os.environ, **step.env}
+        try:
+            proc = subprocess.run(
+                step.command,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=step.timeout.total_seconds(),
+                check=False,
+            )
+        except FileNotFoundError:
+            raise StepError(f"command not found: {step.command[0]}") from None
+        except subprocess.TimeoutExpired:
+            raise StepError(f"command timed out after {step.timeout.total_seconds():g}s") from None
+        output = (proc.stdout + proc.stderr)[-OUTPUT_LIMIT:]
+        if proc.returncode != step.expect_exit_code:
+            raise StepError(
+                f"command exited {proc.returncode}, expected {step.expect_exit_code}: "
+                f"{output.strip()[-300:]}"
+            )
+        return StepResult(output=output, details={"exitCode": proc.returncode})
+
+    def _manual(self, step: model.ManualStep, run: RunContext) -> StepResult:
+        if run.approve_manual:
+            return StepResult(output="pre-approved (--approve-manual)")
+        if not run.interactive or self.prompt is None:
+            raise StepError(
+                "manual step refused: this run is not interactive; "
+                "pre-approve manual steps with --approve-manual"
+            )
+        if self.prompt(step.instructions, step.timeout.total_seconds()):
+            return StepResult(output="confirmed by the operator")
+        raise StepError("the operator did not confirm the manual step in time")
+
+    def _wait_for_query(self, step: model.WaitForQueryStep, run: RunContext) -> StepResult:
+        if self.query is None:
+            raise StepError("wait-for-query needs a Prometheus source in the drill")
+        deadline = run.clock.monotonic() + step.timeout.total_seconds()
+        held_since: float | None = None
+        last: float | None = None
+        while True:
+            now = run.clock.monotonic()
+            last = self.query(step.query)
+            if last is not None and step.expect.holds(last):
+                held_since = now if held_since is None else held_since
+                if now - held_since >= step.hold.total_seconds():
+                    return StepResult(output=f"{step.query} = {last:g} ({step.expect})")
+            else:
+                held_since = None
+            if now >= deadline:
+                raise StepError(
+                    f"{step.query} did not meet {step.expect} within "
+                    f"{step.timeout.total_seconds():g}s (last value: {last})"
+                )
+            if run.clock.sleep(1.0, run.cancel):
+                raise StepError("interrupted")

@@ -1,0 +1,223 @@
+"""An in-memory target system for engine tests: two sites, faults, steps, and a simulated SLI.
+
+It implements the engine's own protocols (runner.backends, runner.engine.metrics), so the
+phase machine runs for real against it with a FakeClock: a ten-minute drill takes milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runner.backends import (
+    InjectedFault,
+    Leftover,
+    PlannedObject,
+    PreflightReport,
+    RunContext,
+    StepResult,
+)
+from runner.clock import FakeClock
+from runner.engine.metrics import Breach, GateResult, MeasureResult
+from runner.errors import FaultError, LockHeldError, StepError
+from runner.scenario import model
+
+
+@dataclass
+class World:
+    """The simulated system: which site serves, which sites are down, and a metric history."""
+
+    clock: FakeClock
+    active: str = "primary"
+    down: set[str] = field(default_factory=set)
+    faults: dict[str, InjectedFault] = field(default_factory=dict)
+    locks: dict[str, str] = field(default_factory=dict)
+    history: list[tuple[datetime, str, set[str]]] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    fail_steps: dict[str, int] = field(default_factory=dict)
+    """Step name -> how many more attempts of it fail."""
+    inject_error: str | None = None
+    guardrail_value: float = 0.0
+    healthy_before: bool = True
+
+    def snapshot(self) -> None:
+        self.history.append((self.clock.now(), self.active, set(self.down)))
+
+    def up_at(self, t: datetime) -> bool:
+        state = ("primary", set[str]())
+        for at, active, down in self.history:
+            if at <= t:
+                state = (active, down)
+        return state[0] not in state[1]
+
+
+class MemoryFaults:
+    def __init__(self, world: World, cluster: str) -> None:
+        self.world, self.cluster = world, cluster
+
+    def plan(self, fault: model.Fault, run: RunContext) -> list[PlannedObject]:
+        return []
+
+    def inject(
+        self, fault: model.Fault, run: RunContext, on_created: Callable[[InjectedFault], None]
+    ) -> list[InjectedFault]:
+        w = self.world
+        created = InjectedFault(
+            cluster=self.cluster,
+            fault=fault.name,
+            kind="memory",
+            name=fault.name,
+            namespace=None,
+            injected_at=None,
+        )
+        w.faults[fault.name] = created
+        on_created(created)
+        w.calls.append(f"inject:{fault.name}")
+        if w.inject_error:
+            raise FaultError(w.inject_error)
+        if isinstance(fault, model.ClusterLossFault):
+            w.down.add(self.cluster)
+            w.snapshot()
+        done = InjectedFault(
+            cluster=self.cluster,
+            fault=fault.name,
+            kind="memory",
+            name=fault.name,
+            namespace=None,
+            injected_at=run.clock.now(),
+        )
+        w.faults[fault.name] = done
+        return [done]
+
+    def remove(self, fault: InjectedFault, run: RunContext) -> None:
+        self.world.calls.append(f"remove:{fault.fault}")
+        self.world.faults.pop(fault.fault, None)
+        self.world.down.discard(self.cluster)
+        self.world.snapshot()
+
+    def sweep(self, *, run_id: str | None, older_than_seconds: float | None) -> list[Leftover]:
+        return []
+
+    def remove_leftover(self, leftover: Leftover, *, force: bool) -> None:
+        return None
+
+
+class MemorySteps:
+    def __init__(self, world: World, cluster: str) -> None:
+        self.world, self.cluster = world, cluster
+
+    def supports(self, action: str) -> bool:
+        return action in model.LAB_ACTIONS
+
+    def execute(self, step: model.Step, run: RunContext) -> StepResult:
+        w = self.world
+        w.calls.append(f"step:{step.name}")
+        if w.fail_steps.get(step.name, 0) > 0:
+            w.fail_steps[step.name] -= 1
+            raise StepError(f"{step.name} failed on purpose")
+        run.clock.sleep(1.0)
+        if isinstance(step, model.LabRouteStep):
+            w.active = self.cluster
+            w.snapshot()
+        return StepResult(output=f"{step.action} on {self.cluster}")
+
+
+class MemoryLock:
+    def __init__(self, world: World, cluster: str) -> None:
+        self.world, self.cluster = world, cluster
+
+    def acquire(self, run: RunContext) -> None:
+        holder = self.world.locks.get(self.cluster)
+        if holder and holder != run.run_id:
+            raise LockHeldError(self.cluster, holder, "earlier")
+        self.world.locks[self.cluster] = run.run_id
+
+    def renew(self, run: RunContext) -> None:
+        return None
+
+    def release(self, run: RunContext) -> None:
+        self.world.locks.pop(self.cluster, None)
+
+
+class MemoryTarget:
+    def __init__(self, world: World, name: str) -> None:
+        self.name = name
+        self.description = f"memory site {name}"
+        self.faults = MemoryFaults(world, name)
+        self.steps = MemorySteps(world, name)
+        self.lock = MemoryLock(world, name)
+        self.world = world
+
+    def preflight(self, scenario: model.Scenario, run: RunContext) -> PreflightReport:
+        return PreflightReport(cluster=self.name)
+
+    def observed(
+        self, *, fault_start: datetime, hold_seconds: float, until: datetime
+    ) -> Mapping[str, Any] | None:
+        return {"rtoSeconds": None, "lostWrites": 0}
+
+    def close(self) -> None:
+        return None
+
+
+class MemoryMetrics:
+    """Answers from the World's history at 1 s resolution, like a Prometheus with 1 s scrapes."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def step_seconds(self) -> float:
+        return 1.0
+
+    def steady_state(self, checks: list[model.SteadyStateCheck], *, end: datetime) -> GateResult:
+        ok = self.world.healthy_before and self.world.up_at(end)
+        return GateResult(passed=ok, checks=[{"name": c.name, "passed": ok} for c in checks])
+
+    def guardrails(
+        self, guardrails: list[model.Guardrail], *, start: datetime, end: datetime
+    ) -> list[Breach]:
+        value = self.world.guardrail_value
+        return [
+            Breach(guardrail=g.name, value=value, at=start)
+            for g in guardrails
+            if g.abort_when.holds(value)
+        ]
+
+    def measure(
+        self,
+        spec: model.ScenarioSpec,
+        *,
+        fault_start: datetime,
+        failover_done: datetime | None,
+        window_end: datetime,
+    ) -> MeasureResult:
+        assert spec.measure.rto is not None
+        hold = spec.measure.rto.hold.total_seconds()
+        t, run_start, recovered_at = fault_start, None, None
+        while t <= window_end:
+            if self.world.up_at(t):
+                run_start = run_start or t
+                if (t - run_start).total_seconds() >= hold:
+                    recovered_at = run_start
+                    break
+            else:
+                run_start = None
+            t = t.fromtimestamp(t.timestamp() + 1.0, t.tzinfo)
+        seconds = (recovered_at - fault_start).total_seconds() if recovered_at else None
+        objective = spec.objectives.rto.total_seconds() if spec.objectives.rto else None
+        met = seconds is not None and objective is not None and seconds <= objective
+        rto = {
+            "seconds": seconds,
+            "objectiveSeconds": objective,
+            "met": met,
+            "status": "met" if met else "missed",
+            "method": "sli",
+            "uncertaintySeconds": 1.0,
+            "explanation": f"recovered after {seconds}s" if seconds else "never recovered",
+            "details": {},
+        }
+        return MeasureResult(
+            rto=rto, rpo=None, recovered=recovered_at is not None, sli_value=None, stored={}
+        )

@@ -1,0 +1,270 @@
+"""The phase machine, run for real against an in-memory system with a fake clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.clock import FakeClock
+from runner.engine import events as ev
+from runner.engine.drill import AbortSignal, DrillRun, RunResult
+from runner.engine.verdict import Status
+from runner.scenario import model
+from runner.steps.generic import GenericStepExecutor
+from tests.engine.fakes import MemoryMetrics, MemoryTarget, World
+
+
+def scenario(**overrides: Any) -> model.Scenario:
+    spec: dict[str, Any] = {
+        "clusters": [{"name": "primary"}, {"name": "secondary"}],
+        "steadyState": [{"name": "up", "query": "up", "expect": ">= 1", "window": "10s"}],
+        "faults": [
+            {
+                "name": "lose-primary",
+                "type": "cluster-loss",
+                "cluster": "primary",
+                "duration": "10m",
+            }
+        ],
+        "failover": {
+            "steps": [
+                {"name": "promote", "action": "lab.promote", "cluster": "secondary"},
+                {"name": "route", "action": "lab.route", "cluster": "secondary"},
+            ]
+        },
+        "failback": {
+            "policy": "always",
+            "steps": [
+                {"name": "route back", "action": "lab.route", "cluster": "primary"},
+            ],
+        },
+        "measure": {"rto": {"sli": "up", "upWhen": ">= 1", "hold": "30s"}},
+        "objectives": {"rto": "5m"},
+        "timeouts": {"observe": "20s", "recovery": "10m"},
+    }
+    spec.update(overrides)
+    return model.Scenario.model_validate(
+        {
+            "apiVersion": "drill-runner.dev/v1alpha1",
+            "kind": "Scenario",
+            "metadata": {"name": "memory-failover"},
+            "spec": spec,
+        }
+    )
+
+
+DRILL = model.Drill.model_validate(
+    {
+        "apiVersion": "drill-runner.dev/v1alpha1",
+        "kind": "Drill",
+        "metadata": {"name": "mem"},
+        "spec": {
+            "scenarios": [{"path": "x.yaml"}],
+            "targets": {
+                "primary": {"lab": {"site": "east"}},
+                "secondary": {"lab": {"site": "west"}},
+            },
+        },
+    }
+)
+
+
+def run_drill(
+    tmp_path: Path,
+    world: World,
+    sc: model.Scenario,
+    *,
+    abort: AbortSignal | None = None,
+    events: list[ev.Event] | None = None,
+) -> RunResult:
+    targets = {n: MemoryTarget(world, n) for n in ("primary", "secondary")}
+    world.snapshot()
+    return DrillRun(
+        scenario=sc,
+        scenario_path=Path("x.yaml"),
+        drill=DRILL,
+        drill_path=Path("d.yaml"),
+        targets=targets,
+        metrics=MemoryMetrics(world),
+        generic_steps=GenericStepExecutor(),
+        clock=world.clock,
+        results_dir=tmp_path,
+        run_id="mem-run-0001",
+        operator="tester",
+        abort=abort or AbortSignal(),
+        on_event=(events.append if events is not None else lambda e: None),
+    ).execute()
+
+
+def phases(result: RunResult) -> list[tuple[str, str]]:
+    return [(p["name"], p["status"]) for p in result.record["phases"]]
+
+
+def test_a_full_drill_passes_and_leaves_no_fault(tmp_path: Path) -> None:
+    world = World(clock=FakeClock())
+    events: list[ev.Event] = []
+    result = run_drill(tmp_path, world, scenario(), events=events)
+    assert result.status == Status.PASSED, result.reason
+    assert [p for p, _ in phases(result)] == [
+        "preflight",
+        "steady-state",
+        "inject",
+        "observe",
+        "failover",
+        "verify",
+        "recover-faults",
+        "failback",
+        "post-steady-state",
+        "cleanup",
+        "report",
+    ]
+    assert all(s == "succeeded" for _, s in phases(result))
+    assert world.faults == {} and world.locks == {}
+    rto = result.record["measurements"]["rto"]
+    # the fault starts, 20 s observe, two 1 s steps: users are back after 22 s
+    assert rto["seconds"] == pytest.approx(22.0)
+    assert world.active == "primary"
+    on_disk = json.loads((tmp_path / "mem-run-0001" / "run.json").read_text())
+    assert on_disk["status"] == "passed" and on_disk["faults"][0]["recoveredAt"]
+    assert (tmp_path / "mem-run-0001" / "junit.xml").read_text().count("<testcase") == 2
+    audit = (tmp_path / "mem-run-0001" / "events.jsonl").read_text().splitlines()
+    assert {json.loads(a)["action"] for a in audit} >= {
+        "fault.create",
+        "fault.remove",
+        "step.lab.route",
+    }
+    assert isinstance(events[0], ev.DrillStarted) and isinstance(events[-1], ev.DrillFinished)
+
+
+def test_a_failing_steady_state_gate_injects_nothing(tmp_path: Path) -> None:
+    world = World(clock=FakeClock(), healthy_before=False)
+    result = run_drill(tmp_path, world, scenario())
+    assert result.status == Status.ABORTED
+    assert "nothing injected" in result.reason
+    assert not any(c.startswith("inject") for c in world.calls)
+    assert ("failback", "succeeded") not in phases(result)
+    assert world.locks == {}
+
+
+def test_a_missed_rto_fails_the_drill(tmp_path: Path) -> None:
+    world = World(clock=FakeClock())
+    result = run_drill(tmp_path, world, scenario(objectives={"rto": "10s"}))
+    assert result.status == Status.FAILED
+    assert "RTO" in result.reason
+    assert world.faults == {}
+
+
+@pytest.mark.parametrize(
+    ("policy", "fails_back"),
+    [("always", True), ("on-success", False), ("never", False), ("manual", False)],
+)
+def test_a_failed_step_stops_the_drill_and_fails_back_per_policy(
+    tmp_path: Path, policy: str, fails_back: bool
+) -> None:
+    world = World(clock=FakeClock(), fail_steps={"route": 99})
+    sc = scenario(
+        failback={
+            "policy": policy,
+            "steps": [{"name": "route back", "action": "lab.route", "cluster": "primary"}],
+        }
+    )
+    result = run_drill(tmp_path, world, sc)
+    assert result.status == Status.ERROR
+    assert "route" in result.reason
+    assert world.faults == {} and world.locks == {}
+    assert ("step:route back" in world.calls) is fails_back
+    step = next(s for s in result.record["steps"] if s["name"] == "route")
+    assert step["status"] == "failed" and step["attempts"] == 1
+
+
+def test_steps_are_retried_with_their_delay(tmp_path: Path) -> None:
+    world = World(clock=FakeClock(), fail_steps={"route": 2})
+    sc = scenario(
+        failover={
+            "steps": [
+                {
+                    "name": "route",
+                    "action": "lab.route",
+                    "cluster": "secondary",
+                    "retries": 2,
+                    "retryDelay": "5s",
+                }
+            ]
+        }
+    )
+    result = run_drill(tmp_path, world, sc)
+    assert result.status == Status.PASSED, result.reason
+    step = next(s for s in result.record["steps"] if s["name"] == "route")
+    assert step["attempts"] == 3 and step["status"] == "succeeded"
+    assert world.calls.count("step:route") == 3
+
+
+def test_a_guardrail_breach_aborts_and_records_the_value(tmp_path: Path) -> None:
+    world = World(clock=FakeClock(), guardrail_value=42.0)
+    sc = scenario(guardrails=[{"name": "error rate", "query": "x", "abortWhen": "> 10"}])
+    result = run_drill(tmp_path, world, sc)
+    assert result.status == Status.ABORTED
+    assert "error rate" in result.reason and "42" in result.reason
+    assert result.record["guardrails"][0]["value"] == 42.0
+    assert world.faults == {} and world.locks == {}
+    assert ("failback", "succeeded") in phases(result)  # policy always
+
+
+def test_an_abort_mid_drill_removes_faults(tmp_path: Path) -> None:
+    world = World(clock=FakeClock())
+    abort = AbortSignal()
+
+    def on_event(e: ev.Event) -> None:
+        if isinstance(e, ev.PhaseStarted) and e.phase == "observe":
+            abort.request("operator pressed Ctrl-C")
+
+    targets = {n: MemoryTarget(world, n) for n in ("primary", "secondary")}
+    world.snapshot()
+    result = DrillRun(
+        scenario=scenario(),
+        scenario_path=Path("x.yaml"),
+        drill=DRILL,
+        drill_path=Path("d"),
+        targets=targets,
+        metrics=MemoryMetrics(world),
+        generic_steps=GenericStepExecutor(),
+        clock=world.clock,
+        results_dir=tmp_path,
+        run_id="mem-run-0002",
+        operator="t",
+        abort=abort,
+        on_event=on_event,
+    ).execute()
+    assert result.status == Status.ABORTED and "Ctrl-C" in result.reason
+    assert world.faults == {} and "remove:lose-primary" in world.calls
+    assert not any(c.startswith("step:promote") for c in world.calls)
+
+
+def test_a_fault_that_fails_after_creation_is_still_removed(tmp_path: Path) -> None:
+    world = World(clock=FakeClock(), inject_error="never selected")
+    result = run_drill(tmp_path, world, scenario())
+    assert result.status == Status.ERROR and "never selected" in result.reason
+    assert "remove:lose-primary" in world.calls and world.faults == {}
+
+
+def test_a_held_lock_refuses_the_run(tmp_path: Path) -> None:
+    world = World(clock=FakeClock())
+    world.locks["secondary"] = "other-run"
+    result = run_drill(tmp_path, world, scenario())
+    assert result.status == Status.ERROR and "other-run" in result.reason
+    assert not any(c.startswith("inject") for c in world.calls)
+    assert world.locks == {"secondary": "other-run"}
+
+
+def test_a_ten_minute_drill_runs_in_milliseconds(tmp_path: Path) -> None:
+    world = World(clock=FakeClock())
+    sc = scenario(timeouts={"observe": "10m", "recovery": "30m"}, objectives={"rto": "15m"})
+    done = threading.Event()
+    result = run_drill(tmp_path, world, sc)
+    done.set()
+    assert result.status == Status.PASSED
+    assert result.record["measurements"]["rto"]["seconds"] == pytest.approx(602.0)
