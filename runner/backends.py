@@ -41,6 +41,10 @@ class RunContext:
     """Append an audit event: log(action, details). Never pass secrets."""
     interactive: bool = False
     approve_manual: bool = False
+    inject_timeout_seconds: float = 120.0
+    """Per fault: from create until confirmed injected (the scenario's timeouts.inject)."""
+    remove_timeout_seconds: float = 120.0
+    """Per fault: from delete until gone (the scenario's timeouts.remove)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -31,6 +30,7 @@ from urllib3.util.retry import Retry
 
 from runner.errors import ConfigurationError, PrometheusError
 from runner.scenario import model
+from runner.scenario.secrets import resolve_secret
 
 log = logging.getLogger(__name__)
 
@@ -103,25 +103,6 @@ def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, _HttpStatusError):
         return exc.status >= 500
     return isinstance(exc, requests.ConnectionError)
-
-
-def resolve_secret(ref: model.SecretRef, *, what: str) -> str:
-    """Read a credential from its environment variable or file; errors name the source only."""
-    if ref.env is not None:
-        value = os.environ.get(ref.env, "")
-        if not value:
-            raise ConfigurationError(f"{what}: environment variable {ref.env} is not set")
-        return value
-    assert ref.file is not None
-    try:
-        value = Path(ref.file).read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise ConfigurationError(
-            f"{what}: cannot read secret file {ref.file} ({e.strerror})"
-        ) from None
-    if not value:
-        raise ConfigurationError(f"{what}: secret file {ref.file} is empty")
-    return value
 
 
 def safe_url(url: str) -> str:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.backends import RunContext, StepResult
-from runner.errors import ConfigurationError, StepError
+from runner.errors import StepError
 from runner.scenario import model
+from runner.scenario.secrets import resolve_secret
 
 GENERIC_ACTIONS = frozenset({"http", "command", "manual", "sleep", "wait-for-query"})
 OUTPUT_LIMIT = 2000
@@ -27,21 +28,6 @@ InstantQuery = Callable[[str], float | None]
 """Evaluate a PromQL expression now; None when it returns no data."""
 Prompt = Callable[[str, float], bool]
 """Ask the operator to confirm (text, timeout seconds); True when confirmed."""
-
-
-def resolve_secret(ref: model.SecretRef, *, base: Path) -> str:
-    """Read a secret from its env variable or file; the error names the source, never a value."""
-    if ref.env is not None:
-        value = os.environ.get(ref.env)
-        if value is None:
-            raise ConfigurationError(f"environment variable {ref.env} is not set")
-        return value
-    assert ref.file is not None
-    path = (base / os.path.expanduser(ref.file)).resolve()
-    try:
-        return path.read_text().strip()
-    except OSError as e:
-        raise ConfigurationError(f"cannot read secret file {path}: {e.strerror}") from None
 
 
 @dataclass(kw_only=True)
@@ -73,7 +59,9 @@ class GenericStepExecutor:
     def _http(self, step: model.HttpStep) -> StepResult:
         headers = dict(step.headers)
         for name, ref in step.header_secrets.items():
-            headers[name] = resolve_secret(ref, base=self.secrets_base)
+            headers[name] = resolve_secret(
+                ref, what=f"step {step.name!r} header {name}", base=self.secrets_base
+            )
         data = None
         if step.json_body is not None:
             data = json.dumps(step.json_body).encode()

@@ -1,0 +1,158 @@
+"""Kubernetes failover/failback steps on one cluster: scale, patch, apply, delete,
+rollout-restart and wait-for. One call is one attempt; the engine retries.
+
+Idempotency: scale, patch (merge/strategic), apply, delete (absent is fine) and
+wait-for can be retried safely; a JSON patch may not be; rollout-restart restarts
+again. Objects without a namespace use the target's namespace.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from runner import backends
+from runner.clock import Clock
+from runner.errors import KubeError, StepError
+from runner.kube.client import KubeClient
+from runner.kube.errors import KubeConflictError, KubeNotFoundError
+from runner.kube.resources import Resource
+from runner.scenario import model
+
+ACTIONS = frozenset({"scale", "patch", "apply", "delete", "rollout-restart", "wait-for"})
+_KINDS = {
+    "Deployment": Resource("apps", "v1", "deployments", "Deployment"),
+    "StatefulSet": Resource("apps", "v1", "statefulsets", "StatefulSet"),
+    "DaemonSet": Resource("apps", "v1", "daemonsets", "DaemonSet"),
+    "ReplicaSet": Resource("apps", "v1", "replicasets", "ReplicaSet"),
+    "Job": Resource("batch", "v1", "jobs", "Job"),
+    "CronJob": Resource("batch", "v1", "cronjobs", "CronJob"),
+    "Service": Resource("", "v1", "services", "Service"),
+    "ConfigMap": Resource("", "v1", "configmaps", "ConfigMap"),
+    "Secret": Resource("", "v1", "secrets", "Secret"),
+    "Pod": Resource("", "v1", "pods", "Pod"),
+}
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def resource_for(kind: str, api_version: str | None) -> Resource:
+    """The resource of a kind: the built-in table, else `<kind>s` in the given apiVersion."""
+    known = _KINDS.get(kind)
+    if known is not None and (api_version is None or api_version == known.api_version):
+        return known
+    if api_version is None:
+        raise StepError(f"kind {kind!r} is not built in: give its apiVersion")
+    group, _, version = api_version.rpartition("/")
+    return Resource(group, version, kind.lower() + "s", kind)
+
+
+def _field(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+class KubernetesSteps:
+    """The StepExecutor of a Kubernetes target."""
+
+    def __init__(self, client: KubeClient, *, namespace: str, clock: Clock) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.clock = clock
+
+    def supports(self, action: str) -> bool:
+        return action in ACTIONS
+
+    def execute(self, step: model.Step, run: backends.RunContext) -> backends.StepResult:
+        try:
+            return self._execute(step, run)
+        except KubeError as e:
+            raise StepError(f"step {step.name!r}: {e}") from None
+
+    def _execute(self, step: model.Step, run: backends.RunContext) -> backends.StepResult:
+        if isinstance(step, model.ApplyStep):
+            return self._apply(step.manifest)
+        if not isinstance(
+            step,
+            model.ScaleStep
+            | model.PatchStep
+            | model.DeleteStep
+            | model.RolloutRestartStep
+            | model.WaitForStep,
+        ):
+            raise StepError(f"step {step.name!r}: action {step.action!r} is not a Kubernetes step")
+        ref = step.target
+        res = resource_for(ref.kind, ref.api_version)
+        ns = ref.namespace or self.namespace
+        what = f"{ref.kind} {ns}/{ref.name}"
+        if isinstance(step, model.ScaleStep):
+            self.client.patch(res, ref.name, {"spec": {"replicas": step.replicas}}, namespace=ns)
+            return backends.StepResult(output=f"scaled {what} to {step.replicas}")
+        if isinstance(step, model.PatchStep):
+            self.client.patch(res, ref.name, step.patch, namespace=ns, patch_type=step.patch_type)
+            return backends.StepResult(output=f"patched {what} ({step.patch_type})")
+        if isinstance(step, model.DeleteStep):
+            try:
+                self.client.delete(res, ref.name, namespace=ns)
+            except KubeNotFoundError:
+                return backends.StepResult(output=f"{what} was already absent")
+            return backends.StepResult(output=f"deleted {what}")
+        if isinstance(step, model.RolloutRestartStep):
+            stamp = self.clock.now().isoformat()
+            template = {"metadata": {"annotations": {RESTARTED_AT: stamp}}}
+            self.client.patch(res, ref.name, {"spec": {"template": template}}, namespace=ns)
+            return backends.StepResult(output=f"restarted {what}")
+        return self._wait_for(step, res, ns, what, run)
+
+    def _apply(self, manifest: dict[str, Any]) -> backends.StepResult:
+        meta = manifest.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        res = resource_for(str(manifest.get("kind", "")), manifest.get("apiVersion"))
+        ns = meta.get("namespace") or self.namespace
+        try:
+            self.client.create(res, manifest, namespace=ns)
+            return backends.StepResult(output=f"created {res.kind} {ns}/{name}")
+        except KubeConflictError:
+            self.client.patch(res, name, manifest, namespace=ns)
+            return backends.StepResult(output=f"updated {res.kind} {ns}/{name}")
+
+    def _holds(self, step: model.WaitForStep, obj: dict[str, Any]) -> bool:
+        if step.condition is not None:
+            conds = (obj.get("status") or {}).get("conditions") or []
+            if not any(
+                c.get("type") == step.condition and c.get("status") == "True" for c in conds
+            ):
+                return False
+        if step.field is not None:
+            return str(_field(obj, step.field)) == str(step.equals)
+        return True
+
+    def _wait_for(
+        self,
+        step: model.WaitForStep,
+        res: Resource,
+        ns: str,
+        what: str,
+        run: backends.RunContext,
+    ) -> backends.StepResult:
+        timeout = step.timeout.total_seconds()
+        deadline = self.clock.monotonic() + timeout
+        for _ in range(math.ceil(timeout / 2.0) + 2):
+            obj = self.client.get_or_none(res, step.target.name, namespace=ns)
+            if obj is not None and self._holds(step, obj):
+                return backends.StepResult(output=f"{what} is ready")
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0 or run.cancel.is_set():
+                break
+            rv = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+            for _type, changed in self.client.watch(
+                res,
+                namespace=ns,
+                name=step.target.name,
+                resource_version=rv,
+                timeout=min(2.0, remaining),
+            ):
+                if _type != "DELETED" and self._holds(step, changed):
+                    return backends.StepResult(output=f"{what} is ready")
+        wanted = step.condition or f"{step.field} == {step.equals}"
+        raise StepError(f"step {step.name!r}: {what} did not reach {wanted} within {timeout:g}s")

@@ -1,0 +1,32 @@
+"""Reading credentials named by a `SecretRef` (an environment variable or a file).
+
+Errors name where the secret should come from, never its value.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from runner.errors import ConfigurationError
+from runner.scenario import model
+
+
+def resolve_secret(ref: model.SecretRef, *, what: str, base: Path | None = None) -> str:
+    """The secret's value; `base` resolves relative file paths (e.g. the drill's folder)."""
+    if ref.env is not None:
+        value = os.environ.get(ref.env, "")
+        if not value:
+            raise ConfigurationError(f"{what}: environment variable {ref.env} is not set")
+        return value
+    assert ref.file is not None
+    path = Path(os.path.expanduser(ref.file))
+    if base is not None and not path.is_absolute():
+        path = base / path
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigurationError(f"{what}: cannot read secret file {path} ({e.strerror})") from None
+    if not value:
+        raise ConfigurationError(f"{what}: secret file {path} is empty")
+    return value

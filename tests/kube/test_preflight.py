@@ -1,0 +1,117 @@
+"""Pre-flight lists every missing permission, CRD and namespace annotation in one report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runner.chaosmesh.backend import open_kubernetes_target
+from runner.chaosmesh.preflight import CONTROLLER, preflight
+from runner.kube.client import client_from_url
+from runner.kube.resources import NAMESPACES
+from runner.scenario import model
+from tests.infra.kube_emulator import KubeEmulatorThread, load_crds
+from tests.kube.conftest import NS, make_run
+
+SCENARIO = model.Scenario.model_validate(
+    {
+        "apiVersion": model.API_VERSION,
+        "kind": "Scenario",
+        "metadata": {"name": "s"},
+        "spec": {
+            "clusters": [{"name": "east"}],
+            "faults": [
+                {
+                    "name": "down",
+                    "type": "cluster-loss",
+                    "cluster": "east",
+                    "duration": "5m",
+                    "namespaces": ["db"],
+                    "isolateNetwork": True,
+                },
+                {
+                    "name": "elsewhere",
+                    "type": "pod-kill",
+                    "cluster": "west",
+                    "duration": "1m",
+                    "selector": {"namespaces": ["x"]},
+                },
+            ],
+        },
+    }
+)
+
+
+def test_ready_target_has_an_empty_report(emulator: KubeEmulatorThread) -> None:
+    kube = client_from_url(emulator.url, cluster="east")
+    report = preflight(
+        kube, cluster="east", namespace=NS, scenario=SCENARIO, peers={}, run=make_run()
+    )
+    assert report.cluster == "east" and report.missing == ()
+    assert any("controller-gen v0.18.0" in n for n in report.notes)
+
+
+def test_everything_missing_is_listed() -> None:
+    crds = [c for c in load_crds() if c["spec"]["names"]["kind"] != "NetworkChaos"]
+    with KubeEmulatorThread(crds=crds, extra=["apps/v1/deployments"]) as emu:
+        emu.call(lambda h: h.denied.update({("delete", "podchaos"), ("update", "leases")}))
+        kube = client_from_url(emu.url, cluster="east")
+        kube.create(
+            CONTROLLER,
+            {
+                "metadata": {"name": "chaos-controller-manager"},
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "m",
+                                    "env": [{"name": "ENABLE_FILTER_NAMESPACE", "value": "true"}],
+                                }
+                            ]
+                        }
+                    }
+                },
+            },
+            namespace="chaos-mesh",
+            strict=False,
+        )
+        emu.call(lambda h: h.add_namespace("db"))
+        assert kube.get(NAMESPACES, "db", namespace=None)["metadata"]["name"] == "db"
+        report = preflight(
+            kube, cluster="east", namespace=NS, scenario=SCENARIO, peers={}, run=make_run()
+        )
+        emu.call(lambda h: h.add_namespace("db", {"chaos-mesh.org/inject": "enabled"}))
+        again = preflight(
+            kube, cluster="east", namespace=NS, scenario=SCENARIO, peers={}, run=make_run()
+        )
+    assert len(again.missing) == 3 and not any("annotation" in m for m in again.missing)
+    assert set(report.missing) == {
+        "RBAC: update leases.coordination.k8s.io in namespace 'chaos-drills'",
+        "RBAC: delete podchaos.chaos-mesh.org in namespace 'chaos-drills'",
+        "CRD networkchaos.chaos-mesh.org is not installed (install Chaos Mesh >= 2.8)",
+        "namespace 'db' lacks annotation chaos-mesh.org/inject=enabled (Chaos Mesh filters "
+        "namespaces, so it would select nothing there)",
+    }
+
+
+def test_backend_opens_from_kubeconfig(tmp_path: Path, emulator: KubeEmulatorThread) -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "e",
+        "clusters": [{"name": "e", "cluster": {"server": emulator.url}}],
+        "contexts": [{"name": "e", "context": {"cluster": "e", "user": "u"}}],
+        "users": [{"name": "u", "user": {}}],
+    }
+    (tmp_path / "kc").write_text(json.dumps(config))
+    target = model.Target.model_validate({"kubernetes": {"kubeconfig": "kc", "namespace": NS}})
+    backend = open_kubernetes_target("east", target, drill_dir=tmp_path, peers={"east": target})
+    try:
+        assert backend.steps.supports("scale") and not backend.steps.supports("exec")
+        assert backend.observed(fault_start=None, hold_seconds=0, until=None) is None  # type: ignore[arg-type]
+        report = backend.preflight(SCENARIO, make_run())
+        assert report.missing == ()
+        assert "namespace chaos-drills" in backend.description
+    finally:
+        backend.close()
