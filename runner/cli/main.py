@@ -19,14 +19,14 @@ from runner.cli import exits
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("runner.cli.validate:command", "Check scenario and drill files."),
     "schema": ("runner.cli.validate:schema_command", "Print the JSON Schema of a file kind."),
-    "plan": ("runner.cli.pending:plan", "Show the faults and steps a drill would run."),
-    "run": ("runner.cli.pending:run", "Run a drill."),
-    "abort": ("runner.cli.pending:abort", "Abort a running drill."),
-    "cleanup": ("runner.cli.pending:cleanup", "Remove faults left by drill-runner."),
-    "status": ("runner.cli.pending:status", "Show active runs and leftover faults."),
-    "report": ("runner.cli.pending:report", "Show the report of a run."),
+    "plan": ("runner.cli.plan:command", "Show the faults and steps a drill would run."),
+    "run": ("runner.cli.run:command", "Run a drill."),
+    "abort": ("runner.cli.runs:abort", "Abort a running drill."),
+    "cleanup": ("runner.cli.cleanup:command", "Remove faults left by drill-runner."),
+    "status": ("runner.cli.runs:status", "Show active runs and leftover faults."),
+    "report": ("runner.cli.runs:report", "Show the report of a run."),
     "history": ("runner.cli.pending:history", "Show the runs of a scenario over time."),
-    "lab": ("runner.cli.pending:lab", "Start, stop and inspect the local lab."),
+    "lab": ("runner.cli.lab:group", "Start, stop and inspect the local lab."),
     "schedule": ("runner.cli.pending:schedule", "Run drills on a schedule."),
 }
 

@@ -23,11 +23,7 @@ def _pending(name: str) -> click.Command:
 
 
 plan = _pending("plan")
-run = _pending("run")
-abort = _pending("abort")
 cleanup = _pending("cleanup")
-status = _pending("status")
-report = _pending("report")
 history = _pending("history")
 lab = _pending("lab")
 schedule = _pending("schedule")

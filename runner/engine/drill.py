@@ -113,6 +113,8 @@ class DrillRun:
             log=self._audit,
             interactive=self.interactive,
             approve_manual=self.approve_manual,
+            inject_timeout_seconds=self.scenario.spec.timeouts.inject.total_seconds(),
+            remove_timeout_seconds=self.scenario.spec.timeouts.remove.total_seconds(),
         )
 
     # ------------------------------------------------------------------ public
@@ -239,7 +241,10 @@ class DrillRun:
         if not checks or self.metrics is None:
             return True
         if wait_window:
-            self._wait(max(c.window.total_seconds() for c in checks), guard=False)
+            # the whole window must lie after failback: samples at its start still describe
+            # the scrape interval before it, so wait two steps more than the window
+            settle = 2 * self.metrics.step_seconds()
+            self._wait(max(c.window.total_seconds() for c in checks) + settle, guard=False)
         gate = self.metrics.steady_state(checks, end=self.clock.now())
         steady = dict(self.record.data["steadyState"])
         steady[when] = {"passed": gate.passed, "checks": gate.checks}

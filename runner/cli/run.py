@@ -1,0 +1,214 @@
+"""`drillctl run`: run a drill with a live view, a safe abort, and the verdict as the exit code.
+
+This is the one place that turns SIGINT/SIGTERM into an abort. The first signal asks the
+engine to stop; faults are removed, failback runs per policy and the record is written.
+A second signal only says what is still being cleaned up: nothing is ever left injected
+because the user pressed Ctrl-C twice.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from runner.cli import exits
+from runner.cli.output import output_option
+
+
+def _parse_targets(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        name, sep, context = value.partition("=")
+        if not sep or not name or not context:
+            raise click.BadParameter(f"expected NAME=CONTEXT, got {value!r}", param_hint="--target")
+        out[name] = context
+    return out
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--drill", "drill_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME=CONTEXT",
+    help="Bind a Kubernetes target to another kube context.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before running.")
+@click.option(
+    "--confirm-target",
+    "confirmed",
+    multiple=True,
+    metavar="NAME",
+    help="Confirm a protected target without typing its name (with --yes).",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and show the plan; inject nothing.")
+@click.option("--approve-manual", is_flag=True, help="Pre-approve manual steps.")
+@click.option(
+    "--results",
+    "results_dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "--operator", default=None, help="Who runs the drill (default: $DRILL_OPERATOR or the user)."
+)
+@output_option
+def command(
+    scenario: Path,
+    drill_path: Path,
+    targets: tuple[str, ...],
+    yes: bool,
+    confirmed: tuple[str, ...],
+    dry_run: bool,
+    approve_manual: bool,
+    results_dir: Path,
+    operator: str | None,
+    output: str,
+) -> int:
+    """Run SCENARIO against the targets of --drill and judge it against its objectives."""
+    from runner.engine.drill import AbortSignal
+    from runner.engine.launch import (
+        DrillRequest,
+        default_operator,
+        launch,
+        load,
+        protected_targets,
+    )
+    from runner.engine.verdict import EXIT_CODES
+    from runner.records.summary import render_text
+
+    interactive = sys.stdin.isatty()
+    request = DrillRequest(
+        scenario_path=scenario,
+        drill_path=drill_path,
+        results_dir=results_dir,
+        operator=operator or default_operator(),
+        target_contexts=_parse_targets(targets),
+        interactive=interactive,
+        approve_manual=approve_manual,
+    )
+    sc, drill = load(request)
+    if dry_run:
+        click.echo(_plan_text(sc, drill))
+        return exits.OK
+    for name in protected_targets(sc, drill):
+        if yes and name in confirmed:
+            continue
+        if not interactive:
+            raise click.UsageError(
+                f"target {name!r} is protected: "
+                f"pass --yes --confirm-target {name} to run unattended"
+            )
+        typed = click.prompt(f"Target {name!r} is protected. Type its name to proceed")
+        if typed != name:
+            click.echo("Not confirmed; nothing was done.", err=True)
+            return exits.INVALID
+
+    from runner.cli.live import LiveView
+
+    abort = AbortSignal()
+    view = LiveView(
+        rich=None if output == "text" else False, stream=sys.stderr if output != "text" else None
+    )
+    run_dir: dict[str, Path] = {}
+    watcher_stop = threading.Event()
+
+    def on_run_id(run_id: str) -> None:
+        run_dir["dir"] = results_dir / run_id
+        threading.Thread(
+            target=_watch_abort_file, args=(results_dir / run_id, abort, watcher_stop), daemon=True
+        ).start()
+
+    signals = {"count": 0}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals["count"] += 1
+        name = signal.Signals(signum).name
+        if signals["count"] == 1:
+            abort.request(f"interrupted by {name}")
+            view.note(f"{name}: stopping the drill; removing faults and cleaning up")
+        else:
+            active = view.active_faults()
+            still = "; ".join(active) if active else "no fault is active"
+            view.note(
+                f"{name} again: still cleaning up ({still}); please wait, no fault is left behind"
+            )
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with view:
+            result = launch(
+                request,
+                abort=abort,
+                on_event=view.on_event,
+                on_run_id=on_run_id,
+                prompt=_prompt if interactive else None,
+                manual_failback=(lambda: click.confirm("Fail back now?", default=True))
+                if interactive
+                else None,
+            )
+    finally:
+        watcher_stop.set()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if output == "text":
+        click.echo("")
+        click.echo(render_text(result.record, record_dir=str(result.record_dir)))
+    else:
+        from runner.cli.output import emit
+
+        emit(dict(result.record), output, lambda d: "")
+    return EXIT_CODES[result.status]
+
+
+def _prompt(text: str, timeout: float) -> bool:
+    click.echo(f"\nMANUAL STEP: {text}")
+    try:
+        answer: Any = click.prompt("Type 'done' when finished", default="", show_default=False)
+    except click.Abort:
+        return False
+    return str(answer).strip().lower() in ("done", "yes", "y")
+
+
+def _watch_abort_file(run_dir: Path, abort: Any, stop: threading.Event) -> None:
+    """`drillctl abort RUN_ID` writes results/<run-id>/abort; turn it into an abort."""
+    path = run_dir / "abort"
+    while not stop.wait(0.5):
+        if path.exists():
+            reason = path.read_text().strip() or "aborted with drillctl abort"
+            abort.request(reason)
+            return
+
+
+def _plan_text(sc: Any, drill: Any) -> str:
+    lines = [f"Scenario {sc.name}: dry run, nothing will be injected.", "", "Targets:"]
+    for name in sc.cluster_names:
+        t = drill.spec.targets[name]
+        where = f"lab site {t.lab.site}" if t.lab else f"kube context {t.kubernetes.context}"
+        lines.append(f"  {name}: {where}" + ("  [protected]" if t.protected else ""))
+    lines += ["", "Faults (in order):"]
+    for f in sorted(sc.spec.faults, key=lambda f: f.start_after):
+        after = f" after {f.start_after.total_seconds():g}s" if f.start_after else ""
+        lines.append(f"  {f.name}: {f.type} in {f.cluster} for {f.duration}{after}")
+    for phase in ("failover", "failback"):
+        steps = getattr(sc.spec, phase).steps
+        title = phase + (
+            f" (policy {sc.spec.failback.policy.value})" if phase == "failback" else ""
+        )
+        lines += ["", f"{title.capitalize()} steps:"]
+        lines += [
+            f"  {i}. {s.name} [{s.action}{' on ' + s.cluster if s.cluster else ''}]"
+            for i, s in enumerate(steps, 1)
+        ] or ["  (none)"]
+    return "\n".join(lines)

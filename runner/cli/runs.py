@@ -1,0 +1,165 @@
+"""`drillctl abort`, `drillctl status` and `drillctl report`: looking at runs from another shell."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.cli import exits
+from runner.cli.output import emit, output_option
+
+results_option = click.option(
+    "--results",
+    "results_dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+
+
+def _alive(run: dict[str, Any]) -> bool:
+    """A running record whose process still exists on this host."""
+    if run.get("status") != "running" or run.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(run.get("pid") or 0), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--reason", default="aborted with drillctl abort", show_default=True)
+@click.option("--wait/--no-wait", default=True, help="Wait until the run has cleaned up.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait.")
+@results_option
+def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Path) -> int:
+    """Abort a running drill: its faults are removed and failback runs per policy."""
+    from runner.clock import SystemClock
+    from runner.records.store import read_run
+
+    run_dir = results_dir / run_id
+    if not (run_dir / "run.json").exists():
+        raise click.UsageError(f"no run {run_id!r} in {results_dir}")
+    run = read_run(results_dir, run_id)
+    if run.get("status") != "running":
+        click.echo(f"run {run_id} is not running (status: {run.get('status')})")
+        return exits.OK
+    if not _alive(run):
+        click.echo(
+            f"run {run_id} is marked running but its process is gone (crashed?); "
+            "sweep its faults with: "
+            f"drillctl cleanup --drill {run['drill']['path']} --run {run_id}",
+            err=True,
+        )
+        return exits.RUNNER
+    (run_dir / "abort").write_text(reason + "\n")
+    click.echo(f"abort requested for run {run_id}")
+    if not wait:
+        return exits.OK
+    clock = SystemClock()
+    deadline = clock.monotonic() + timeout
+    while clock.monotonic() < deadline:
+        run = read_run(results_dir, run_id)
+        if run.get("status") != "running":
+            click.echo(f"run {run_id} ended: {run['status']} ({run.get('reason')})")
+            return exits.OK
+        clock.sleep(0.5)
+    click.echo(f"run {run_id} is still cleaning up after {timeout:g}s", err=True)
+    return exits.RUNNER
+
+
+@click.command()
+@results_option
+@click.option(
+    "--drill",
+    "drill_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also list leftover faults in every target of this drill.",
+)
+@output_option
+def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
+    """Show active runs, and leftover faults per target of a drill."""
+    from runner.records.store import list_runs
+
+    runs = [r for r in list_runs(results_dir) if r.get("status") == "running"]
+    data: dict[str, Any] = {
+        "activeRuns": [
+            {
+                "runId": r["runId"],
+                "scenario": r["scenario"]["name"],
+                "startedAt": r["startedAt"],
+                "alive": _alive(r),
+                "phase": (r.get("phases") or [{}])[-1].get("name"),
+            }
+            for r in runs
+        ],
+        "leftovers": {},
+    }
+    if drill_path is not None:
+        from runner.engine.targets import open_targets
+        from runner.scenario.references import check_drill
+
+        drill, _ = check_drill(drill_path)
+        with open_targets(drill, drill_dir=drill_path.parent) as targets:
+            for name, backend in targets.items():
+                found = backend.faults.sweep(run_id=None, older_than_seconds=None)
+                data["leftovers"][name] = [
+                    {"kind": f.kind, "name": f.name, "namespace": f.namespace, "runId": f.run_id}
+                    for f in found
+                ]
+
+    def text(d: dict[str, Any]) -> str:
+        lines = ["Active runs:"]
+        for r in d["activeRuns"]:
+            state = "" if r["alive"] else "  (process gone: crashed?)"
+            lines.append(f"  {r['runId']}  {r['scenario']}  phase {r['phase']}{state}")
+        if not d["activeRuns"]:
+            lines.append("  none")
+        if drill_path is not None:
+            lines.append("Leftover faults:")
+            for name, items in d["leftovers"].items():
+                lines.append(
+                    f"  {name}: "
+                    + (
+                        ", ".join(f"{i['kind']} {i['name']} (run {i['runId']})" for i in items)
+                        or "none"
+                    )
+                )
+        return "\n".join(lines)
+
+    emit(data, output, text)
+    return exits.OK
+
+
+@click.command()
+@click.argument("run")
+@results_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def report(run: str, results_dir: Path, fmt: str) -> int:
+    """Show the report of RUN (a run id or a results/<run-id> folder)."""
+    from runner.records.store import read_run
+    from runner.records.summary import render_text
+
+    path = Path(run)
+    if (path / "run.json").exists():
+        results_dir, run = path.parent, path.name
+    if not (results_dir / run / "run.json").exists():
+        raise click.UsageError(f"no run {run!r} in {results_dir}")
+    data = read_run(results_dir, run)
+    if fmt == "json":
+        emit(data, "json", lambda d: "")
+    else:
+        click.echo(render_text(data, record_dir=str(results_dir / run)))
+    return (
+        exits.OK
+        if data.get("status") == "passed"
+        else (exits.MISSED if data.get("status") == "failed" else exits.RUNNER)
+    )

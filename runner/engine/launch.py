@@ -1,0 +1,158 @@
+"""From files to a running drill: load and cross-check, bind targets, connect Prometheus, run.
+
+Every front-end (CLI, pytest plugin, scheduler) starts drills through `launch`, so they
+validate the same way and leave the same record.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.clock import Clock, SystemClock
+from runner.engine import events as ev
+from runner.engine.drill import AbortSignal, DrillRun, RunResult, new_run_id
+from runner.engine.metrics import Metrics
+from runner.engine.targets import open_targets
+from runner.errors import ConfigurationError, InvalidInputError, Issue
+from runner.scenario import loader, model, references
+from runner.steps.generic import GenericStepExecutor, Prompt
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrillRequest:
+    """What to run, where, and on whose behalf."""
+
+    scenario_path: Path
+    drill_path: Path
+    results_dir: Path = Path("results")
+    operator: str = ""
+    target_contexts: Mapping[str, str] = field(default_factory=dict)
+    """--target NAME=CONTEXT: run against another kube context than the drill names."""
+    interactive: bool = False
+    approve_manual: bool = False
+    run_id: str | None = None
+
+
+def default_operator() -> str:
+    return os.environ.get("DRILL_OPERATOR") or getpass.getuser()
+
+
+def load(request: DrillRequest) -> tuple[model.Scenario, model.Drill]:
+    """Load both files with every check; the scenario's clusters must be bound by the drill."""
+    drill, _ = references.check_drill(request.drill_path)
+    scenario = loader.load_scenario(request.scenario_path)
+    targets = dict(drill.spec.targets)
+    for name, context in request.target_contexts.items():
+        if name not in targets:
+            raise ConfigurationError(f"--target {name}={context}: the drill has no target {name!r}")
+        kube = targets[name].kubernetes
+        if kube is None:
+            raise ConfigurationError(
+                f"--target {name}={context}: {name!r} is not a Kubernetes target"
+            )
+        targets[name] = targets[name].model_copy(
+            update={"kubernetes": kube.model_copy(update={"context": context})}
+        )
+    drill = drill.model_copy(update={"spec": drill.spec.model_copy(update={"targets": targets})})
+    unbound = [c for c in scenario.cluster_names if c not in targets]
+    if unbound:
+        raise InvalidInputError(
+            [
+                Issue(
+                    file=str(request.drill_path),
+                    line=1,
+                    column=1,
+                    field="spec.targets",
+                    message=f"scenario {scenario.name!r} needs cluster(s) {', '.join(unbound)}, "
+                    "which this drill does not bind",
+                )
+            ]
+        )
+    return scenario, drill
+
+
+def protected_targets(scenario: model.Scenario, drill: model.Drill) -> list[str]:
+    return [c for c in scenario.cluster_names if drill.spec.targets[c].protected]
+
+
+def connect_metrics(drill: model.Drill, *, drill_dir: Path) -> Metrics | None:
+    """The drill's Prometheus, as the engine's Metrics; None when the drill names none."""
+    source = drill.spec.prometheus
+    if source is None:
+        return None
+    from runner.engine.prometheus_metrics import PrometheusMetrics
+    from runner.prom import PrometheusClient
+
+    url = None
+    if source.lab:
+        from runner.lab.backend import lab_prometheus_url, lab_state_dir
+
+        lab_targets = [t for t in drill.spec.targets.values() if t.lab is not None]
+        if not lab_targets:
+            raise ConfigurationError("prometheus: 'lab: true' needs a lab target in the drill")
+        url = lab_prometheus_url(lab_state_dir(lab_targets[0]))
+    prom = PrometheusClient.from_source(source, url=url)
+    step = source.step.total_seconds() if source.step else None
+    return PrometheusMetrics(prom, step=step)
+
+
+def launch(
+    request: DrillRequest,
+    *,
+    clock: Clock | None = None,
+    abort: AbortSignal | None = None,
+    on_event: ev.EventSink = lambda e: None,
+    on_run_id: Callable[[str], None] = lambda run_id: None,
+    prompt: Prompt | None = None,
+    manual_failback: Callable[[], bool] | None = None,
+    loaded: tuple[model.Scenario, model.Drill] | None = None,
+) -> RunResult:
+    """Run one drill to its verdict. Raises only when the drill could not start at all."""
+    clock = clock or SystemClock()
+    scenario, drill = loaded or load(request)
+    drill_dir = request.drill_path.parent
+    run_id = request.run_id or new_run_id(clock, scenario.name)
+    on_run_id(run_id)
+    used = set(scenario.cluster_names)
+    with open_targets(drill, drill_dir=drill_dir, only=used) as targets:
+        metrics = connect_metrics(drill, drill_dir=drill_dir)
+        generic = GenericStepExecutor(
+            query=_instant_query(metrics, clock), prompt=prompt, secrets_base=drill_dir
+        )
+        run = DrillRun(
+            scenario=scenario,
+            scenario_path=request.scenario_path,
+            drill=drill,
+            drill_path=request.drill_path,
+            targets=targets,
+            metrics=metrics,
+            generic_steps=generic,
+            clock=clock,
+            results_dir=request.results_dir,
+            run_id=run_id,
+            operator=request.operator or default_operator(),
+            abort=abort or AbortSignal(),
+            on_event=on_event,
+            interactive=request.interactive,
+            approve_manual=request.approve_manual,
+            manual_failback=manual_failback,
+        )
+        return run.execute()
+
+
+def _instant_query(metrics: Metrics | None, clock: Clock) -> Callable[[str], float | None] | None:
+    from runner.engine.prometheus_metrics import PrometheusMetrics
+
+    if not isinstance(metrics, PrometheusMetrics):
+        return None
+    prom = metrics.prom
+
+    def query(expr: str) -> float | None:
+        values = prom.query(expr, clock.now())
+        return values[0].value if len(values) == 1 else None
+
+    return query

@@ -1,0 +1,141 @@
+"""The database exporter: one polling thread per site, one Prometheus collector for both.
+
+Polls use fresh connections with short timeouts, and a snapshot older than
+`STALE` counts as down, so a dead or frozen server never stalls the metrics.
+Replication lag of a standby is measured against the primary's current LSN (from
+the other site's latest snapshot): bytes behind, and seconds behind from the
+replay timestamp (0 once it has replayed everything the primary has).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psycopg
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from runner.lab import postgres
+from runner.lab.state import SITES, other_site
+
+INTERVAL = 0.5
+STALE = 3.0
+_POLL = """SELECT NOT pg_is_in_recovery(),
+    CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
+        - '0/0'::pg_lsn,
+    extract(epoch FROM pg_last_xact_replay_timestamp()),
+    extract(epoch FROM now()),
+    (SELECT status FROM pg_stat_wal_receiver LIMIT 1)"""
+_MAX_SEQ = """SELECT DISTINCT ON (origin) origin, seq, extract(epoch FROM created_at)
+    FROM orders ORDER BY origin, seq DESC"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One successful poll of a site's server."""
+
+    at: float
+    primary: bool
+    lsn: int
+    """Primary: current WAL position; standby: replay position (bytes)."""
+    replay_ts: float | None
+    db_now: float
+    receiver: str | None
+    """The WAL receiver's status ('streaming' when healthy), None on a primary."""
+    max_seq: dict[str, tuple[int, float]]
+
+
+class DbExporter(Collector):
+    """Polls both sites' servers and exports what it saw."""
+
+    def __init__(self, db_ports: dict[str, int]) -> None:
+        self.db_ports = db_ports
+        self.latest: dict[str, Snapshot | None] = dict.fromkeys(SITES)
+        self._primary_lsn: dict[str, int] = {}
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        for site in SITES:
+            threading.Thread(
+                target=self._loop, args=(site,), name=f"exporter-{site}", daemon=True
+            ).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self, site: str) -> None:
+        while not self._stop.is_set():
+            try:
+                with postgres.connect(self.db_ports[site]) as conn:
+                    row = conn.execute(_POLL.encode()).fetchone()
+                    assert row is not None
+                    primary, lsn, replay_ts, db_now, receiver = row
+                    max_seq = {
+                        str(o): (int(s), float(t))
+                        for o, s, t in conn.execute(_MAX_SEQ.encode()).fetchall()
+                    }
+                snap = Snapshot(
+                    time.time(),
+                    bool(primary),
+                    int(lsn),
+                    float(replay_ts) if replay_ts is not None else None,
+                    float(db_now),
+                    receiver,
+                    max_seq,
+                )
+                self.latest[site] = snap
+                if snap.primary:
+                    self._primary_lsn[site] = snap.lsn
+            except (psycopg.Error, OSError):
+                self.latest[site] = None
+            self._stop.wait(INTERVAL)
+
+    def fresh(self, site: str) -> Snapshot | None:
+        snap = self.latest[site]
+        return snap if snap is not None and time.time() - snap.at < STALE else None
+
+    def lag(self, site: str, snap: Snapshot) -> tuple[float, float]:
+        """(bytes, seconds) a standby is behind the other site's primary."""
+        if snap.primary:
+            return 0.0, 0.0
+        primary_lsn = self._primary_lsn.get(other_site(site))
+        if primary_lsn is None or snap.lsn >= primary_lsn:
+            return 0.0, 0.0
+        behind = snap.db_now - snap.replay_ts if snap.replay_ts is not None else 0.0
+        return float(primary_lsn - snap.lsn), max(0.0, behind)
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        up = GaugeMetricFamily("lab_db_up", "1 if the site's database answers", labels=["site"])
+        primary = GaugeMetricFamily("lab_db_is_primary", "1 if not in recovery", labels=["site"])
+        lag_b = GaugeMetricFamily(
+            "lab_replication_lag_bytes",
+            "Primary current LSN minus standby replay LSN",
+            labels=["site"],
+        )
+        lag_s = GaugeMetricFamily(
+            "lab_replication_lag_seconds", "Seconds the standby's replay is behind", labels=["site"]
+        )
+        seq = GaugeMetricFamily(
+            "lab_db_max_seq", "Last seq present per origin", labels=["site", "origin"]
+        )
+        seq_ts = GaugeMetricFamily(
+            "lab_db_max_seq_timestamp_seconds",
+            "created_at of the last row present per origin",
+            labels=["site", "origin"],
+        )
+        for site in SITES:
+            snap = self.fresh(site)
+            up.add_metric([site], 1 if snap else 0)
+            if snap is None:
+                continue
+            primary.add_metric([site], 1 if snap.primary else 0)
+            behind_bytes, behind_seconds = self.lag(site, snap)
+            lag_b.add_metric([site], behind_bytes)
+            lag_s.add_metric([site], behind_seconds)
+            for origin, (s, t) in snap.max_seq.items():
+                seq.add_metric([site, origin], s)
+                seq_ts.add_metric([site, origin], t)
+        yield from (up, primary, lag_b, lag_s, seq, seq_ts)

@@ -1,0 +1,105 @@
+"""What really happened, from the lab's own records: probes, router acks and surviving rows.
+
+RTO is measured from the prober's record, data loss by comparing every write the
+router acknowledged with the rows on the current primary. Writes are matched by
+(origin, seq, created_at), since a promoted standby may hand out a seq that a
+lost write already had. Only a promotion loses acknowledged writes, so acks from
+before the last promotion preceding the fault belong to an earlier drill and are
+not checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ACK_LOOKBACK = 60.0
+"""Acks older than this before fault start are never checked."""
+TS_TOLERANCE = 0.001
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        with path.open() as f:
+            for line in f:
+                if line.endswith("\n"):
+                    yield json.loads(line)
+    except FileNotFoundError:
+        return
+
+
+def rto(probes: list[dict[str, Any]], *, start: float, hold: float) -> float | None:
+    """Seconds from `start` to the first probe of the final run of successes lasting ≥ hold."""
+    run_start: float | None = None
+    for p in probes:
+        if not p["ok"]:
+            run_start = None
+        elif run_start is None:
+            run_start = p["ts"]
+    if run_start is None or not probes or probes[-1]["ts"] - run_start < hold:
+        return None
+    return max(0.0, run_start - start)
+
+
+def lost_writes(
+    acks: list[dict[str, Any]],
+    present: set[tuple[str, int]],
+    present_ts: dict[tuple[str, int], float],
+) -> list[dict[str, Any]]:
+    """Acknowledged writes whose row is missing (or is another write with the same seq)."""
+    lost = []
+    for a in acks:
+        key = (a["site"], int(a["seq"]))
+        if key not in present or abs(present_ts[key] - a["ts"]) > TS_TOLERANCE:
+            lost.append(a)
+    return lost
+
+
+def lost_window(acks: list[dict[str, Any]], lost: list[dict[str, Any]]) -> float:
+    """ts of the last lost ack minus ts of the last ack that survived before the first lost."""
+    if not lost:
+        return 0.0
+    first_lost = min(a["ts"] for a in lost)
+    last_lost = max(a["ts"] for a in lost)
+    lost_keys = {(a["site"], a["seq"], a["ts"]) for a in lost}
+    before = [
+        a["ts"]
+        for a in acks
+        if a["ts"] < first_lost and (a["site"], a["seq"], a["ts"]) not in lost_keys
+    ]
+    return float(last_lost - (max(before) if before else first_lost))
+
+
+def observe(
+    *,
+    probes_file: Path,
+    acks_file: Path,
+    promotions_file: Path,
+    rows: list[tuple[str, int, float]],
+    fault_start: float,
+    hold_seconds: float,
+    until: float,
+) -> dict[str, Any]:
+    """The `observed` mapping of `TargetBackend` from the lab's records."""
+    probes = sorted(
+        (p for p in read_jsonl(probes_file) if fault_start <= p["ts"] <= until),
+        key=lambda p: p["ts"],
+    )
+    earlier = [p["ts"] for p in read_jsonl(promotions_file) if p["ts"] < fault_start]
+    since = max([fault_start - ACK_LOOKBACK, *earlier])
+    acks = sorted(
+        (a for a in read_jsonl(acks_file) if since <= a["ts"] <= until),
+        key=lambda a: a["ts"],
+    )
+    present_ts = {(o, s): t for o, s, t in rows}
+    lost = lost_writes(acks, set(present_ts), present_ts)
+    return {
+        "rtoSeconds": rto(probes, start=fault_start, hold=hold_seconds),
+        "lostWrites": len(lost),
+        "lostWindowSeconds": round(lost_window(acks, lost), 3),
+        "probes": len(probes),
+        "failedProbes": sum(1 for p in probes if not p["ok"]),
+        "acknowledgedWrites": len(acks),
+    }

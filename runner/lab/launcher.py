@@ -1,0 +1,114 @@
+"""Starting and stopping the lab from outside: spawn the detached supervisor, stop it, wipe it.
+
+`start` returns once the supervisor has written `lab.json` and answers, and
+Prometheus has scraped every lab target once; `stop`
+asks it to shut down, and then kills anything of this lab that is still alive
+(a supervisor that died leaves its servers behind), and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from runner.errors import LabError
+from runner.lab import processes
+from runner.lab.client import LabClient
+from runner.lab.prometheus import SCRAPE_TARGETS, scraped_targets
+from runner.lab.state import LabState, Layout, pid_alive, read_state
+
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+_OURS = ("runner.lab.supervisor", "runner.lab.orders")
+
+
+def running_state(layout: Layout) -> LabState | None:
+    state = read_state(layout)
+    return state if state is not None and pid_alive(state.supervisor_pid) else None
+
+
+def start(state_dir: str | Path, *, timeout: float = 60) -> LabState:
+    """Start the lab in `state_dir` and wait until it is ready."""
+    layout = Layout.of(state_dir)
+    if (state := running_state(layout)) is not None:
+        raise LabError(f"the lab is already running in {layout.root} (pid {state.supervisor_pid})")
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with layout.log_file.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner.lab.supervisor", "--state-dir", str(layout.root)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _SPAWNED[proc.pid] = proc
+    deadline = time.monotonic() + timeout
+    while True:
+        state = read_state(layout)
+        if state is not None and state.supervisor_pid == proc.pid:
+            LabClient(state).status()
+            _wait_first_scrape(state, deadline)
+            return state
+        if proc.poll() is not None:
+            tail = layout.log_file.read_text(errors="replace")[-1500:]
+            raise LabError(f"the lab supervisor exited (code {proc.returncode}):\n{tail}")
+        if time.monotonic() > deadline:
+            stop(layout.root)
+            raise LabError(f"the lab was not ready after {timeout:.0f}s; see {layout.log_file}")
+        time.sleep(0.05)
+
+
+def _wait_first_scrape(state: LabState, deadline: float) -> None:
+    """Prometheus starts scraping about 5 s after it is ready; drills need those samples."""
+    while scraped_targets(state.prometheus_url, state.started_at) < SCRAPE_TARGETS:
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"the lab's Prometheus has not scraped its targets ({state.prometheus_url})"
+            )
+        time.sleep(0.2)
+
+
+def leftovers(layout: Layout) -> list[int]:
+    """Live processes this lab started: its supervisor, order services, PostgreSQL, Prometheus."""
+    root = str(layout.root)
+    found = []
+    for pid in processes.processes_mentioning(root):
+        args = processes.cmdline(pid)
+        program = os.path.basename(args[0]) if args else ""
+        if program in ("postgres", "prometheus") or any(a in _OURS for a in args):
+            found.append(pid)
+    return found
+
+
+def stop(state_dir: str | Path, *, timeout: float = 30) -> list[int]:
+    """Stop the lab; return the pids that had to be killed because they did not stop."""
+    layout = Layout.of(state_dir)
+    state = read_state(layout)
+    if state is not None and pid_alive(state.supervisor_pid):
+        with contextlib.suppress(LabError):
+            LabClient(state).shutdown()
+        if not processes.wait_gone([state.supervisor_pid], timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(state.supervisor_pid, signal.SIGTERM)
+            processes.wait_gone([state.supervisor_pid], 5)
+    killed = []
+    for pid in leftovers(layout):
+        killed.extend(processes.signal_tree(pid, signal.SIGKILL))
+    processes.wait_gone(killed, 10)
+    for pid, proc in list(_SPAWNED.items()):
+        if proc.poll() is not None:
+            del _SPAWNED[pid]
+    return killed
+
+
+def wipe(state_dir: str | Path) -> None:
+    """Delete the state folder (the lab must be stopped)."""
+    layout = Layout.of(state_dir)
+    if running_state(layout) is not None or leftovers(layout):
+        raise LabError(f"the lab in {layout.root} is still running; stop it first")
+    shutil.rmtree(layout.root, ignore_errors=True)

@@ -1,0 +1,73 @@
+"""One drill per lab site: an atomic lock file holding the run id, pid and since."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from runner.backends import RunContext
+from runner.errors import LockHeldError
+from runner.lab.state import pid_alive, write_json_atomic
+
+
+class SiteLock:
+    """`D/locks/<site>.lock`, created with O_EXCL; a holder whose pid is dead is stale."""
+
+    def __init__(self, target: str, path: Path) -> None:
+        self.target, self.path = target, path
+
+    def holder(self) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self.path.read_text())
+            return data
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def acquire(self, run: RunContext) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"runId": run.run_id, "pid": os.getpid(), "since": run.clock.now().isoformat()}
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record))
+        try:
+            for _ in range(3):
+                try:
+                    os.link(tmp, self.path)  # atomic: fails if the lock exists, never half-written
+                    return
+                except FileExistsError:
+                    pass
+                held = self.holder()
+                if held is None or not pid_alive(int(held.get("pid", 0))):
+                    self._break_stale(held)
+                    continue
+                if held.get("runId") == run.run_id and held.get("pid") == os.getpid():
+                    return
+                raise LockHeldError(self.target, str(held.get("runId")), str(held.get("since")))
+            raise LockHeldError(self.target, "unknown (the lock file keeps changing)", "?")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _break_stale(self, held: dict[str, Any] | None) -> None:
+        """Remove a stale lock, but only if it is still the one we judged stale."""
+        aside = self.path.with_name(f"{self.path.name}.stale.{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.path, aside)
+            if json.loads(aside.read_text() or "null") != held:
+                with contextlib.suppress(FileExistsError):
+                    os.link(aside, self.path)
+            aside.unlink()
+
+    def renew(self, run: RunContext) -> None:
+        held = self.holder()
+        if held is None or held.get("runId") != run.run_id:
+            raise LockHeldError(self.target, str(held and held.get("runId")), "lost")
+        held["renewedAt"] = run.clock.now().isoformat()
+        write_json_atomic(self.path, held)
+
+    def release(self, run: RunContext) -> None:
+        held = self.holder()
+        if held is not None and held.get("runId") == run.run_id:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()

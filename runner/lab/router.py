@@ -1,0 +1,121 @@
+"""The router: client `POST /orders` goes to the active site's order service.
+
+It is the source of truth for acknowledgements: every ack it relays is appended
+to `acks.jsonl` (site, seq, ts) and kept in gauges that hold their value after
+the site dies, so the RPO canary can compare them with what survived.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from runner.lab.state import SITES
+
+FORWARD_TIMEOUT = 2.0
+
+
+class Router:
+    """Forwards writes to one site at a time; `active` is switched by the control API."""
+
+    def __init__(
+        self,
+        *,
+        active: str,
+        order_ports: dict[str, int],
+        acks: Path,
+        registry: CollectorRegistry,
+        on_switch: Callable[[str], None],
+    ) -> None:
+        self.active = active
+        self.order_ports = order_ports
+        self._on_switch = on_switch
+        self._acks = acks.open("a", buffering=1)
+        self._lock = threading.Lock()
+        self._seq = Gauge(
+            "lab_router_last_ack_seq",
+            "Last seq acked through the router",
+            ["site"],
+            registry=registry,
+        )
+        self._ts = Gauge(
+            "lab_router_last_ack_timestamp_seconds",
+            "Service time of the last write acked through the router",
+            ["site"],
+            registry=registry,
+        )
+        self._active = Gauge(
+            "lab_router_active_site",
+            "1 for the site receiving traffic",
+            ["site"],
+            registry=registry,
+        )
+        self._show_active()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.port: int = self.server.server_address[1]
+
+    def start(self) -> None:
+        threading.Thread(target=self.server.serve_forever, name="router", daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._acks.close()
+
+    def route(self, site: str) -> None:
+        self.active = site
+        self._show_active()
+        self._on_switch(site)
+
+    def _show_active(self) -> None:
+        for s in SITES:
+            self._active.labels(s).set(1 if s == self.active else 0)
+
+    def forward(self) -> tuple[int, dict[str, Any]]:
+        site = self.active
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", self.order_ports[site], timeout=FORWARD_TIMEOUT
+        )
+        try:
+            conn.request("POST", "/orders")
+            resp = conn.getresponse()
+            body: dict[str, Any] = json.loads(resp.read() or b"{}")
+            status = resp.status
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            return 503, {"error": f"site {site}: {e}", "site": site}
+        finally:
+            conn.close()
+        if status == 201:
+            with self._lock:
+                self._acks.write(
+                    json.dumps({"site": site, "seq": body["seq"], "ts": body["ts"]}) + "\n"
+                )
+                self._seq.labels(site).set(body["seq"])
+                self._ts.labels(site).set(body["ts"])
+        return status, body
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        router = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                status, body = router.forward() if self.path == "/orders" else (404, {})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

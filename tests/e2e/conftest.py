@@ -1,0 +1,143 @@
+"""End-to-end drills: `drillctl` as a user runs it, against a real local lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DRILLCTL = [sys.executable, "-m", "runner"]
+
+
+@dataclass
+class Lab:
+    state_dir: Path
+    work: Path
+    drill: Path
+    results: Path
+
+    def drillctl(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*DRILLCTL, *args],
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*DRILLCTL, *args],
+            cwd=self.work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run_drill(self, scenario: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+        proc = self.drillctl(
+            "run",
+            str(REPO / "scenarios" / "lab" / scenario),
+            "--drill",
+            str(self.drill),
+            "--results",
+            str(self.results),
+            "--output",
+            "json",
+            *extra,
+        )
+        try:
+            record = json.loads(proc.stdout)
+        except ValueError:
+            pytest.fail(f"no JSON record; exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc.returncode, record, proc.stderr
+
+    def status(self) -> dict[str, Any]:
+        proc = self.drillctl("lab", "status", "--state-dir", str(self.state_dir), "-o", "json")
+        assert proc.returncode == 0, proc.stderr
+        data: dict[str, Any] = json.loads(proc.stdout)
+        return data
+
+    def prometheus(self, expr: str) -> float | None:
+        url = json.loads((self.state_dir / "lab.json").read_text())["prometheus_url"]
+        q = urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(f"{url}/api/v1/query?{q}", timeout=5) as resp:
+            result = json.loads(resp.read())["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def wait_warm(self, seconds: float = 15) -> None:
+        """Until Prometheus has `seconds` of probe history, so steady-state windows have data."""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            n = self.prometheus(f"count_over_time(lab_probe_success[{int(seconds)}s])")
+            if n is not None and n >= seconds - 1:
+                return
+            time.sleep(1)
+        pytest.fail("the lab's Prometheus did not collect probe history in 90 s")
+
+
+def _binaries() -> None:
+    if not Path("/usr/lib/postgresql/15/bin/postgres").exists() or not shutil.which("prometheus"):
+        pytest.skip("needs PostgreSQL 15 and prometheus (scripts/setup.sh installs them)")
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    _binaries()
+    base = Path(tempfile.mkdtemp(prefix="drill-e2e-", dir="/tmp"))
+    base.chmod(0o755)
+    state = base / "lab"
+    drill = base / "lab.yaml"
+    text = (REPO / "drills" / "lab.yaml").read_text()
+    text = text.replace("../scenarios/", f"{REPO}/scenarios/")
+    text = text.replace("site: east", f"site: east\n        stateDir: {state}")
+    text = text.replace("site: west", f"site: west\n        stateDir: {state}")
+    drill.write_text(text)
+    lab = Lab(state_dir=state, work=base, drill=drill, results=base / "results")
+    up = lab.drillctl("lab", "up", "--state-dir", str(state), timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        lab.wait_warm()
+        yield lab
+    finally:
+        lab.drillctl("lab", "down", "--state-dir", str(state), timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def read_run(results: Path) -> dict[str, Any] | None:
+    runs = sorted(results.glob("*/run.json"), key=os.path.getmtime)
+    if not runs:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(runs[-1].read_text())
+    except ValueError:
+        return None
+    return data
+
+
+__all__ = ["Lab", "read_run", "signal", "wait_for"]

@@ -1,0 +1,136 @@
+"""Full drills in the local lab, through `drillctl`, checked against the lab's own ground truth."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Lab, read_run, wait_for
+
+pytestmark = pytest.mark.lab
+
+
+def assert_restored(lab: Lab) -> None:
+    """No fault active, every process running, links open, east primary, west streaming."""
+    status = lab.status()
+    assert status["faults"] == []
+    for site in ("east", "west"):
+        assert status["sites"][site]["db"]["running"], site
+        assert not status["sites"][site]["db"]["frozen"], site
+        assert status["sites"][site]["orders"]["running"], site
+    assert all(not p["severed"] and p["latency"] == 0 for p in status["proxies"].values())
+
+
+def assert_healthy_topology(lab: Lab) -> None:
+    status = lab.status()
+    assert status["activeSite"] == "east"
+    assert status["sites"]["east"]["role"] == "primary"
+    assert status["sites"]["west"]["role"] == "standby"
+
+
+def test_region_failover_passes_with_measurements_matching_ground_truth(lab: Lab) -> None:
+    code, run, log = lab.run_drill("region-failover.yaml")
+    assert run["status"] == "passed", run["reason"] + "\n" + log
+    assert code == 0
+    rto, rpo, observed = run["measurements"]["rto"], run["measurements"]["rpo"], run["observed"]
+    step = run["stepSeconds"]
+    assert rto["status"] == "met" and rto["seconds"] is not None
+    assert abs(rto["seconds"] - observed["rtoSeconds"]) <= step + 0.5, (rto, observed)
+    assert rpo["details"]["canary"]["lostWrites"] == observed["lostWrites"]
+    assert [p["name"] for p in run["phases"]][-3:] == ["post-steady-state", "cleanup", "report"]
+    assert all(f["recoveredAt"] for f in run["faults"])
+    assert_restored(lab)
+    assert_healthy_topology(lab)
+
+
+def test_replication_lag_breach_fails_on_rpo(lab: Lab) -> None:
+    lab.wait_warm(20)
+    code, run, log = lab.run_drill("replication-lag-breach.yaml")
+    assert run["status"] == "failed", run["reason"] + "\n" + log
+    assert code == 1
+    rpo, observed = run["measurements"]["rpo"], run["observed"]
+    assert rpo["status"] == "missed"
+    assert observed["lostWrites"] > 0
+    assert rpo["details"]["canary"]["lostWrites"] == observed["lostWrites"]
+    assert rpo["seconds"] > rpo["objectiveSeconds"]
+    assert_restored(lab)
+    assert_healthy_topology(lab)
+
+
+def test_network_partition_runs_and_restores_the_links(lab: Lab) -> None:
+    lab.wait_warm()
+    code, run, log = lab.run_drill("network-partition.yaml")
+    assert run["status"] in ("passed", "failed"), run["reason"] + "\n" + log
+    assert code == (0 if run["status"] == "passed" else 1)
+    assert run["faults"] and all(f["recoveredAt"] for f in run["faults"])
+    assert_restored(lab)
+
+
+def _spawn_and_wait_injected(lab: Lab) -> tuple[Any, dict[str, Any]]:
+    lab.wait_warm()
+    before = {p.name for p in lab.results.glob("*")} if lab.results.exists() else set()
+    proc = lab.spawn(
+        "run",
+        str(_scenario("region-failover.yaml")),
+        "--drill",
+        str(lab.drill),
+        "--results",
+        str(lab.results),
+    )
+
+    def injected() -> dict[str, Any] | None:
+        run = read_run(lab.results)
+        if run and run["runId"] not in before and any(f.get("injectedAt") for f in run["faults"]):
+            return run
+        return None
+
+    run = wait_for(injected, 60, "the fault to be injected")
+    return proc, run
+
+
+def _scenario(name: str) -> Any:
+    from tests.e2e.conftest import REPO
+
+    return REPO / "scenarios" / "lab" / name
+
+
+def test_ctrl_c_aborts_and_removes_every_fault(lab: Lab) -> None:
+    proc, run = _spawn_and_wait_injected(lab)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    final = read_run(lab.results)
+    assert final is not None and final["runId"] == run["runId"]
+    assert final["status"] == "aborted" and "SIGINT" in final["reason"]
+    assert all(f["recoveredAt"] for f in final["faults"])
+    assert_restored(lab)
+    assert_healthy_topology(lab)  # failback policy always
+
+
+def test_drillctl_abort_from_another_shell(lab: Lab) -> None:
+    proc, run = _spawn_and_wait_injected(lab)
+    res = lab.drillctl("abort", run["runId"], "--results", str(lab.results))
+    assert res.returncode == 0, res.stderr
+    assert "ended: aborted" in res.stdout
+    proc.communicate(timeout=120)
+    assert proc.returncode == 3
+    assert_restored(lab)
+
+
+def test_sigkill_mid_drill_then_cleanup_restores_the_lab(lab: Lab) -> None:
+    proc, _ = _spawn_and_wait_injected(lab)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert lab.status()["faults"], "the killed run's fault should still be active"
+    res = lab.drillctl("cleanup", "--drill", str(lab.drill))
+    assert res.returncode == 0, res.stdout + res.stderr
+    wait_for(lambda: lab.status()["faults"] == [], 30, "faults removed")
+    time.sleep(1)
+    assert_restored(lab)
+    # the killed run may have failed over; put the lab back for later tests
+    reset = lab.drillctl("lab", "reset", "--state-dir", str(lab.state_dir), timeout=120)
+    assert reset.returncode == 0, reset.stderr
+    lab.wait_warm()
