@@ -33,7 +33,9 @@ import kmock
 import yaml
 from kmock._internal import aiobus, enums, rendering
 
-CRD_DIR = Path("/work/shared/chaos-mesh/crds")
+from tests.infra.shared import CRDS
+
+CRD_DIR = CRDS
 _VERBS = {
     enums.action.CREATE: "create",
     enums.action.FETCH: "get",

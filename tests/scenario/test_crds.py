@@ -9,10 +9,11 @@ import yaml
 
 from runner.errors import InvalidInputError
 from runner.scenario import crds, loader
+from tests.infra.shared import CHAOS_MESH
 from tests.scenario import crd_vendoring
 from tests.scenario.files import write
 
-UPSTREAM = Path("/work/shared/chaos-mesh")
+UPSTREAM = CHAOS_MESH
 EXAMPLES = sorted(UPSTREAM.glob("examples/**/*.yaml"))
 REMOTE_CLUSTER = {"remote-cluster.yaml", "remote-cluster/remote-cluster.yaml"}
 needs_upstream = pytest.mark.skipif(not UPSTREAM.is_dir(), reason="no upstream Chaos Mesh copy")
