@@ -43,6 +43,7 @@ def command(
     """Show the faults and steps a drill would run, exactly as they would be created."""
     from runner.backends import RunContext
     from runner.clock import SystemClock
+    from runner.engine.plan import ordered_steps
     from runner.scenario import loader
 
     scenario = loader.load_scenario(scenario_path)
@@ -72,7 +73,7 @@ def command(
         "drill": drill.name,
         "runId": run_id,
         "clusters": clusters,
-        "steps": ordered_steps(scenario),
+        "steps": [{"phase": ph, "what": what} for ph, what in ordered_steps(scenario)],
     }
     emit(data, output, _render)
     ctx.exit(worst)
@@ -142,29 +143,6 @@ def _dry_run(cluster: str, target: Any, drill_dir: Path, objects: list[dict[str,
     return worst
 
 
-def ordered_steps(scenario: Any) -> list[str]:
-    """The phases of a run in order, with the scenario's own steps spelled out."""
-    from runner.scenario.values import format_duration as fmt
-
-    spec = scenario.spec
-    out = ["lock every target", "pre-flight every target"]
-    out += [f"steady state: {c.name}" for c in spec.steady_state]
-    for f in spec.faults:
-        after = f" after {fmt(f.start_after)}" if f.start_after.total_seconds() else ""
-        out.append(f"inject {f.type} {f.name!r} on {f.cluster}{after}; wait until confirmed")
-    out.append(f"observe for {fmt(spec.timeouts.observe)}")
-    out += [f"failover: {s.name} ({s.action} on {s.cluster or '-'})" for s in spec.failover.steps]
-    out.append("measure RTO/RPO; remove every fault when its duration ends")
-    policy = spec.failback.policy.value
-    out += [
-        f"failback [{policy}]: {s.name} ({s.action} on {s.cluster or '-'})"
-        for s in spec.failback.steps
-    ]
-    out += [f"steady state after failback: {c.name}" for c in spec.steady_state]
-    out.append("remove any fault left; release every lock")
-    return out
-
-
 def _render(data: dict[str, Any]) -> str:
     import yaml
 
@@ -186,5 +164,7 @@ def _render(data: dict[str, Any]) -> str:
             lines.append("---")
             lines.append(yaml.safe_dump(row["manifest"], sort_keys=False).rstrip())
     lines.append("\nsteps:")
-    lines += [f"  {i}. {step}" for i, step in enumerate(data["steps"], 1)]
+    lines += [
+        f"  {i:>2}. [{step['phase']}] {step['what']}" for i, step in enumerate(data["steps"], 1)
+    ]
     return "\n".join(lines)

@@ -192,23 +192,13 @@ def _watch_abort_file(run_dir: Path, abort: Any, stop: threading.Event) -> None:
 
 
 def _plan_text(sc: Any, drill: Any) -> str:
+    from runner.engine.plan import ordered_steps
+
     lines = [f"Scenario {sc.name}: dry run, nothing will be injected.", "", "Targets:"]
     for name in sc.cluster_names:
         t = drill.spec.targets[name]
         where = f"lab site {t.lab.site}" if t.lab else f"kube context {t.kubernetes.context}"
         lines.append(f"  {name}: {where}" + ("  [protected]" if t.protected else ""))
-    lines += ["", "Faults (in order):"]
-    for f in sorted(sc.spec.faults, key=lambda f: f.start_after):
-        after = f" after {f.start_after.total_seconds():g}s" if f.start_after else ""
-        lines.append(f"  {f.name}: {f.type} in {f.cluster} for {f.duration}{after}")
-    for phase in ("failover", "failback"):
-        steps = getattr(sc.spec, phase).steps
-        title = phase + (
-            f" (policy {sc.spec.failback.policy.value})" if phase == "failback" else ""
-        )
-        lines += ["", f"{title.capitalize()} steps:"]
-        lines += [
-            f"  {i}. {s.name} [{s.action}{' on ' + s.cluster if s.cluster else ''}]"
-            for i, s in enumerate(steps, 1)
-        ] or ["  (none)"]
+    lines += ["", "What the run will do, in order:"]
+    lines += [f"  {i:>2}. [{ph}] {what}" for i, (ph, what) in enumerate(ordered_steps(sc), 1)]
     return "\n".join(lines)

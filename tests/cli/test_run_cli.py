@@ -58,8 +58,8 @@ def test_dry_run_shows_the_plan_and_touches_nothing(
     scenario, drill = files
     res = drillctl("run", str(scenario), "--drill", str(drill), "--dry-run", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "lose-primary: cluster-loss in primary" in res.stdout
-    assert "1. promote-secondary [lab.promote on secondary]" in res.stdout
+    assert "[inject] cluster-loss 'lose-primary' in primary for 2m" in res.stdout
+    assert "[failover] promote-secondary (lab.promote on secondary" in res.stdout
     assert "[protected]" in res.stdout
     assert not (tmp_path / "results").exists()
 

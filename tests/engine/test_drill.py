@@ -268,3 +268,17 @@ def test_a_ten_minute_drill_runs_in_milliseconds(tmp_path: Path) -> None:
     done.set()
     assert result.status == Status.PASSED
     assert result.record["measurements"]["rto"]["seconds"] == pytest.approx(602.0)
+
+
+def test_the_plan_lists_the_phases_in_the_order_the_engine_runs_them(tmp_path: Path) -> None:
+    from runner.engine.plan import ordered_steps
+
+    world = World(clock=FakeClock())
+    sc = scenario()
+    result = run_drill(tmp_path, world, sc)
+    planned: list[str] = []
+    for phase, _ in ordered_steps(sc):
+        name = phase.split(" ")[0]
+        if not planned or planned[-1] != name:
+            planned.append(name)
+    assert planned == [p for p, _ in phases(result)]

@@ -110,7 +110,9 @@ def test_plan_prints_manifests_and_steps_and_creates_nothing(
         ("cut", "NetworkChaos", "plan-cut"),
     ]
     assert rows[2]["manifest"]["spec"]["externalTargets"] == ["10.2.0.0/16"]
-    assert any("failover: promote west (patch on west)" in s for s in data["steps"])
+    assert {"phase": "failover", "what": "promote west (patch on west; timeout 5m)"} in data[
+        "steps"
+    ]
     text = CliRunner().invoke(cli, ["plan", str(scenario), "--drill", str(drill)]).output
     assert "kind: PodChaos" in text and "steps:" in text
     assert kube.list(chaos_resource("PodChaos"), namespace=NS)["items"] == []
