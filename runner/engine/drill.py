@@ -578,7 +578,7 @@ class DrillRun:
         return next(f.cluster for f in self.scenario.spec.faults if f.name == name)
 
     def _audit(self, action: str, details: Mapping[str, Any], target: str = "") -> None:
-        self.record.event(self.clock.now(), self.operator, action, target, **dict(details))
+        self.record.event(self.clock.now(), self.operator, action, target, details)
 
     def _notice(self, message: str) -> None:
         self._emit(ev.Notice, message=message)

@@ -80,12 +80,17 @@ class RunRecord:
             self.save()
 
     def event(
-        self, at: datetime, actor: str, action: str, target: str = "", **details: Any
+        self,
+        at: datetime,
+        actor: str,
+        action: str,
+        target: str = "",
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         """Append one audit event: who did what to which target, when."""
         line = {"time": at.isoformat(), "actor": actor, "action": action, "target": target}
         if details:
-            line["details"] = redact(details)
+            line["details"] = redact(dict(details))
         with self._lock, (self.dir / "events.jsonl").open("a") as f:
             f.write(json.dumps(line, default=str) + "\n")
 
