@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 
 from runner import backends
 from runner.chaosmesh.compile import ChaosObject, Stamp, compile_fault
+from runner.chaosmesh.steps import required_access
 from runner.errors import DrillError, KubeError
 from runner.kube.client import KubeClient
 from runner.kube.errors import KubeCrdMissingError, KubeForbiddenError, KubeNotFoundError
@@ -63,7 +64,11 @@ def preflight(
             res = chaos_resource(kind)
             checks += [(v, res, namespace) for v in CHAOS_VERBS]
             checks += [("create", res, ns) for ns in selector_namespaces if ns != namespace]
-        for verb, res, ns in checks:
+        steps = [*scenario.spec.failover.steps, *scenario.spec.failback.steps]
+        for step in steps:
+            if step.cluster == cluster:
+                checks += required_access(step, namespace)
+        for verb, res, ns in dict.fromkeys(checks):
             allowed, _ = client.can_i(verb, res, namespace=ns)
             if not allowed:
                 missing.append(f"RBAC: {verb} {res.qualified} in namespace {ns!r}")
@@ -88,6 +93,9 @@ def _crds(client: KubeClient, kinds: Iterable[str], namespace: str, notes: list[
                 continue
             except KubeCrdMissingError:
                 pass
+            except KubeForbiddenError:  # the RBAC check above already lists the missing verb
+                notes.append(f"cannot tell whether CRD {res.qualified} is installed")
+                continue
         if crd is None:
             missing.append(f"CRD {res.qualified} is not installed (install Chaos Mesh >= 2.8)")
             continue

@@ -16,10 +16,10 @@ from runner.clock import Clock
 from runner.errors import KubeError, StepError
 from runner.kube.client import KubeClient
 from runner.kube.errors import KubeConflictError, KubeNotFoundError
-from runner.kube.resources import Resource
+from runner.kube.resources import CHAOS_GROUP, Resource, chaos_resource
 from runner.scenario import model
 
-ACTIONS = frozenset({"scale", "patch", "apply", "delete", "rollout-restart", "wait-for"})
+ACTIONS = frozenset({"scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "job"})
 _KINDS = {
     "Deployment": Resource("apps", "v1", "deployments", "Deployment"),
     "StatefulSet": Resource("apps", "v1", "statefulsets", "StatefulSet"),
@@ -43,7 +43,59 @@ def resource_for(kind: str, api_version: str | None) -> Resource:
     if api_version is None:
         raise StepError(f"kind {kind!r} is not built in: give its apiVersion")
     group, _, version = api_version.rpartition("/")
-    return Resource(group, version, kind.lower() + "s", kind)
+    if group == CHAOS_GROUP:
+        return chaos_resource(kind)  # Chaos Mesh plurals: podchaos, networkchaos, schedules
+    return Resource(group, version, _plural(kind), kind)
+
+
+def _plural(kind: str) -> str:
+    """The plural as apimachinery guesses it (NetworkPolicy -> networkpolicies), but Gateway
+    -> gateways. Kinds with irregular plurals need discovery, which this does not do."""
+    lower = kind.lower()
+    if lower.endswith(("s", "x", "ch", "sh")):
+        return lower + "es"
+    if lower.endswith("y") and lower[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
+_VERBS = {
+    "scale": ("patch",),
+    "patch": ("patch",),
+    "apply": ("create", "patch"),
+    "delete": ("delete",),
+    "rollout-restart": ("patch",),
+    "wait-for": ("get", "watch"),
+    "job": ("create", "get", "delete"),
+}
+
+
+def required_access(step: model.Step, namespace: str) -> list[tuple[str, Resource, str]]:
+    """(verb, resource, namespace) a Kubernetes step needs; empty for other steps."""
+    if step.action not in _VERBS:
+        return []
+    if isinstance(step, model.ApplyStep | model.JobStep):
+        meta = step.manifest.get("metadata") or {}
+        kind = str(step.manifest.get("kind", ""))
+        api_version = step.manifest.get("apiVersion")
+        ns = str(meta.get("namespace") or namespace)
+    elif isinstance(
+        step,
+        model.ScaleStep
+        | model.PatchStep
+        | model.DeleteStep
+        | model.RolloutRestartStep
+        | model.WaitForStep,
+    ):
+        kind, api_version = step.target.kind, step.target.api_version
+        ns = step.target.namespace or namespace
+    else:
+        return []
+    try:
+        res = resource_for(kind, api_version)
+    except StepError:
+        return []  # reported when the step runs; validation names the missing apiVersion
+    return [(verb, res, ns) for verb in _VERBS[step.action]]
 
 
 def _field(obj: Any, path: str) -> Any:
@@ -72,6 +124,8 @@ class KubernetesSteps:
     def _execute(self, step: model.Step, run: backends.RunContext) -> backends.StepResult:
         if isinstance(step, model.ApplyStep):
             return self._apply(step.manifest)
+        if isinstance(step, model.JobStep):
+            return self._job(step, run)
         if not isinstance(
             step,
             model.ScaleStep
@@ -156,3 +210,66 @@ class KubernetesSteps:
                     return backends.StepResult(output=f"{what} is ready")
         wanted = step.condition or f"{step.field} == {step.equals}"
         raise StepError(f"step {step.name!r}: {what} did not reach {wanted} within {timeout:g}s")
+
+    # ------------------------------------------------------------------ job
+
+    def _job(self, step: model.JobStep, run: backends.RunContext) -> backends.StepResult:
+        """Run a Job to completion. Idempotent across retries: a Job of the same name that
+        already succeeded counts; one that failed is deleted and created again."""
+        manifest = dict(step.manifest)
+        if manifest.get("kind") != "Job":
+            raise StepError(f"step {step.name!r}: the manifest must be a batch/v1 Job")
+        meta = dict(manifest.get("metadata") or {})
+        name = str(meta.get("name") or "")
+        if not name:
+            raise StepError(f"step {step.name!r}: the Job needs metadata.name")
+        ns = meta.get("namespace") or self.namespace
+        labels = {**(meta.get("labels") or {}), backends.LABEL_RUN_ID: run.run_id}
+        manifest["metadata"] = {**meta, "namespace": ns, "labels": labels}
+        res = _KINDS["Job"]
+        what = f"Job {ns}/{name}"
+        current = self.client.get_or_none(res, name, namespace=ns)
+        if current is not None and _job_state(current) == "failed":
+            self.client.delete(res, name, namespace=ns)
+            self._gone(res, name, ns, step)
+            current = None
+        if current is None:
+            self.client.create(res, manifest, namespace=ns)
+        timeout = step.timeout.total_seconds()
+        deadline = self.clock.monotonic() + timeout
+        while True:
+            obj = self.client.get(res, name, namespace=ns)
+            state = _job_state(obj)
+            if state == "succeeded":
+                return backends.StepResult(output=f"{what} succeeded")
+            if state == "failed":
+                raise StepError(f"step {step.name!r}: {what} failed: {_job_reason(obj)}")
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                raise StepError(f"step {step.name!r}: {what} did not finish within {timeout:g}s")
+            if self.clock.sleep(min(1.0, remaining), run.cancel):
+                raise StepError(f"step {step.name!r}: interrupted while waiting for {what}")
+
+    def _gone(self, res: Resource, name: str, ns: str, step: model.Step) -> None:
+        deadline = self.clock.monotonic() + step.timeout.total_seconds()
+        while self.client.get_or_none(res, name, namespace=ns) is not None:
+            if self.clock.monotonic() >= deadline:
+                raise StepError(f"step {step.name!r}: the failed Job {ns}/{name} was not deleted")
+            self.clock.sleep(0.5)
+
+
+def _job_state(job: dict[str, Any]) -> str:
+    status = job.get("status") or {}
+    for cond in status.get("conditions") or []:
+        if cond.get("status") == "True" and cond.get("type") in ("Complete", "Failed"):
+            return "succeeded" if cond["type"] == "Complete" else "failed"
+    if (status.get("succeeded") or 0) >= 1:
+        return "succeeded"
+    return "running"
+
+
+def _job_reason(job: dict[str, Any]) -> str:
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Failed":
+            return str(cond.get("message") or cond.get("reason") or "failed")
+    return "failed"

@@ -115,3 +115,51 @@ def test_backend_opens_from_kubeconfig(tmp_path: Path, emulator: KubeEmulatorThr
         assert "namespace chaos-drills" in backend.description
     finally:
         backend.close()
+
+
+def test_the_permissions_of_the_scenarios_own_steps_are_checked(
+    emulator: KubeEmulatorThread,
+) -> None:
+    raw = SCENARIO.model_dump(mode="json", by_alias=True)
+    raw["spec"]["failover"] = {
+        "steps": [
+            {
+                "name": "scale",
+                "action": "scale",
+                "cluster": "east",
+                "target": {"kind": "Deployment", "namespace": "shop", "name": "web"},
+                "replicas": 3,
+            },
+            {
+                "name": "elsewhere",
+                "action": "delete",
+                "cluster": "west",
+                "target": {"kind": "Deployment", "namespace": "shop", "name": "web"},
+            },
+        ]
+    }
+    raw["spec"]["failback"] = {
+        "steps": [
+            {
+                "name": "job",
+                "action": "job",
+                "cluster": "east",
+                "manifest": {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {"name": "j"},
+                    "spec": {},
+                },
+            },
+        ]
+    }
+    scenario = model.Scenario.model_validate(raw)
+    emulator.call(lambda h: h.denied.update({("patch", "deployments"), ("create", "jobs")}))
+    kube = client_from_url(emulator.url, cluster="east")
+    report = preflight(
+        kube, cluster="east", namespace=NS, scenario=scenario, peers={}, run=make_run()
+    )
+    assert set(report.missing) == {
+        "RBAC: patch deployments.apps in namespace 'shop'",
+        "RBAC: create jobs.batch in namespace 'chaos-drills'",
+    }
