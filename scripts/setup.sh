@@ -10,6 +10,8 @@ command -v prometheus >/dev/null 2>&1 || need_debs+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need_debs+=(prometheus)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_debs+=(postgresql-15)
 command -v openssl >/dev/null 2>&1 || need_debs+=(openssl)
+# headless Chromium renders the HTML report in its screenshot test (skipped without it)
+command -v chromium >/dev/null 2>&1 || [ -n "${DRILL_NO_CHROMIUM:-}" ] || need_debs+=(chromium)
 if [ ${#need_debs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${need_debs[*]}" >&2

@@ -24,8 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "abort": ("runner.cli.runs:abort", "Abort a running drill."),
     "cleanup": ("runner.cli.cleanup:command", "Remove faults left by drill-runner."),
     "status": ("runner.cli.runs:status", "Show active runs and leftover faults."),
-    "report": ("runner.cli.runs:report", "Show the report of a run."),
-    "history": ("runner.cli.pending:history", "Show the runs of a scenario over time."),
+    "report": ("runner.cli.report:command", "Show or write the report of a run."),
+    "history": ("runner.cli.report:history", "Show the runs of a scenario over time."),
     "lab": ("runner.cli.lab:group", "Start, stop and inspect the local lab."),
     "schedule": ("runner.cli.pending:schedule", "Run drills on a schedule."),
 }

@@ -1,4 +1,4 @@
-"""`drillctl abort`, `drillctl status` and `drillctl report`: looking at runs from another shell."""
+"""`drillctl abort` and `drillctl status`: looking at runs from another shell."""
 
 from __future__ import annotations
 
@@ -135,31 +135,3 @@ def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
 
     emit(data, output, text)
     return exits.OK
-
-
-@click.command()
-@click.argument("run")
-@results_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-def report(run: str, results_dir: Path, fmt: str) -> int:
-    """Show the report of RUN (a run id or a results/<run-id> folder)."""
-    from runner.records.store import read_run
-    from runner.records.summary import render_text
-
-    path = Path(run)
-    if (path / "run.json").exists():
-        results_dir, run = path.parent, path.name
-    if not (results_dir / run / "run.json").exists():
-        raise click.UsageError(f"no run {run!r} in {results_dir}")
-    data = read_run(results_dir, run)
-    if fmt == "json":
-        emit(data, "json", lambda d: "")
-    else:
-        click.echo(render_text(data, record_dir=str(results_dir / run)))
-    return (
-        exits.OK
-        if data.get("status") == "passed"
-        else (exits.MISSED if data.get("status") == "failed" else exits.RUNNER)
-    )

@@ -1,0 +1,151 @@
+"""`drillctl report` and `drillctl history`: run records as text, JSON, Markdown or HTML.
+
+The report modules (`runner.reports`) are imported inside the commands so `drillctl --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.cli import exits
+
+_DEFAULT_FILES = {"html": "report.html", "md": "report.md"}
+
+
+def _write(content: str, out: Path | None, default: Path | None) -> None:
+    """Write to `out` ('-' is stdout), else to `default`, else print."""
+    target = out if out is not None else default
+    if target is None or str(target) == "-":
+        click.echo(content, nl=not content.endswith("\n"))
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(content)
+    tmp.replace(target)
+    click.echo(f"wrote {target}")
+
+
+def _exit_code(status: Any) -> int:
+    if status == "passed":
+        return exits.OK
+    return exits.MISSED if status == "failed" else exits.RUNNER
+
+
+@click.command()
+@click.argument("run")
+@click.option(
+    "--results",
+    "results_dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where run ids are looked up.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md", "html"]),
+    default="text",
+    show_default=True,
+    help="text and json print; md and html are written next to the record.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead ('-' prints). Default for md/html: <record>/report.<md|html>.",
+)
+def command(run: str, results_dir: Path, fmt: str, out: Path | None) -> int:
+    """Show or write the report of RUN (a run id under --results, or a run folder).
+
+    The exit code is the run's verdict: 0 passed, 1 failed, 3 aborted, error or
+    inconclusive.
+    """
+    from runner.reports import record
+
+    folder = record.load(record.locate(run, results_dir))
+    data = folder.run
+    if fmt == "json":
+        _write(json.dumps(data, indent=2, default=str) + "\n", out, None)
+    elif fmt == "text":
+        from runner.records.summary import render_text
+
+        _write(render_text(data, record_dir=str(folder.dir)) + "\n", out, None)
+    elif fmt == "md":
+        from runner.reports import markdown
+
+        html_path = folder.dir / _DEFAULT_FILES["html"]
+        _write(
+            markdown.render(folder, report_path=str(html_path) if html_path.exists() else None),
+            out,
+            folder.dir / _DEFAULT_FILES["md"],
+        )
+    else:
+        from runner.reports import html
+
+        _write(html.render(folder), out, folder.dir / _DEFAULT_FILES["html"])
+    return _exit_code(data.get("status"))
+
+
+@click.command()
+@click.option("--scenario", help="Only this scenario (by name); default every scenario.")
+@click.option(
+    "--results",
+    "results_dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="text and json print; html is written to <results>/history.html.",
+)
+@click.option("--last", type=click.IntRange(min=1), help="Only the newest N runs per scenario.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead ('-' prints).",
+)
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when the latest measured run of a scenario is flagged as a regression.",
+)
+def history(
+    scenario: str | None,
+    results_dir: Path,
+    fmt: str,
+    last: int | None,
+    out: Path | None,
+    fail_on_regression: bool,
+) -> int:
+    """Show every run of a scenario over time: RTO and RPO against objectives, regressions."""
+    from runner.records.store import list_runs
+    from runner.reports import history as hist
+
+    histories = hist.build(list_runs(results_dir), scenario=scenario, last=last)
+    if scenario is not None and not histories:
+        raise click.UsageError(f"no run of scenario {scenario!r} in {results_dir}")
+    if fmt == "json":
+        data = {"results": str(results_dir), "scenarios": [h.to_json() for h in histories]}
+        _write(json.dumps(data, indent=2) + "\n", out, None)
+    elif fmt == "text":
+        _write(hist.render_text(histories) + "\n", out, None)
+    else:
+        from runner.reports import history_html
+
+        _write(
+            history_html.render(histories, source=str(results_dir)),
+            out,
+            results_dir / "history.html",
+        )
+    flagged = any(h.regressions for h in histories)
+    return exits.MISSED if fail_on_regression and flagged else exits.OK

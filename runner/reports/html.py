@@ -1,0 +1,305 @@
+"""The HTML report of one run: one self-contained file (inline CSS and SVG, no script, no
+external asset) with the verdict banner, objectives, the timeline chart, phases, steady-state
+checks, steps with output excerpts, faults per cluster and the audit trail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from runner.records.summary import objectives_rows
+from runner.reports import facts, timeline, timeline_chart
+from runner.reports.page import document, table, verdict_colours
+from runner.reports.record import RunFolder
+from runner.reports.svg import esc
+
+_MET_CLASS = {"yes": "met-yes", "NO": "met-no", "inconclusive": "met-unknown"}
+
+
+def _cell(value: Any, cls: str | None = None) -> str:
+    return f'<span class="{esc(cls)}">{esc(value)}</span>' if cls else esc(value)
+
+
+def _banner(run: Mapping[str, Any]) -> str:
+    status = str(run.get("status") or "unknown")
+    bg, fg = verdict_colours(status)
+    name = (run.get("scenario") or {}).get("name") or "?"
+    return (
+        f'<header class="banner verdict-{esc(status)}" style="background:{bg};color:{fg}">'
+        f"<h1>{esc(status.upper())}: {esc(name)}</h1>"
+        f"<p>{esc(run.get('reason') or '')}</p>"
+        f"<p>run {esc(run.get('runId'))} · {esc(facts.when(run.get('startedAt')))}"
+        f" · {esc(facts.duration(run.get('startedAt'), run.get('finishedAt')))}</p></header>"
+    )
+
+
+def _meta(folder: RunFolder) -> str:
+    run = folder.run
+    scenario, drill = run.get("scenario") or {}, run.get("drill") or {}
+    items = [
+        ("run", run.get("runId")),
+        ("scenario", f"{scenario.get('name')} ({scenario.get('path')})"),
+        ("drill", f"{drill.get('name')} ({drill.get('path')})"),
+        ("operator", run.get("operator")),
+        ("started", facts.when(run.get("startedAt"))),
+        ("finished", facts.when(run.get("finishedAt"))),
+        ("targets", ", ".join(f"{k}: {v}" for k, v in (run.get("targets") or {}).items())),
+        ("runner", f"{(run.get('runner') or {}).get('version')} on {run.get('host')}"),
+        ("record", str(folder.dir)),
+    ]
+    return (
+        '<dl class="meta">'
+        + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v if v is not None else '-')}</dd>" for k, v in items)
+        + "</dl>"
+    )
+
+
+def _objectives(run: Mapping[str, Any]) -> str:
+    measurements = run.get("measurements") or {}
+    rows = []
+    for objective, measured, target, met, uncertainty in objectives_rows(run):
+        m = measurements.get(objective.lower()) or {}
+        rows.append(
+            [
+                esc(objective),
+                esc(measured),
+                esc(target),
+                _cell(met, _MET_CLASS.get(met)),
+                esc(uncertainty),
+                esc(m.get("method") or "-"),
+                esc(m.get("explanation") or ""),
+            ]
+        )
+    lost = facts.lost_writes(run)
+    if lost is not None:
+        count, limit = lost
+        ok = None if count is None or limit is None else int(count) <= int(limit)
+        met = "-" if ok is None else ("yes" if ok else "NO")
+        rows.append(
+            [
+                "lost writes (canary)",
+                esc("unknown" if count is None else count),
+                esc("-" if limit is None else f"<= {limit}"),
+                _cell(met, _MET_CLASS.get(met)),
+                "-",
+                "canary",
+                "acknowledged writes missing from the new primary",
+            ]
+        )
+    if not rows:
+        return '<p class="muted">Nothing was measured in this run.</p>'
+    out = table(
+        ["objective", "measured", "target", "met", "uncertainty", "method", "explanation"],
+        rows,
+        raw=True,
+    )
+    rto = measurements.get("rto") or {}
+    details = rto.get("details") or {}
+    extra = []
+    if details.get("timeToDetectSeconds") is not None:
+        extra.append(f"time to detect {details['timeToDetectSeconds']}s")
+    if details.get("timeToFailoverSeconds") is not None:
+        extra.append(f"time to failover {details['timeToFailoverSeconds']}s")
+    outages = details.get("outages") or []
+    if outages:
+        extra.append(
+            "outages: "
+            + ", ".join(
+                f"{facts.clock(o.get('start'))}–{facts.clock(o.get('end'))} ({o.get('seconds')}s)"
+                for o in outages
+            )
+        )
+    if extra:
+        out += f"<p>RTO details: {esc('; '.join(extra))}</p>"
+    observed = run.get("observed")
+    if isinstance(observed, Mapping) and observed:
+        parts = [f"{k} = {v}" for k, v in observed.items() if not isinstance(v, dict | list)]
+        out += f"<p>Observed by the lab (ground truth): {esc(', '.join(parts))}</p>"
+    return out
+
+
+def _timeline(run: Mapping[str, Any]) -> str:
+    tl = timeline.build(run)
+    rpo = ((run.get("measurements") or {}).get("rpo") or {}).get("objectiveSeconds")
+    chart = timeline_chart.render(tl, rpo_objective=float(rpo) if rpo is not None else None)
+    note = (
+        ""
+        if tl.has_series
+        else '<p class="muted">No measurement series were recorded in this run '
+        "(it stopped before the measurement); only the phases are shown.</p>"
+    )
+    legend = (
+        '<p class="legend">'
+        + "".join(
+            f'<span><i class="swatch" style="background:{timeline_chart.phase_colour(p.name)}"></i>'
+            f"{esc(p.name)}</span>"
+            for p in tl.phases
+        )
+        + "</p>"
+    )
+    marks = table(
+        ["moment", "time (UTC)", "from fault"],
+        [
+            [
+                m.label,
+                facts.clock(m.at),
+                f"{m.at - tl.origin:+.2f}s" if tl.origin_label.endswith("injection") else "-",
+            ]
+            for m in tl.markers
+        ],
+    )
+    lines = [f"SLI: {line.label}" for line in tl.sli] + [f"lag: {line.label}" for line in tl.lag]
+    queries = f'<p class="muted">{esc("; ".join(lines))}</p>' if lines else ""
+    return note + chart + legend + queries + (marks if tl.markers else "")
+
+
+def _phases(run: Mapping[str, Any]) -> str:
+    return table(
+        ["phase", "status", "started", "duration", "error"],
+        [
+            [
+                p.get("name"),
+                p.get("status"),
+                facts.clock(p.get("startedAt")),
+                facts.duration(p.get("startedAt"), p.get("finishedAt")),
+                p.get("error") or "",
+            ]
+            for p in run.get("phases") or []
+        ],
+    )
+
+
+def _steady_state(run: Mapping[str, Any]) -> str:
+    rows = []
+    for when, gate in (run.get("steadyState") or {}).items():
+        for c in gate.get("checks") or []:
+            ok = "yes" if c.get("passed") else "NO"
+            rows.append(
+                [
+                    esc(when),
+                    esc(c.get("name")),
+                    f"<code>{esc(c.get('query'))}</code> {esc(c.get('expect'))}",
+                    _cell(ok, _MET_CLASS[ok]),
+                    esc(c.get("reason") or ""),
+                ]
+            )
+    if not rows:
+        return '<p class="muted">No steady-state checks ran.</p>'
+    return table(["when", "check", "query", "passed", "reason"], rows, raw=True)
+
+
+def _steps(run: Mapping[str, Any]) -> str:
+    rows = []
+    for s in run.get("steps") or []:
+        status = str(s.get("status"))
+        output = facts.excerpt(s.get("output"))
+        error = s.get("error")
+        rows.append(
+            [
+                esc(s.get("phase")),
+                esc(s.get("name")),
+                f"<code>{esc(s.get('action'))}</code>",
+                esc(s.get("cluster") or "-"),
+                _cell(status, "met-yes" if status == "succeeded" else "met-no"),
+                esc(s.get("attempts")),
+                esc(facts.duration(s.get("startedAt"), s.get("finishedAt"))),
+                (f"<pre><code>{esc(output)}</code></pre>" if output else "")
+                + (f'<pre class="met-no"><code>{esc(error)}</code></pre>' if error else ""),
+            ]
+        )
+    if not rows:
+        return '<p class="muted">No failover or failback step ran.</p>'
+    return table(
+        ["phase", "step", "action", "cluster", "status", "attempts", "duration", "output"],
+        rows,
+        raw=True,
+    )
+
+
+def _faults(run: Mapping[str, Any]) -> str:
+    groups = facts.faults_by_cluster(run)
+    if not groups:
+        return '<p class="muted">No fault was created.</p>'
+    out = []
+    for cluster, faults in groups.items():
+        rows = []
+        for f in faults:
+            removed = f.get("recoveredAt")
+            rows.append(
+                [
+                    esc(f.get("fault")),
+                    esc(f.get("kind")),
+                    esc(f.get("name")),
+                    esc(f.get("namespace") or "-"),
+                    esc(facts.clock(f.get("injectedAt"))),
+                    esc(facts.clock(removed)) if removed else _cell("NOT REMOVED", "met-no"),
+                    esc("yes" if f.get("oneShot") else "no"),
+                ]
+            )
+        target = (run.get("targets") or {}).get(cluster)
+        out.append(
+            f"<h3>{esc(cluster)}" + (f" <small>({esc(target)})</small>" if target else "") + "</h3>"
+        )
+        out.append(
+            table(
+                ["fault", "kind", "name", "namespace", "injected", "removed", "one-shot"],
+                rows,
+                raw=True,
+            )
+        )
+    return "".join(out)
+
+
+def _events(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return '<p class="muted">No audit trail (events.jsonl) in the record.</p>'
+    return table(
+        ["time (UTC)", "actor", "action", "target", "details"],
+        [
+            [
+                esc(facts.clock(e.get("time"))),
+                esc(e.get("actor")),
+                f"<code>{esc(e.get('action'))}</code>",
+                esc(e.get("target") or ""),
+                f"<code>{esc(json.dumps(e['details'], default=str))}</code>"
+                if e.get("details")
+                else "",
+            ]
+            for e in events
+        ],
+        raw=True,
+    )
+
+
+def render(folder: RunFolder) -> str:
+    run = folder.run
+    problems = facts.problems(run)
+    sections = [
+        _banner(run),
+        _meta(folder),
+        "<h2>Objectives</h2>",
+        _objectives(run),
+    ]
+    if problems:
+        sections += [
+            "<h2>Problems</h2>",
+            "<ul>" + "".join(f"<li>{esc(p)}</li>" for p in problems) + "</ul>",
+        ]
+    sections += [
+        "<h2>Timeline</h2>",
+        _timeline(run),
+        "<h2>Phases</h2>",
+        _phases(run),
+        "<h2>Steady state</h2>",
+        _steady_state(run),
+        "<h2>Steps</h2>",
+        _steps(run),
+        "<h2>Faults</h2>",
+        _faults(run),
+        "<h2>Audit trail</h2>",
+        _events(folder.events),
+        f'<p class="muted">Generated by drillctl report from {esc(folder.dir / "run.json")}.</p>',
+    ]
+    name = (run.get("scenario") or {}).get("name") or "?"
+    return document(f"{str(run.get('status', '?')).upper()}: {name} ({folder.run_id})", sections)

@@ -1,0 +1,167 @@
+"""One objective's trend over a scenario's runs as inline SVG: each measured run a point with
+its uncertainty as an error bar, the objective as a dashed line, met points green, missed
+red, regressions ringed and labelled; runs without a value are marked on the axis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from runner.reports import svg
+from runner.reports.history import Row
+
+WIDTH, HEIGHT = 1100, 260
+LEFT, RIGHT, TOP, BOTTOM = 64, 24, 28, 46
+POINT_COLOURS = {"met": "#1a7f37", "missed": "#cf222e"}
+OTHER_COLOUR = "#0969da"
+REGRESSION_COLOUR = "#cf222e"
+
+
+def render(rows: Sequence[Row], metric: str) -> str:
+    values = [r.values.get(metric) for r in rows]
+    measured = [v for v in values if v is not None and v.seconds is not None]
+    objectives = [v.objective for v in values if v is not None and v.objective is not None]
+    highest = max(
+        [*(v.seconds + v.uncertainty for v in measured if v.seconds is not None), *objectives, 0.0]
+    )
+    top = svg.nice_max(highest * 1.1, 1.0)
+    n = max(len(rows), 1)
+    x = svg.Scale(-0.5, n - 0.5, LEFT, WIDTH - RIGHT)
+    y = svg.Scale(0.0, top, HEIGHT - BOTTOM, TOP)
+    name = metric.upper()
+    out = [
+        svg.el(
+            "rect",
+            x=LEFT,
+            y=TOP,
+            width=WIDTH - LEFT - RIGHT,
+            height=HEIGHT - TOP - BOTTOM,
+            class_="frame",
+        ),
+        svg.text(f"{name} (s) by run, oldest first", x=LEFT, y=TOP - 10, class_="panel-title"),
+    ]
+    for t in svg.ticks(0.0, top, 5):
+        out.append(svg.el("line", x1=LEFT, x2=WIDTH - RIGHT, y1=y(t), y2=y(t), class_="grid"))
+        out.append(svg.text(svg.fmt(t), x=LEFT - 6, y=y(t) + 4, class_="tick", text_anchor="end"))
+    for objective in sorted(set(objectives)):
+        out.append(
+            svg.el(
+                "line",
+                x1=LEFT,
+                x2=WIDTH - RIGHT,
+                y1=y(objective),
+                y2=y(objective),
+                class_="objective",
+            )
+        )
+        out.append(
+            svg.text(
+                f"objective {svg.fmt(objective)}s",
+                x=WIDTH - RIGHT - 6,
+                y=y(objective) - 4,
+                class_="tick",
+                text_anchor="end",
+            )
+        )
+    line = [
+        (x(i), y(v.seconds))
+        for i, v in enumerate(values)
+        if v is not None and v.seconds is not None
+    ]
+    if line:
+        out.append(
+            svg.el("path", d=svg.path([line]), fill="none", stroke="#8c959f", stroke_width=1.5)
+        )
+    label_every = max(1, len(rows) // 20)
+    for i, (row, v) in enumerate(zip(rows, values, strict=True)):
+        px = x(i)
+        if i % label_every == 0 or i == len(rows) - 1:
+            out.append(
+                svg.text(
+                    f"#{i + 1}", x=px, y=HEIGHT - BOTTOM + 16, class_="tick", text_anchor="middle"
+                )
+            )
+        if v is None or v.seconds is None:
+            why = "not measured" if v is None else v.status
+            out.append(
+                svg.el(
+                    "g",
+                    [
+                        svg.title(f"{row.run_id}: {row.status}, {name} {why}"),
+                        svg.text(
+                            "×",
+                            x=px,
+                            y=HEIGHT - BOTTOM - 4,
+                            fill="#6e7781",
+                            text_anchor="middle",
+                            class_="no-value",
+                        ),
+                    ],
+                )
+            )
+            continue
+        colour = POINT_COLOURS.get(v.status, OTHER_COLOUR)
+        parts = [
+            svg.title(
+                f"{row.run_id} ({row.started_at[:19]}): {name} {v.seconds:g}s "
+                f"±{v.uncertainty:g}s, {v.status}"
+                + (f"; regression: {', '.join(v.flags)}" if v.flags else "")
+            ),
+        ]
+        if v.uncertainty:
+            lo, hi = max(v.seconds - v.uncertainty, 0.0), v.seconds + v.uncertainty
+            parts.append(
+                svg.el("line", x1=px, x2=px, y1=y(lo), y2=y(hi), stroke=colour, stroke_width=1.5)
+            )
+        parts.append(
+            svg.el(
+                "circle",
+                cx=px,
+                cy=y(v.seconds),
+                r=4.5,
+                fill=colour,
+                class_=f"point point-{v.status}",
+            )
+        )
+        if v.flags:
+            parts.append(
+                svg.el(
+                    "circle",
+                    cx=px,
+                    cy=y(v.seconds),
+                    r=9,
+                    fill="none",
+                    stroke=REGRESSION_COLOUR,
+                    stroke_width=2,
+                    class_="regression",
+                )
+            )
+            parts.append(
+                svg.text(
+                    "regression",
+                    x=px,
+                    y=y(v.seconds) - 13,
+                    fill=REGRESSION_COLOUR,
+                    text_anchor="middle",
+                    class_="marker-label",
+                )
+            )
+        out.append(svg.el("g", parts))
+    out.append(
+        svg.text(
+            "× no value (inconclusive, aborted or not measured)",
+            x=LEFT,
+            y=HEIGHT - 8,
+            class_="tick",
+        )
+    )
+    return svg.el(
+        "svg",
+        out,
+        xmlns="http://www.w3.org/2000/svg",
+        viewBox=f"0 0 {WIDTH} {HEIGHT}",
+        width=WIDTH,
+        height=HEIGHT,
+        role="img",
+        aria_label=f"{name} of each run against its objective",
+        class_=f"chart trend trend-{metric}",
+    )
