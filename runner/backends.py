@@ -160,6 +160,11 @@ class TargetLock(Protocol):
 
     def release(self, run: RunContext) -> None: ...
 
+    def force_unlock(self) -> str | None:
+        """Break the lock whoever holds it (`drillctl cleanup --force-unlock`); returns the
+        holder it had, or None when it was free. Only for a holder known to be dead."""
+        ...
+
 
 @dataclass(frozen=True, kw_only=True)
 class PreflightReport:

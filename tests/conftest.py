@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.infra.lab import Lab, start_lab
+
+pytest_plugins = ["pytester"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -18,3 +24,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cluster" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """One real local lab for the whole test session (e2e and pytest-plugin tests)."""
+    yield from start_lab()

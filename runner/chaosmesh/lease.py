@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from datetime import datetime, timedelta
 from typing import Any
 
 from runner import backends
@@ -20,24 +19,12 @@ from runner.clock import Clock
 from runner.errors import LockHeldError
 from runner.kube.client import KubeClient
 from runner.kube.errors import KubeConflictError, KubeNotFoundError
+from runner.kube.lease import is_expired, kube_time, lease_body
 from runner.kube.resources import LEASES
 
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "drill-runner-lock"
-
-
-def _micro(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class LeaseLock:
@@ -65,34 +52,19 @@ class LeaseLock:
         self._renewer: threading.Thread | None = None
 
     def _body(self, run_id: str, acquired: str, base: dict[str, Any] | None) -> dict[str, Any]:
-        meta: dict[str, Any] = {
-            "name": self.name,
-            "namespace": self.namespace,
-            "labels": {backends.LABEL_MANAGED_BY: backends.MANAGED_BY},
-        }
-        if base is not None:
-            meta["resourceVersion"] = (base.get("metadata") or {}).get("resourceVersion")
-        return {
-            "apiVersion": LEASES.api_version,
-            "kind": LEASES.kind,
-            "metadata": meta,
-            "spec": {
-                "holderIdentity": run_id,
-                "leaseDurationSeconds": self.lease_seconds,
-                "acquireTime": acquired,
-                "renewTime": _micro(self.clock.now()),
-            },
-        }
+        return lease_body(
+            name=self.name,
+            namespace=self.namespace,
+            holder_identity=run_id,
+            lease_seconds=self.lease_seconds,
+            acquired=acquired,
+            renewed=self.clock.now(),
+            base=base,
+            labels={backends.LABEL_MANAGED_BY: backends.MANAGED_BY},
+        )
 
     def _expired(self, lease: dict[str, Any]) -> bool:
-        spec = lease.get("spec") or {}
-        if not spec.get("holderIdentity"):
-            return True
-        renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
-        if renewed is None:
-            return True
-        duration = int(spec.get("leaseDurationSeconds") or self.lease_seconds)
-        return self.clock.now() > renewed + timedelta(seconds=duration)
+        return is_expired(lease, self.clock.now(), self.lease_seconds)
 
     def _held(self, lease: dict[str, Any]) -> LockHeldError:
         spec = lease.get("spec") or {}
@@ -101,7 +73,7 @@ class LeaseLock:
 
     def acquire(self, run: backends.RunContext) -> None:
         lease = self.client.get_or_none(LEASES, self.name, namespace=self.namespace)
-        now = _micro(self.clock.now())
+        now = kube_time(self.clock.now())
         try:
             if lease is None:
                 body = self._body(run.run_id, now, None)
@@ -128,7 +100,7 @@ class LeaseLock:
         lease = self.client.get_or_none(LEASES, self.name, namespace=self.namespace)
         if lease is None or (lease.get("spec") or {}).get("holderIdentity") != run.run_id:
             raise self._held(lease) if lease else LockHeldError(self.target, "nobody", "-")
-        acquired = lease["spec"].get("acquireTime") or _micro(self.clock.now())
+        acquired = lease["spec"].get("acquireTime") or kube_time(self.clock.now())
         try:
             self.client.replace(
                 LEASES, self.name, self._body(run.run_id, acquired, lease), namespace=self.namespace

@@ -25,6 +25,7 @@ from runner.clock import Clock, SystemClock
 from runner.errors import AbortRequested, FaultError, KubeError
 from runner.kube.client import KubeClient
 from runner.kube.errors import KubeCrdMissingError, KubeNotFoundError
+from runner.kube.lease import parse_kube_time
 from runner.kube.resources import CHAOS_KINDS, chaos_resource
 from runner.scenario import model
 
@@ -33,15 +34,6 @@ log = logging.getLogger(__name__)
 WATCH_SLICE = 2.0
 """Default longest single watch: the object is re-read and cancel checked at least this often."""
 SWEEP_KINDS = tuple(k for k in CHAOS_KINDS if k not in ("Schedule", "Workflow"))
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class ChaosMeshFaultProvider:
@@ -300,7 +292,7 @@ class ChaosMeshFaultProvider:
                 continue
             for item in listed.get("items", []):
                 meta = item.get("metadata") or {}
-                created = _parse_time(meta.get("creationTimestamp"))
+                created = parse_kube_time(meta.get("creationTimestamp"))
                 if (
                     older_than_seconds is not None
                     and created is not None

@@ -4,6 +4,8 @@ Each target (Kubernetes or lab, through the same FaultProvider protocol) is swep
 drill-runner's labels, optionally for one run or older than an age; every leftover is
 removed and the sweep is repeated. `--force` clears stuck Chaos Mesh finalizers (needed
 when the Chaos Mesh controller is gone; the fault may then remain in the pods).
+`--force-unlock` also breaks each target's drill lock (a Lease expires by itself 60 s after
+its holder died; this is for when you know the holder is gone and cannot wait).
 Exit code 0 when nothing is left, 3 otherwise.
 """
 
@@ -40,6 +42,9 @@ def _age(text: str | None) -> float | None:
 @click.option("--run", "run_id", default=None, help="Only faults of this run id.")
 @click.option("--older-than", default=None, help="Only faults older than this (e.g. 1h).")
 @click.option("--force", is_flag=True, help="Clear stuck finalizers (controller gone).")
+@click.option(
+    "--force-unlock", is_flag=True, help="Also break each target's lock, whoever holds it."
+)
 @output_option
 @click.pass_context
 def command(
@@ -48,6 +53,7 @@ def command(
     run_id: str | None,
     older_than: str | None,
     force: bool,
+    force_unlock: bool,
     output: str,
 ) -> None:
     """Remove faults left by drill-runner in every target of a drill."""
@@ -60,8 +66,17 @@ def command(
     removed: list[dict[str, Any]] = []
     errors: list[str] = []
     left: list[dict[str, Any]] = []
+    unlocked: list[dict[str, Any]] = []
     with open_targets(drill, drill_dir=drill_path.parent) as backends:
         for name, backend in backends.items():
+            if force_unlock:
+                try:
+                    holder = backend.lock.force_unlock()
+                except DrillError as e:
+                    errors.append(f"{name}: lock not broken: {e}")
+                else:
+                    if holder is not None:
+                        unlocked.append({"cluster": name, "holder": holder})
             try:
                 found = backend.faults.sweep(run_id=run_id, older_than_seconds=older)
             except DrillError as e:
@@ -85,7 +100,7 @@ def command(
                     left.append({"cluster": name, "kind": x.kind, "name": x.name})
             except DrillError as e:
                 errors.append(f"{name}: {e}")
-    data = {"removed": removed, "left": left, "errors": errors}
+    data = {"removed": removed, "left": left, "errors": errors, "unlocked": unlocked}
     emit(data, output, _render)
     ctx.exit(exits.OK if not left and not errors else exits.RUNNER)
 
@@ -95,6 +110,7 @@ def _render(data: dict[str, Any]) -> str:
         f"removed {r['cluster']}: {r['kind']} {r['namespace']}/{r['name']} (run {r['runId']})"
         for r in data["removed"]
     ]
+    lines += [f"unlocked {u['cluster']} (was held by run {u['holder']})" for u in data["unlocked"]]
     lines += [f"LEFT    {x['cluster']}: {x['kind']} {x['name']}" for x in data["left"]]
     lines += [f"error   {e}" for e in data["errors"]]
     if not data["left"] and not data["errors"]:

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("runner.cli.report:command", "Show or write the report of a run."),
     "history": ("runner.cli.report:history", "Show the runs of a scenario over time."),
     "lab": ("runner.cli.lab:group", "Start, stop and inspect the local lab."),
-    "schedule": ("runner.cli.pending:schedule", "Run drills on a schedule."),
+    "schedule": ("runner.cli.schedule:group", "Run drills on a schedule."),
 }
 
 

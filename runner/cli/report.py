@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from runner.cli import exits
+from runner.cli.options import results_option
 
 _DEFAULT_FILES = {"html": "report.html", "md": "report.md"}
 
@@ -38,14 +39,7 @@ def _exit_code(status: Any) -> int:
 
 @click.command()
 @click.argument("run")
-@click.option(
-    "--results",
-    "results_dir",
-    default="results",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where run ids are looked up.",
-)
+@results_option
 @click.option(
     "--format",
     "fmt",
@@ -93,13 +87,7 @@ def command(run: str, results_dir: Path, fmt: str, out: Path | None) -> int:
 
 @click.command()
 @click.option("--scenario", help="Only this scenario (by name); default every scenario.")
-@click.option(
-    "--results",
-    "results_dir",
-    default="results",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-)
+@results_option
 @click.option(
     "--format",
     "fmt",

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from runner.cli import exits
+from runner.cli.options import results_option
 from runner.cli.output import output_option
 
 
@@ -53,13 +54,7 @@ def _parse_targets(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--dry-run", is_flag=True, help="Validate and show the plan; inject nothing.")
 @click.option("--approve-manual", is_flag=True, help="Pre-approve manual steps.")
-@click.option(
-    "--results",
-    "results_dir",
-    default="results",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-)
+@results_option
 @click.option(
     "--operator", default=None, help="Who runs the drill (default: $DRILL_OPERATOR or the user)."
 )

@@ -10,15 +10,8 @@ from typing import Any
 import click
 
 from runner.cli import exits
+from runner.cli.options import results_option
 from runner.cli.output import emit, output_option
-
-results_option = click.option(
-    "--results",
-    "results_dir",
-    default="results",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-)
 
 
 def _alive(run: dict[str, Any]) -> bool:

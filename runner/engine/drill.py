@@ -33,20 +33,6 @@ from runner.records.junit import junit_xml
 from runner.records.store import RunRecord, iso
 from runner.scenario import model
 
-PHASES = (
-    "preflight",
-    "steady-state",
-    "inject",
-    "observe",
-    "failover",
-    "verify",
-    "recover-faults",
-    "failback",
-    "post-steady-state",
-    "cleanup",
-    "report",
-)
-
 
 class _StopRun(Exception):
     """Stop the forward phases; the reason is already recorded."""

@@ -71,3 +71,10 @@ class SiteLock:
         if held is not None and held.get("runId") == run.run_id:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+
+    def force_unlock(self) -> str | None:
+        """Remove the lock file whoever holds it; returns the run id it held."""
+        held = self.holder()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        return None if held is None else str(held.get("runId"))

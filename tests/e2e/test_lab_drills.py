@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Lab, read_run, wait_for
+from tests.infra.lab import Lab, read_run, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -92,7 +92,7 @@ def _spawn_and_wait_injected(lab: Lab) -> tuple[Any, dict[str, Any]]:
 
 
 def _scenario(name: str) -> Any:
-    from tests.e2e.conftest import REPO
+    from tests.infra.lab import REPO
 
     return REPO / "scenarios" / "lab" / name
 

@@ -140,6 +140,9 @@ class MemoryLock:
     def release(self, run: RunContext) -> None:
         self.world.locks.pop(self.cluster, None)
 
+    def force_unlock(self) -> str | None:
+        return self.world.locks.pop(self.cluster, None)
+
 
 class MemoryTarget:
     def __init__(self, world: World, name: str) -> None:

@@ -96,6 +96,8 @@ class FakeChaosController:
                         "id": "db/pod-0",
                         "selectorKey": ".",
                         "phase": "Injected",
+                        "injectedCount": 1,
+                        "recoveredCount": 0,
                         "events": [
                             {
                                 "type": "Failed",

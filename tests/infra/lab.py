@@ -1,11 +1,13 @@
-"""End-to-end drills: `drillctl` as a user runs it, against a real local lab."""
+"""A real local lab for end-to-end tests, driven through `drillctl` as a user drives it.
+
+The session fixture `lab` (declared in tests/conftest.py) starts one lab for the whole
+run; the e2e and pytest-plugin tests share it."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -96,8 +98,8 @@ def _binaries() -> None:
         pytest.skip("needs PostgreSQL 15 and prometheus (scripts/setup.sh installs them)")
 
 
-@pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
+def start_lab() -> Iterator[Lab]:
+    """Start a lab in a fresh 0755 folder under /tmp; stop and delete it afterwards."""
     _binaries()
     base = Path(tempfile.mkdtemp(prefix="drill-e2e-", dir="/tmp"))
     base.chmod(0o755)
@@ -138,6 +140,3 @@ def read_run(results: Path) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data
-
-
-__all__ = ["Lab", "read_run", "signal", "wait_for"]

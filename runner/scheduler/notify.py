@@ -1,0 +1,197 @@
+"""Notifications: a drill's `spec.notifications` webhooks on start, finish, failure and skip.
+
+`type: slack` posts Slack's incoming-webhook body `{"text": ...}`; `type: webhook` posts
+the event as plain JSON. The URL is a `SecretRef` (environment variable or file), read at
+send time and never logged, recorded or put in an error message: failures name the
+notification and the HTTP status or error type only. Delivery is retried with a backoff
+on the injected clock; a notification that cannot be delivered never fails the drill.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runner.clock import Clock
+from runner.errors import ConfigurationError
+from runner.scenario import model
+from runner.scenario.secrets import resolve_secret
+from runner.scheduler import events as ev
+from runner.scheduler.catalog import DrillEntry
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[str, bytes, float], int]
+"""Send a JSON body to a URL; the HTTP status, or an OSError when nothing came back."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifySettings:
+    timeout_seconds: float = 10.0
+    attempts: int = 3
+    backoff_seconds: tuple[float, ...] = (2.0, 10.0)
+    """Waits between attempts (the last value repeats)."""
+
+
+def http_post(url: str, body: bytes, timeout: float) -> int:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        e.close()
+        return int(e.code)
+
+
+def kinds(event: ev.SchedulerEvent) -> set[str]:
+    """Which `on:` values an event matches."""
+    if isinstance(event, ev.DrillRunStarted):
+        return {"start"}
+    if isinstance(event, ev.DrillRunFinished):
+        return {"finish", "failure"} if event.failed else {"finish"}
+    if isinstance(event, ev.DrillRunSkipped):
+        return {"skip"}
+    return set()
+
+
+class Notifier:
+    """An event subscriber that posts to the drill's webhooks."""
+
+    def __init__(
+        self,
+        drills: Callable[[], Mapping[str, DrillEntry]],
+        *,
+        clock: Clock,
+        settings: NotifySettings | None = None,
+        post: Post = http_post,
+    ) -> None:
+        self.drills = drills
+        self.clock = clock
+        self.settings = settings or NotifySettings()
+        self.post = post
+
+    def __call__(self, event: ev.SchedulerEvent) -> None:
+        matched = kinds(event)
+        entry = self.drills().get(event.drill)
+        if not matched or entry is None:
+            return
+        for notification in entry.drill.spec.notifications:
+            if matched & set(notification.on):
+                self._send(entry, notification, event)
+
+    def _send(
+        self, entry: DrillEntry, notification: model.Notification, event: ev.SchedulerEvent
+    ) -> bool:
+        what = f"drill {entry.name}, notification {notification.name!r}"
+        try:
+            url = resolve_secret(notification.url, what=what, base=entry.path.parent)
+        except ConfigurationError as e:  # names the variable or file, never a value
+            log.error("%s not sent: %s", what, e)
+            return False
+        if not url.lower().startswith(("https://", "http://")):
+            log.error("%s not sent: its URL is not http(s)", what)
+            return False
+        payload = slack_body(event) if notification.type == "slack" else webhook_body(event)
+        body = json.dumps(payload).encode()
+        attempts = max(1, self.settings.attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                status = self.post(url, body, self.settings.timeout_seconds)
+                problem = "" if 200 <= status < 300 else f"HTTP {status}"
+            except (OSError, ValueError) as e:
+                problem = _error_name(e)
+            if not problem:
+                log.info("%s sent (%s)", what, type(event).__name__)
+                return True
+            log.warning("%s: attempt #%d/%d failed: %s", what, attempt, attempts, problem)
+            if attempt < attempts:
+                waits = self.settings.backoff_seconds or (0.0,)
+                self.clock.sleep(waits[min(attempt - 1, len(waits) - 1)])
+        log.error("%s not delivered after %d attempts", what, attempts)
+        return False
+
+
+def _error_name(e: BaseException) -> str:
+    """The error's type (and its cause's): their messages may quote the URL."""
+    reason = getattr(e, "reason", None)
+    if isinstance(reason, BaseException):
+        return f"{type(e).__name__} ({type(reason).__name__})"
+    return type(e).__name__
+
+
+def _seconds(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f}s"
+
+
+def summary(event: ev.SchedulerEvent) -> str:
+    """One human line (plus one per scenario) for chat."""
+    if isinstance(event, ev.DrillRunStarted):
+        return f"Drill *{event.drill}* started ({event.trigger}): {', '.join(event.scenarios)}"
+    if isinstance(event, ev.DrillRunSkipped):
+        return (
+            f"Drill *{event.drill}* skipped its {event.scheduled_for:%Y-%m-%d %H:%M} UTC run: "
+            f"{event.reason} ({event.detail})"
+        )
+    if isinstance(event, ev.DrillRunFinished):
+        lines = [f"Drill *{event.drill}* {event.status.upper()} ({event.trigger})"]
+        for r in event.results:
+            line = f"• {r.scenario}: {r.status} ({r.reason})"
+            if r.rto_seconds is not None or r.rto_objective_seconds is not None:
+                line += f" RTO {_seconds(r.rto_seconds)} / {_seconds(r.rto_objective_seconds)}"
+            if r.rpo_seconds is not None or r.rpo_objective_seconds is not None:
+                line += f" RPO {_seconds(r.rpo_seconds)} / {_seconds(r.rpo_objective_seconds)}"
+            if r.run_id:
+                line += f" [run {r.run_id}]"
+            lines.append(line)
+        return "\n".join(lines)
+    return f"Drill *{event.drill}*: {type(event).__name__}"
+
+
+def slack_body(event: ev.SchedulerEvent) -> dict[str, Any]:
+    return {"text": summary(event)}
+
+
+def webhook_body(event: ev.SchedulerEvent) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "event": _names.get(type(event), type(event).__name__),
+        "drill": event.drill,
+        "at": event.at.isoformat(),
+        "text": summary(event),
+    }
+    if isinstance(event, ev.DrillRunStarted | ev.DrillRunSkipped | ev.DrillRunFinished):
+        body["scheduledFor"] = event.scheduled_for.isoformat()
+        body["trigger"] = str(event.trigger)
+    if isinstance(event, ev.DrillRunStarted):
+        body["scenarios"] = list(event.scenarios)
+    if isinstance(event, ev.DrillRunSkipped):
+        body.update(reason=event.reason, detail=event.detail)
+    if isinstance(event, ev.DrillRunFinished):
+        body["status"] = event.status
+        body["scenarios"] = [
+            {
+                "name": r.scenario,
+                "status": r.status,
+                "reason": r.reason,
+                "runId": r.run_id,
+                "rtoSeconds": r.rto_seconds,
+                "rtoObjectiveSeconds": r.rto_objective_seconds,
+                "rpoSeconds": r.rpo_seconds,
+                "rpoObjectiveSeconds": r.rpo_objective_seconds,
+            }
+            for r in event.results
+        ]
+    return body
+
+
+_names: dict[type, str] = {
+    ev.DrillRunStarted: "drill.started",
+    ev.DrillRunFinished: "drill.finished",
+    ev.DrillRunSkipped: "drill.skipped",
+}

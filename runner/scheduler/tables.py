@@ -1,0 +1,107 @@
+"""The scheduler's persistent store: one SQLAlchemy database for jobs, history and requests.
+
+SQLite (one file) by default; a PostgreSQL URL for replicas that share state. APScheduler's
+`SQLAlchemyJobStore` keeps the jobs (trigger, next run time, paused) in `JOBS_TABLE`; the
+two tables below are ours. Times are stored in UTC and read back aware. A URL may carry a
+password: only `masked(url)` is ever logged or shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from runner.errors import ConfigurationError
+
+JOBS_TABLE = "drill_runner_jobs"
+DEFAULT_STORE = "sqlite:///results/scheduler.sqlite"
+
+metadata = MetaData()
+
+runs = Table(
+    "drill_runner_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("drill", String(63), nullable=False, index=True),
+    # 'scenario' (one scenario's verdict), 'drill' (a whole drill run) or 'skipped'
+    Column("kind", String(16), nullable=False),
+    Column("scenario", String(63)),
+    Column("trigger", String(16), nullable=False),
+    Column("scheduled_for", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("run_id", String(80)),
+    Column("rto_seconds", Float),
+    Column("rpo_seconds", Float),
+)
+
+requests = Table(
+    "drill_runner_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("drill", String(63), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("requested_by", String(120), nullable=False),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("claimed_by", String(120)),
+)
+
+
+def normalize(url: str) -> str:
+    """`postgresql://` uses psycopg 3 (the driver this project installs)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def masked(url: str) -> str:
+    """The URL with any password hidden: the only form that may be logged."""
+    try:
+        return make_url(normalize(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable store URL>"
+
+
+def open_store(url: str) -> Engine:
+    """An engine for the store, with our tables created (idempotent)."""
+    url = normalize(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(f"--store: not a database URL: {masked(url)}") from None
+    connect_args: dict[str, object] = {}
+    if parsed.get_backend_name() == "sqlite":
+        connect_args["timeout"] = 30  # two replicas on one file wait for each other
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    metadata.create_all(engine)
+    return engine
+
+
+def aware(t: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes: ours are always UTC."""
+    if t is None or t.tzinfo is not None:
+        return t
+    return t.replace(tzinfo=UTC)
+
+
+def utc(t: datetime | None) -> datetime | None:
+    return t.astimezone(UTC) if t is not None else None

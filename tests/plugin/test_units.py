@@ -1,0 +1,68 @@
+"""The plugin's pure parts: pattern matching, overrides, and reading a record into a report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from runner.engine.verdict import Status
+from runner.pytest_plugin.inputs import deep_merge
+from runner.pytest_plugin.pattern import matches
+from runner.pytest_plugin.report import DrillReport
+
+DEFAULT = ("scenarios/**/*.yaml",)
+
+
+def test_double_star_spans_zero_or_more_folders() -> None:
+    assert matches("scenarios/a.yaml", DEFAULT)
+    assert matches("scenarios/lab/b.yaml", DEFAULT)
+    assert matches("scenarios/x/y/c.yaml", DEFAULT)
+    assert not matches("scenarios/a.yml", DEFAULT)
+    assert not matches("drills/scenarios/a.yaml", DEFAULT)
+    assert not matches("scenariosX/a.yaml", DEFAULT)
+
+
+def test_single_star_stays_in_one_folder() -> None:
+    assert matches("dr/a.yaml", ("dr/*.yaml",))
+    assert not matches("dr/lab/a.yaml", ("dr/*.yaml",))
+
+
+def test_overrides_merge_mappings_and_replace_the_rest() -> None:
+    spec = {"objectives": {"rto": "30s", "rpo": "5s"}, "faults": [{"name": "a"}]}
+    merged = deep_merge(spec, {"objectives": {"rto": "1s"}, "faults": []})
+    assert merged == {"objectives": {"rto": "1s", "rpo": "5s"}, "faults": []}
+    assert spec["objectives"] == {"rto": "30s", "rpo": "5s"}  # the input is not changed
+
+
+def test_report_reads_measurements_as_timedeltas() -> None:
+    record = {
+        "runId": "x-1",
+        "scenario": {"name": "x"},
+        "status": "failed",
+        "reason": "RTO: too slow",
+        "measurements": {
+            "rto": {"seconds": 12.5, "objectiveSeconds": 10, "status": "missed"},
+            "rpo": {"seconds": None, "objectiveSeconds": 5, "status": "inconclusive"},
+        },
+        "phases": [
+            {
+                "name": "inject",
+                "status": "succeeded",
+                "startedAt": "2025-01-01T00:00:00+00:00",
+                "finishedAt": "2025-01-01T00:00:02.5+00:00",
+                "error": None,
+            }
+        ],
+        "faults": [{"cluster": "primary", "fault": "f", "kind": "Lab", "name": "n"}],
+        "observed": None,
+    }
+    report = DrillReport.from_record(record, record_dir=Path("results/x-1"))
+    assert report.status is Status.FAILED and not report.passed
+    assert report.rto == timedelta(seconds=12.5)
+    assert report.rpo is None
+    assert report.rto_objective == timedelta(seconds=10)
+    assert report.phases["inject"].duration == timedelta(seconds=2.5)
+    assert not report.faults[0].removed
+    assert ("rto_seconds", "12.5") in report.properties()
+    assert ("rpo_seconds", "unknown") in report.properties()
+    assert "NOT REMOVED" in report.summary()

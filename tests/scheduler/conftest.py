@@ -1,0 +1,160 @@
+"""Fixtures: drill files in a temporary folder, a fake run function, an event recorder."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.clock import FakeClock
+from runner.engine.drill import AbortSignal, RunResult
+from runner.engine.launch import DrillRequest
+from runner.engine.verdict import Status
+from runner.scheduler import events as ev
+
+SCENARIO = """\
+apiVersion: drill-runner.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: {name}
+spec:
+  clusters:
+    - name: primary
+  faults:
+    - name: lose-primary
+      type: cluster-loss
+      cluster: primary
+      duration: 1m
+  objectives:
+    rto: 5m
+    rpo: 30s
+"""
+
+DRILL = """\
+apiVersion: drill-runner.dev/v1alpha1
+kind: Drill
+metadata:
+  name: {name}
+spec:
+  scenarios:
+{scenarios}
+  targets:
+    primary:
+      lab:
+        site: east
+      protected: {protected}
+{schedule}
+{notifications}
+"""
+
+
+def write_drill(
+    folder: Path,
+    name: str = "nightly",
+    *,
+    scenarios: tuple[str, ...] = ("site-loss",),
+    cron: str | None = "0 3 * * *",
+    timezone: str = "UTC",
+    jitter: str = "0s",
+    misfire_grace: str = "10m",
+    blackouts: tuple[tuple[str, str, str], ...] = (),
+    notifications: str = "",
+    protected: bool = False,
+) -> Path:
+    """A drill file (and its scenario files) under `folder`; returns the drill's path."""
+    (folder / "scenarios").mkdir(parents=True, exist_ok=True)
+    (folder / "drills").mkdir(exist_ok=True)
+    for s in scenarios:
+        (folder / "scenarios" / f"{s}.yaml").write_text(SCENARIO.format(name=s))
+    refs = "\n".join(f"    - path: ../scenarios/{s}.yaml" for s in scenarios)
+    schedule = ""
+    if cron is not None:
+        schedule = (
+            f"  schedule:\n    cron: {cron!r}\n    timezone: {timezone}\n"
+            f"    jitter: {jitter}\n    misfireGrace: {misfire_grace}\n"
+        )
+        if blackouts:
+            schedule += "    blackouts:\n" + "".join(
+                f"      - {{name: {n!r}, start: {a!r}, end: {b!r}}}\n" for n, a, b in blackouts
+            )
+    path = folder / "drills" / f"{name}.yaml"
+    path.write_text(
+        DRILL.format(
+            name=name,
+            scenarios=refs,
+            schedule=schedule,
+            notifications=notifications,
+            protected=str(protected).lower(),
+        )
+    )
+    return path
+
+
+@dataclass
+class FakeRuns:
+    """A run function: records each request; optionally blocks until released or aborted."""
+
+    clock: FakeClock
+    status: Status = Status.PASSED
+    block: bool = False
+    rto: float | None = 42.0
+    calls: list[DrillRequest] = field(default_factory=list)
+    started: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    aborts: list[str] = field(default_factory=list)
+    raises: Exception | None = None
+
+    def __call__(self, request: DrillRequest, abort: AbortSignal) -> RunResult:
+        self.calls.append(request)
+        self.started.set()
+        if self.raises is not None:
+            raise self.raises
+        status = self.status
+        if self.block:
+            while not self.release.is_set():
+                if abort.event.wait(0.01):
+                    self.aborts.append(abort.reason)
+                    status = Status.ABORTED
+                    break
+        measurements: dict[str, Any] = {
+            "rto": {"seconds": self.rto, "objectiveSeconds": 300.0},
+            "rpo": {"seconds": None, "objectiveSeconds": 30.0},
+        }
+        return RunResult(
+            run_id=f"{request.scenario_path.stem}-{len(self.calls)}",
+            status=status,
+            reason=f"fake {status}",
+            record_dir=request.results_dir / "fake",
+            record={"measurements": measurements},
+        )
+
+    def scenarios(self) -> list[str]:
+        return [c.scenario_path.stem for c in self.calls]
+
+
+class Events(list[ev.SchedulerEvent]):
+    def __call__(self, event: ev.SchedulerEvent) -> None:
+        self.append(event)
+
+    def of(self, kind: type[ev.SchedulerEvent]) -> list[Any]:
+        return [e for e in self if isinstance(e, kind)]
+
+
+T0 = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def runs(clock: FakeClock) -> Iterator[FakeRuns]:
+    fake = FakeRuns(clock)
+    yield fake
+    fake.release.set()
