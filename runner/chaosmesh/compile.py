@@ -34,7 +34,8 @@ ONE_SHOT = frozenset(
         ("GCPChaos", "node-reset"),
     }
 )
-UNSUPPORTED_RAW = frozenset({"Schedule", "Workflow", "RemoteCluster", "PhysicalMachine"})
+UNSUPPORTED_RAW = frozenset(crds.RAW_FAULT_REFUSALS)
+"""Chaos Mesh kinds a raw fault may not have (the reasons: `crds.RAW_FAULT_REFUSALS`)."""
 
 
 class ManifestError(ConfigurationError):
@@ -249,11 +250,9 @@ def _raw(fault: model.ChaosMeshFault, *, namespace: str, stamp: Stamp) -> ChaosO
             f"fault {fault.name!r}: manifest must be a {CHAOS_GROUP} object "
             f"(apiVersion {api_version!r}, kind {kind!r})"
         )
-    if kind in UNSUPPORTED_RAW:
-        raise ManifestError(
-            f"fault {fault.name!r}: kind {kind} is not supported: its children are not "
-            "labelled by drill-runner and could not be cleaned up; use the chaos kind itself"
-        )
+    refusal = crds.raw_fault_refusal(kind)
+    if refusal is not None:
+        raise ManifestError(f"fault {fault.name!r}: {refusal}")
     spec = m.setdefault("spec", {})
     if not isinstance(spec, dict):
         raise ManifestError(f"fault {fault.name!r}: manifest.spec must be a mapping")

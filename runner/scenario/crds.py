@@ -6,6 +6,14 @@ validates against that kind's `openAPIV3Schema` (vendored in `runner/schemas/cha
 see its README). Schemas load on first use and stay cached; `jsonschema` is imported only
 then. The Chaos Mesh code validates the manifests it generates with `validate_manifest`.
 
+A manifest pasted as a raw fault (`raw_fault_problems`) must also be a fault Chaos Mesh's
+controllers inject: 14 of the 23 kinds. Internal records the controllers create themselves
+(`PodNetworkChaos`, `WorkflowNode`, ...: `INTERNAL_KINDS`) are refused at validation, with
+the reason. Every other upstream object validates as pasted; of those, the ones drill-runner
+cannot yet run as a fault (`RAW_FAULT_REFUSALS`: objects that are not faults, and
+`Schedule`/`Workflow`, whose children it could not label nor clean up) are refused when a
+drill is planned or run, with the same reason.
+
 Like the API server, the CRD schemas allow unknown fields (no CRD sets
 `additionalProperties: false`), so a misspelled key passes here as it would there.
 """
@@ -18,6 +26,7 @@ import importlib
 import json
 from collections.abc import Mapping
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 from runner.scenario.source import Key, Path_, format_path
@@ -33,6 +42,58 @@ _TYPE_NAMES = {
     "number": "a number",
     "boolean": "true or false",
 }
+
+_NOT_LABELLED = (
+    "it creates chaos objects of its own, which drill-runner does not label and so could not "
+    "clean up; paste the chaos kind itself"
+)
+RAW_FAULT_REFUSALS: Mapping[str, str] = MappingProxyType(
+    {
+        "PodNetworkChaos": "it is an internal per-pod record that Chaos Mesh's NetworkChaos "
+        "controller creates and owns, not a fault to create; write a NetworkChaos",
+        "PodIOChaos": "it is an internal per-pod record that Chaos Mesh's IOChaos controller "
+        "creates and owns, not a fault to create; write an IOChaos",
+        "PodHttpChaos": "it is an internal per-pod record that Chaos Mesh's HTTPChaos "
+        "controller creates and owns, not a fault to create; write an HTTPChaos",
+        "WorkflowNode": "it is an internal record that Chaos Mesh's Workflow controller "
+        "creates for each step of a running Workflow, not a fault",
+        "StatusCheck": "it is not a fault: it is a health check (a Workflow's statusCheck "
+        "step creates one)",
+        "RemoteCluster": "it is not a fault: it installs Chaos Mesh into another cluster "
+        "(drill-runner creates faults in each target cluster directly)",
+        "PhysicalMachine": "it is not a fault: it registers a chaosd host for "
+        "PhysicalMachineChaos; write a PhysicalMachineChaos",
+        "Schedule": _NOT_LABELLED,
+        "Workflow": _NOT_LABELLED,
+    }
+)
+"""Chaos Mesh kinds a raw fault cannot be run as, each with the reason."""
+
+INTERNAL_KINDS = frozenset({"PodNetworkChaos", "PodIOChaos", "PodHttpChaos", "WorkflowNode"})
+"""Records only Chaos Mesh's own controllers create: refused already at validation."""
+
+
+def raw_fault_refusal(kind: object) -> str | None:
+    """Why a raw fault cannot be of `kind`; None for a fault kind (or an unknown one)."""
+    if not isinstance(kind, str) or kind not in RAW_FAULT_REFUSALS:
+        return None
+    return f"kind {kind} is not supported as a raw fault: {RAW_FAULT_REFUSALS[kind]}"
+
+
+def raw_fault_problems(obj: object) -> list[tuple[Path_, str]]:
+    """`manifest_problems` of a manifest pasted as a raw fault; an internal kind is refused.
+
+    An internal kind is reported at `kind` (with any apiVersion problem) instead of its
+    schema problems, which would not matter. Upstream objects of other kinds validate as
+    pasted; the ones that cannot run as a fault are refused at plan/run time.
+    """
+    problems = manifest_problems(obj)
+    kind = obj.get("kind") if isinstance(obj, Mapping) else None
+    if kind not in INTERNAL_KINDS:
+        return problems
+    refusal = raw_fault_refusal(kind)
+    assert refusal is not None
+    return [p for p in problems if p[0] == ("apiVersion",)] + [(("kind",), refusal)]
 
 
 def known_kinds() -> list[str]:

@@ -3,8 +3,8 @@
 This module owns the rules that tie fields to each other inside one scenario: fault names
 are unique, every cluster a fault or step names is declared, Kubernetes and lab steps say
 which cluster they act on, `measure.from` names a fault, a fault's peer is another cluster,
-and a raw Chaos Mesh manifest matches the upstream CRD (see `crds`). Rules that span files
-(a drill and its scenarios) live in `references`.
+and a raw Chaos Mesh manifest is of a fault kind and matches the upstream CRD (see `crds`).
+Rules that span files (a drill and its scenarios) live in `references`.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
         if isinstance(fault, model.ChaosMeshFault):
             from runner.scenario import crds
 
-            for path, message in crds.manifest_problems(fault.manifest):
+            for path, message in crds.raw_fault_problems(fault.manifest):
                 found.add((*base, "manifest", *path), message)
 
     for path, step in _steps(scenario):

@@ -10,6 +10,7 @@ import pytest
 
 from runner import backends
 from runner.chaosmesh.compile import (
+    UNSUPPORTED_RAW,
     ManifestError,
     Stamp,
     chaos_duration,
@@ -288,6 +289,22 @@ def test_raw_manifest_refusals(manifest: dict[str, Any], match: str) -> None:
             peers=PEERS,
             stamp=STAMP,
         )
+
+
+@pytest.mark.parametrize("kind", sorted(crds.RAW_FAULT_REFUSALS))
+def test_compile_refuses_the_kinds_validation_refuses(kind: str) -> None:
+    """The same kinds and reasons as `drillctl validate`, even for a model built in code."""
+    manifest = {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": kind, "spec": {}}
+    with pytest.raises(ManifestError) as err:
+        compile_fault(
+            fault(type="chaos-mesh", duration="1m", manifest=manifest),
+            namespace="n",
+            peers=PEERS,
+            stamp=STAMP,
+        )
+    assert str(err.value) == f"fault 'f1': {crds.raw_fault_refusal(kind)}"
+    assert kind in UNSUPPORTED_RAW
+    assert str(err.value).startswith(f"fault 'f1': kind {kind} is not supported as a raw fault: ")
 
 
 def test_duration_margin_and_names() -> None:

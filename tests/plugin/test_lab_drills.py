@@ -7,6 +7,7 @@ test that runs the failover through the `drill` fixture with a targets mapping.
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -99,3 +100,110 @@ def test_drills_pass_fail_and_report_through_pytest(project: pytest.Pytester, la
         for p in cases["test_failover_through_the_fixture"].iter("property")
     }
     assert fixture["rto_objective_seconds"] == "600"
+
+
+def test_aborted_and_inconclusive_drills_are_reported_as_such(
+    project: pytest.Pytester, lab: Lab
+) -> None:
+    """One session, two copies of the region failover that must not pass.
+
+    aborted: its steady-state check can never hold (the probe success ratio is at most 1),
+    so the engine stops before injecting anything: an error labelled ABORTED.
+    inconclusive: its RTO SLI has no data and the recovery window is 15 s, so the verify
+    phase gives up: a failure labelled INCONCLUSIVE, after which failback still runs.
+    """
+    folder = project.path / "scenarios" / "lab"
+    (folder / "network-partition.yaml").unlink()
+    original = folder / "region-failover.yaml"
+    text = original.read_text()
+    original.unlink()
+    aborted = text.replace("name: lab-region-failover", "name: lab-region-failover-aborted")
+    assert 'expect: ">= 0.9"' in aborted
+    aborted = aborted.replace('expect: ">= 0.9"', 'expect: ">= 2"')
+    (folder / "region-failover-aborted.yaml").write_text(aborted)
+    unsure = text.replace("name: lab-region-failover", "name: lab-region-failover-unsure")
+    assert "sli: lab_probe_success" in unsure and "recovery: 2m" in unsure
+    unsure = unsure.replace("sli: lab_probe_success", "sli: lab_no_such_metric")
+    (folder / "region-failover-unsure.yaml").write_text(
+        unsure.replace("recovery: 2m", "recovery: 15s")
+    )
+    lab.wait_warm(15)
+    results = project.path / "records"
+    result = project.runpytest_subprocess(
+        f"--drill={lab.drill}",
+        f"--drill-results={results}",
+        "--junitxml=junit.xml",
+        "-p",
+        "no:cacheprovider",
+        "-v",
+        timeout=600,
+    )
+    out = result.stdout.str()
+    result.assert_outcomes(failed=1, errors=1)
+    assert "passed" not in out.splitlines()[-1]
+    result.stdout.fnmatch_lines(
+        [
+            "*region-failover-aborted.yaml::lab-region-failover-aborted ABORTED*",
+            "*region-failover-unsure.yaml::lab-region-failover-unsure INCONCLUSIVE*",
+        ]
+    )
+    # The abort reads as the run's summary: the verdict, the failed gate, no faults.
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR*lab-region-failover-aborted*",
+            "drill aborted: steady state did not hold before injection; nothing injected",
+            "",
+            "ABORTED: lab-region-failover-aborted (run *",
+            "  steady state before: orders-succeed failed: *",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "drill inconclusive: RTO: *",
+            "INCONCLUSIVE: lab-region-failover-unsure (run *",
+            "  RTO: the SLI query returned no data in the window",
+            "",
+            "  objective  measured  target  met*uncertainty",
+            "  RTO        unknown   <= 30s  inconclusive*",
+            "  RPO        *",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= short test summary info =*",
+            "INCONCLUSIVE *region-failover-unsure.yaml::lab-region-failover-unsure*",
+            "ABORTED *region-failover-aborted.yaml::lab-region-failover-aborted*",
+            "*= 1 failed, 1 error in *",
+        ]
+    )
+    assert "Traceback" not in out
+
+    (aborted_run,) = results.glob("lab-region-failover-aborted-*/run.json")
+    record = json.loads(aborted_run.read_text())
+    assert record["status"] == "aborted"
+    assert record["faults"] == []
+    assert "inject" not in [p["name"] for p in record["phases"]]
+    (unsure_run,) = results.glob("lab-region-failover-unsure-*/run.json")
+    record = json.loads(unsure_run.read_text())
+    assert record["status"] == "inconclusive"
+    assert record["measurements"]["rto"]["status"] == "inconclusive"
+    assert record["faults"] and all(f["recoveredAt"] for f in record["faults"])
+    phases = {p["name"]: p["status"] for p in record["phases"]}
+    assert phases["failback"] == "succeeded"
+
+    suite = ET.parse(project.path / "junit.xml").getroot()
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    status = {
+        name: dict((p.get("name"), p.get("value")) for p in cases[name].iter("property"))
+        for name in ("lab-region-failover-aborted", "lab-region-failover-unsure")
+    }
+    assert status["lab-region-failover-aborted"]["drill_status"] == "aborted"
+    assert status["lab-region-failover-unsure"]["drill_status"] == "inconclusive"
+    assert status["lab-region-failover-unsure"]["rto_status"] == "inconclusive"
+
+    # Failback ran: east is the primary again and no fault is left.
+    status_now = lab.status()
+    assert status_now["faults"] == []
+    assert status_now["activeSite"] == "east"
+    assert status_now["sites"]["east"]["role"] == "primary"
+    assert status_now["sites"]["west"]["role"] == "standby"
