@@ -2,8 +2,8 @@
 
 `open_kubernetes_target` is what `runner.engine.targets` calls for `kubernetes:` targets.
 A relative kubeconfig path is resolved against the drill file's folder. Kubernetes
-steps (scale, patch, apply, delete, rollout-restart, wait-for) run through
-`runner.chaosmesh.steps`; exec and job are not supported yet (`supports()` says no).
+steps (scale, patch, apply, delete, rollout-restart, wait-for, job, exec) run through
+`runner.chaosmesh.steps`.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Kubernetes failover/failback steps on one cluster: scale, patch, apply, delete,
-rollout-restart and wait-for. One call is one attempt; the engine retries.
+rollout-restart, wait-for, job and exec. One call is one attempt; the engine retries.
 
 Idempotency: scale, patch (merge/strategic), apply, delete (absent is fine) and
 wait-for can be retried safely; a JSON patch may not be; rollout-restart restarts
-again. Objects without a namespace use the target's namespace.
+again; exec is as idempotent as its command (a retry runs it again, possibly in another
+pod when a selector picks it). Objects without a namespace use the target's namespace.
 """
 
 from __future__ import annotations
 
 import math
+import shlex
 from typing import Any
 
 from runner import backends
@@ -16,10 +18,13 @@ from runner.clock import Clock
 from runner.errors import KubeError, StepError
 from runner.kube.client import KubeClient
 from runner.kube.errors import KubeConflictError, KubeNotFoundError
-from runner.kube.resources import CHAOS_GROUP, Resource, chaos_resource
+from runner.kube.exec import POD_EXEC, ExecResult, KubeExecTimeoutError
+from runner.kube.resources import CHAOS_GROUP, PODS, Resource, chaos_resource
 from runner.scenario import model
 
-ACTIONS = frozenset({"scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "job"})
+ACTIONS = frozenset(
+    {"scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "job", "exec"}
+)
 _KINDS = {
     "Deployment": Resource("apps", "v1", "deployments", "Deployment"),
     "StatefulSet": Resource("apps", "v1", "statefulsets", "StatefulSet"),
@@ -33,6 +38,10 @@ _KINDS = {
     "Pod": Resource("", "v1", "pods", "Pod"),
 }
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+EXEC_OUTPUT_LIMIT = 2000
+"""Characters of exec output kept in the step result (the end of it)."""
+EXEC_TAIL_LINES = 20
+"""Lines of output quoted when an exec exits non-zero."""
 
 
 def resource_for(kind: str, api_version: str | None) -> Resource:
@@ -71,7 +80,15 @@ _VERBS = {
 
 
 def required_access(step: model.Step, namespace: str) -> list[tuple[str, Resource, str]]:
-    """(verb, resource, namespace) a Kubernetes step needs; empty for other steps."""
+    """(verb, resource, namespace) a Kubernetes step needs; empty for other steps.
+
+    exec: `create` and `get` on `pods/exec` (the exec websocket is a GET, authorized as
+    `get`; newer API servers also require `create`, as `kubectl exec` does), plus `list`
+    pods when a selector picks the pod."""
+    if isinstance(step, model.ExecStep):
+        ns = step.namespace
+        checks = [("create", POD_EXEC, ns), ("get", POD_EXEC, ns)]
+        return checks if step.pod else [*checks, ("list", PODS, ns)]
     if step.action not in _VERBS:
         return []
     if isinstance(step, model.ApplyStep | model.JobStep):
@@ -126,6 +143,8 @@ class KubernetesSteps:
             return self._apply(step.manifest)
         if isinstance(step, model.JobStep):
             return self._job(step, run)
+        if isinstance(step, model.ExecStep):
+            return self._exec(step, run)
         if not isinstance(
             step,
             model.ScaleStep
@@ -211,6 +230,69 @@ class KubernetesSteps:
         wanted = step.condition or f"{step.field} == {step.equals}"
         raise StepError(f"step {step.name!r}: {what} did not reach {wanted} within {timeout:g}s")
 
+    # ------------------------------------------------------------------ exec
+
+    def _exec(self, step: model.ExecStep, run: backends.RunContext) -> backends.StepResult:
+        """Run the command in the named pod, or the first Running pod the selector matches
+        (by name). A non-zero exit fails the step with the code and the output's last lines.
+        As idempotent as the command: each attempt runs it again."""
+        ns = step.namespace
+        pod = step.pod or self._pick_pod(step)
+        where = f"pod {ns}/{pod}" + (f" container {step.container}" if step.container else "")
+        try:
+            result = self.client.exec(
+                pod,
+                step.command,
+                namespace=ns,
+                container=step.container,
+                timeout=step.timeout.total_seconds(),
+                clock=self.clock,
+                cancel=run.cancel,
+            )
+        except KubeExecTimeoutError as e:
+            tail = ExecResult(-1, e.stdout, e.stderr).tail(EXEC_TAIL_LINES)
+            last = f"; last output:\n{tail}" if tail else ""
+            raise StepError(f"step {step.name!r}: {e}{last}") from None
+        output = (result.stdout + result.stderr)[-EXEC_OUTPUT_LIMIT:]
+        details = {
+            "namespace": ns,
+            "pod": pod,
+            "container": step.container,
+            "exitCode": result.exit_code,
+            "stdout": result.stdout[-EXEC_OUTPUT_LIMIT:],
+            "stderr": result.stderr[-EXEC_OUTPUT_LIMIT:],
+            "truncated": result.truncated or len(result.stdout + result.stderr) > len(output),
+        }
+        if result.exit_code != 0:
+            tail = result.tail(EXEC_TAIL_LINES) or "(no output)"
+            raise StepError(
+                f"step {step.name!r}: {_argv(step.command)} in {where} exited with code "
+                f"{result.exit_code}; last output:\n{tail}"
+            )
+        return backends.StepResult(output=output, details=details)
+
+    def _pick_pod(self, step: model.ExecStep) -> str:
+        ns = step.namespace
+        if not step.selector:
+            raise StepError(f"step {step.name!r}: exec needs `pod` or a non-empty `selector`")
+        selector = ",".join(f"{k}={v}" for k, v in sorted(step.selector.items()))
+        items = self.client.list(PODS, namespace=ns, label_selector=selector).get("items") or []
+        pods = sorted(items, key=lambda p: str((p.get("metadata") or {}).get("name", "")))
+        for p in pods:
+            meta = p.get("metadata") or {}
+            phase = (p.get("status") or {}).get("phase")
+            if phase == "Running" and not meta.get("deletionTimestamp"):
+                return str(meta["name"])
+        seen = ", ".join(
+            f"{(p.get('metadata') or {}).get('name')} "
+            f"{(p.get('status') or {}).get('phase') or 'Unknown'}"
+            for p in pods[:5]
+        )
+        raise StepError(
+            f"step {step.name!r}: no Running pod matches {selector} in namespace {ns!r}"
+            + (f" (found: {seen})" if seen else "")
+        )
+
     # ------------------------------------------------------------------ job
 
     def _job(self, step: model.JobStep, run: backends.RunContext) -> backends.StepResult:
@@ -273,3 +355,9 @@ def _job_reason(job: dict[str, Any]) -> str:
         if cond.get("type") == "Failed":
             return str(cond.get("message") or cond.get("reason") or "failed")
     return "failed"
+
+
+def _argv(command: list[str]) -> str:
+    """The command as one line, shell-quoted for the message."""
+    text = shlex.join(command)
+    return text if len(text) <= 120 else text[:117] + "..."

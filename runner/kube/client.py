@@ -1,4 +1,5 @@
-"""The one Kubernetes client wrapper: the only code that imports the `kubernetes` package.
+"""The one Kubernetes client wrapper: with its websocket half `runner.kube.exec`, the only
+code that imports the `kubernetes` package.
 
 `KubeClient` is built per target from a kubeconfig path + context, in-cluster
 credentials, or a plain URL (tests). Every call goes through `_call`, which builds the
@@ -13,11 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
+from runner.clock import Clock
 from runner.errors import ConfigurationError
 from runner.kube import errors
+from runner.kube.exec import OUTPUT_LIMIT, ExecResult, exec_in_pod
 from runner.kube.resources import CRDS, SELF_SUBJECT_ACCESS_REVIEWS, Resource
 from runner.scenario import model
 
@@ -258,8 +262,12 @@ class KubeClient:
     # ------------------------------------------------------------------ special endpoints
 
     def can_i(self, verb: str, res: Resource, *, namespace: str | None) -> tuple[bool, str]:
-        """SelfSubjectAccessReview: may this identity do `verb` on `res`?"""
-        attrs = {"verb": verb, "group": res.group, "resource": res.plural}
+        """SelfSubjectAccessReview: may this identity do `verb` on `res`? A plural such as
+        `pods/exec` is checked as resource `pods`, subresource `exec`."""
+        plural, _, subresource = res.plural.partition("/")
+        attrs = {"verb": verb, "group": res.group, "resource": plural}
+        if subresource:
+            attrs["subresource"] = subresource
         if namespace and res.namespaced:
             attrs["namespace"] = namespace
         review = {
@@ -270,6 +278,32 @@ class KubeClient:
         result = self.create(SELF_SUBJECT_ACCESS_REVIEWS, review, namespace=None, strict=False)
         status = result.get("status") or {}
         return bool(status.get("allowed")), str(status.get("reason") or "")
+
+    def exec(
+        self,
+        pod: str,
+        command: Sequence[str],
+        *,
+        namespace: str,
+        container: str | None = None,
+        timeout: float,
+        clock: Clock,
+        cancel: threading.Event | None = None,
+        limit: int = OUTPUT_LIMIT,
+    ) -> ExecResult:
+        """Run `command` in a pod's container; see `runner.kube.exec` (errors, limits)."""
+        return exec_in_pod(
+            self._api.configuration,
+            cluster=self.cluster,
+            namespace=namespace,
+            pod=pod,
+            command=command,
+            container=container,
+            timeout=timeout,
+            clock=clock,
+            cancel=cancel,
+            limit=limit,
+        )
 
     def crd(self, name: str) -> dict[str, Any] | None:
         """The CustomResourceDefinition `name` (e.g. `podchaos.chaos-mesh.org`), or None."""

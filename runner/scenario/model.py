@@ -229,6 +229,12 @@ class ExecStep(_StepBase):
     container: str | None = None
     command: list[str] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _pod_or_selector(self) -> ExecStep:
+        if (self.pod is None) == (not self.selector):
+            raise ValueError("give exactly one of 'pod' or 'selector'")
+        return self
+
 
 class JobStep(_StepBase):
     action: Literal["job"]

@@ -108,7 +108,8 @@ def test_backend_opens_from_kubeconfig(tmp_path: Path, emulator: KubeEmulatorThr
     target = model.Target.model_validate({"kubernetes": {"kubeconfig": "kc", "namespace": NS}})
     backend = open_kubernetes_target("east", target, drill_dir=tmp_path, peers={"east": target})
     try:
-        assert backend.steps.supports("scale") and not backend.steps.supports("exec")
+        assert backend.steps.supports("scale") and backend.steps.supports("exec")
+        assert not backend.steps.supports("lab.route")
         assert backend.observed(fault_start=None, hold_seconds=0, until=None) is None  # type: ignore[arg-type]
         report = backend.preflight(SCENARIO, make_run())
         assert report.missing == ()

@@ -63,7 +63,8 @@ def test_apply_scale_patch_restart_delete(kube: KubeClient) -> None:
     assert "already absent" in steps.execute(step(action="delete", target=REF), run).output
     with pytest.raises(StepError, match="not found"):
         steps.execute(step(action="scale", target=REF, replicas=1), run)
-    assert not steps.supports("exec") and steps.supports("wait-for")
+    assert steps.supports("exec") and steps.supports("job") and steps.supports("wait-for")
+    assert not steps.supports("lab.promote") and not steps.supports("http")
 
 
 def test_wait_for_condition_and_timeout(kube: KubeClient) -> None:
