@@ -102,3 +102,20 @@ def path(runs: Iterable[Sequence[tuple[float, float]]]) -> str:
         for i, (x, y) in enumerate(run):
             parts.append(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}")
     return " ".join(parts)
+
+
+def y_grid(values: Iterable[float], y: Scale, left: float, right: float) -> list[str]:
+    """Horizontal grid lines with their value labels left of the plot."""
+    out = []
+    for v in values:
+        out.append(el("line", x1=left, x2=right, y1=y(v), y2=y(v), class_="grid"))
+        out.append(text(fmt(v), x=left - 6, y=y(v) + 4, class_="tick", text_anchor="end"))
+    return out
+
+
+def objective_line(value: float, label: str, y: Scale, left: float, right: float) -> list[str]:
+    """A dashed objective line across the plot, labelled at its right end."""
+    return [
+        el("line", x1=left, x2=right, y1=y(value), y2=y(value), class_="objective"),
+        text(label, x=right - 6, y=y(value) - 4, class_="tick", text_anchor="end"),
+    ]

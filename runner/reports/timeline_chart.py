@@ -71,30 +71,11 @@ def _panel(
             f"{name} ({unit})" if unit else name, x=LEFT + 6, y=top + 14, class_="panel-title"
         ),
     ]
-    for v in svg.ticks(0.0, top_value, 5):
-        out.append(svg.el("line", x1=LEFT, x2=WIDTH - RIGHT, y1=y(v), y2=y(v), class_="grid"))
-        out.append(svg.text(svg.fmt(v), x=LEFT - 6, y=y(v) + 4, class_="tick", text_anchor="end"))
+    out += svg.y_grid(svg.ticks(0.0, top_value, 5), y, LEFT, WIDTH - RIGHT)
     if objective is not None:
         if show_objective:
-            out.append(
-                svg.el(
-                    "line",
-                    x1=LEFT,
-                    x2=WIDTH - RIGHT,
-                    y1=y(objective),
-                    y2=y(objective),
-                    class_="objective",
-                )
-            )
-            out.append(
-                svg.text(
-                    f"objective {svg.fmt(objective)}{unit}",
-                    x=WIDTH - RIGHT - 6,
-                    y=y(objective) - 4,
-                    class_="tick",
-                    text_anchor="end",
-                )
-            )
+            label = f"objective {svg.fmt(objective)}{unit}"
+            out += svg.objective_line(objective, label, y, LEFT, WIDTH - RIGHT)
         else:
             out.append(
                 svg.text(

@@ -39,29 +39,10 @@ def render(rows: Sequence[Row], metric: str) -> str:
         ),
         svg.text(f"{name} (s) by run, oldest first", x=LEFT, y=TOP - 10, class_="panel-title"),
     ]
-    for t in svg.ticks(0.0, top, 5):
-        out.append(svg.el("line", x1=LEFT, x2=WIDTH - RIGHT, y1=y(t), y2=y(t), class_="grid"))
-        out.append(svg.text(svg.fmt(t), x=LEFT - 6, y=y(t) + 4, class_="tick", text_anchor="end"))
+    out += svg.y_grid(svg.ticks(0.0, top, 5), y, LEFT, WIDTH - RIGHT)
     for objective in sorted(set(objectives)):
-        out.append(
-            svg.el(
-                "line",
-                x1=LEFT,
-                x2=WIDTH - RIGHT,
-                y1=y(objective),
-                y2=y(objective),
-                class_="objective",
-            )
-        )
-        out.append(
-            svg.text(
-                f"objective {svg.fmt(objective)}s",
-                x=WIDTH - RIGHT - 6,
-                y=y(objective) - 4,
-                class_="tick",
-                text_anchor="end",
-            )
-        )
+        label = f"objective {svg.fmt(objective)}s"
+        out += svg.objective_line(objective, label, y, LEFT, WIDTH - RIGHT)
     line = [
         (x(i), y(v.seconds))
         for i, v in enumerate(values)

@@ -35,6 +35,7 @@ import aiohttp
 import aiohttp.web
 
 from tests.infra.kube_emulator import match_labels
+from tests.infra.loop_thread import LoopThread
 
 STDOUT, STDERR, ERROR = 1, 2, 3
 PROTOCOL = "v4.channel.k8s.io"
@@ -77,22 +78,17 @@ class ExecCall:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-class ExecServerThread:
+class ExecServerThread(LoopThread):
     """The server in a daemon thread; `url` is the API server address for `client_from_url`."""
 
     def __init__(self, *, command_timeout: float = 60.0) -> None:
+        super().__init__("exec-server")
         self.command_timeout = command_timeout
-        self.url = ""
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[ExecCall] = []
         self.handshakes: list[str | None] = []
         """The Authorization header of every exec request, answered or refused."""
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._stop: asyncio.Event
-        self._thread = threading.Thread(target=self._run, name="exec-server", daemon=True)
 
     # ------------------------------------------------------------------ set-up
 
@@ -116,34 +112,6 @@ class ExecServerThread:
             self.pods[(namespace, name)] = pod
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> ExecServerThread:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("exec server did not start in 10 s")
-        if self._error:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def __enter__(self) -> ExecServerThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._main())
-        except BaseException as e:
-            self._error = e
-            self._ready.set()
-        finally:
-            self._loop.close()
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()

@@ -21,7 +21,6 @@ import datetime
 import functools
 import itertools
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,6 +32,7 @@ import kmock
 import yaml
 from kmock._internal import aiobus, enums, rendering
 
+from tests.infra.loop_thread import LoopThread
 from tests.infra.shared import CRDS
 
 CRD_DIR = CRDS
@@ -428,47 +428,14 @@ class DrillKubeEmulator(kmock.KubernetesEmulator):
             await bus.unmark(mark)
 
 
-class KubeEmulatorThread:
+class KubeEmulatorThread(LoopThread):
     """Runs a `DrillKubeEmulator` on 127.0.0.1 (free port) in a daemon thread."""
 
     def __init__(self, *, crds: Iterable[dict[str, Any]] = (), extra: Iterable[str] = ()) -> None:
+        super().__init__("kube-emulator")
         self._crds = list(crds)
         self._extra = list(extra)
-        self.url = ""
         self.handler: DrillKubeEmulator
-        self._error: BaseException | None = None
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event
-        self._thread = threading.Thread(target=self._run, name="kube-emulator", daemon=True)
-
-    def start(self) -> KubeEmulatorThread:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("kube emulator did not start in 10 s")
-        if self._error:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def __enter__(self) -> KubeEmulatorThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._main())
-        except BaseException as e:
-            self._error = e
-            self._ready.set()
-        finally:
-            self._loop.close()
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
