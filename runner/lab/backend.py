@@ -63,6 +63,27 @@ def rate_bytes(rate: str) -> float:
     raise FaultError(f"cannot read bandwidth rate {rate!r}")
 
 
+LAB_FAULT_TYPES = frozenset({"cluster-loss", "network-partition", "replication-lag"})
+
+
+def unsupported_here(scenario: model.Scenario, cluster: str) -> list[str]:
+    """Faults and steps aimed at this lab cluster that the lab cannot run (found before
+    anything is injected; generic steps such as http or sleep run anywhere)."""
+    out = [
+        f"fault {f.name!r}: the lab cannot inject {f.type!r} faults "
+        f"(it can: {', '.join(sorted(LAB_FAULT_TYPES))})"
+        for f in scenario.spec.faults
+        if f.cluster == cluster and f.type not in LAB_FAULT_TYPES
+    ]
+    steps = [*scenario.spec.failover.steps, *scenario.spec.failback.steps]
+    out += [
+        f"step {s.name!r}: {s.action!r} is a Kubernetes step; the lab runs lab.* steps"
+        for s in steps
+        if s.cluster == cluster and s.action in model.KUBERNETES_ACTIONS
+    ]
+    return out
+
+
 class LabFaults:
     """Cluster loss, network partition and replication lag, held by the supervisor."""
 
@@ -221,6 +242,7 @@ class LabBackend:
             missing.append(f"order service of site {self.site} is not running")
         if status["prometheus"]["pid"] is None:
             missing.append("the lab's Prometheus is not running")
+        missing += unsupported_here(scenario, self.name)
         notes = (f"site {self.site} is {site['role']}", f"traffic goes to {status['activeSite']}")
         return PreflightReport(cluster=self.name, missing=tuple(missing), notes=notes)
 

@@ -282,3 +282,39 @@ def test_the_plan_lists_the_phases_in_the_order_the_engine_runs_them(tmp_path: P
         if not planned or planned[-1] != name:
             planned.append(name)
     assert planned == [p for p, _ in phases(result)]
+
+
+def test_lab_preflight_refuses_what_the_lab_cannot_run() -> None:
+    from runner.lab.backend import unsupported_here
+
+    sc = scenario(
+        faults=[
+            {
+                "name": "kill",
+                "type": "pod-kill",
+                "cluster": "primary",
+                "duration": "1m",
+                "selector": {"namespaces": ["db"]},
+            },
+            {"name": "lose", "type": "cluster-loss", "cluster": "primary", "duration": "1m"},
+        ],
+        failover={
+            "steps": [
+                {
+                    "name": "scale",
+                    "action": "scale",
+                    "cluster": "primary",
+                    "target": {"kind": "Deployment", "name": "x"},
+                    "replicas": 1,
+                },
+                {"name": "route", "action": "lab.route", "cluster": "secondary"},
+                {"name": "wait", "action": "sleep", "duration": "1s"},
+            ]
+        },
+    )
+    assert unsupported_here(sc, "primary") == [
+        "fault 'kill': the lab cannot inject 'pod-kill' faults "
+        "(it can: cluster-loss, network-partition, replication-lag)",
+        "step 'scale': 'scale' is a Kubernetes step; the lab runs lab.* steps",
+    ]
+    assert unsupported_here(sc, "secondary") == []
