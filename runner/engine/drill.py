@@ -523,6 +523,7 @@ class DrillRun:
             )
             self.record.update(status=status.value, reason=reason, finishedAt=iso(self.clock.now()))
             (self.record.dir / "junit.xml").write_text(junit_xml(self.record.data))
+            self._write_reports()
         self._audit("drill.finish", {"status": status.value, "reason": reason})
         m = self.record.data["measurements"]
         self._emit(
@@ -540,6 +541,21 @@ class DrillRun:
             record_dir=self.record.dir,
             record=self.record.data,
         )
+
+    def _write_reports(self) -> None:
+        """report.html and report.md beside run.json; a rendering bug never changes the
+        verdict, it is recorded as a notice instead."""
+        from runner.reports import html, markdown, record
+
+        try:
+            self.record.update(report="report.html")
+            folder = record.load(self.record.dir)
+            (self.record.dir / "report.html").write_text(html.render(folder))
+            md = markdown.render(folder, report_path=str(self.record.dir / "report.html"))
+            (self.record.dir / "report.md").write_text(md)
+        except Exception as e:  # the report is a courtesy; the record is the truth
+            self.record.update(report=None)
+            self._notice(f"the HTML report could not be written: {type(e).__name__}: {e}")
 
     def _phase_ctx(self, name: str, *, reraise: bool = True) -> _PhaseScope:
         return _PhaseScope(self, name, reraise)

@@ -86,4 +86,6 @@ def render_text(run: Mapping[str, Any], *, record_dir: str | None = None) -> str
             lines.append(f"    {f['cluster']}: {f['kind']} {f['name']} ({state})")
     if record_dir:
         lines += ["", f"  record: {record_dir}"]
+        if run.get("report"):
+            lines.append(f"  report: {record_dir}/{run['report']}")
     return "\n".join(lines)

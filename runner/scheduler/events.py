@@ -58,6 +58,8 @@ class ScenarioRunFinished(SchedulerEvent):
     rto_objective_seconds: float | None = None
     rpo_seconds: float | None = None
     rpo_objective_seconds: float | None = None
+    report: str | None = None
+    """Path of the run's HTML report, when it was written."""
 
 
 @dataclass(frozen=True, kw_only=True)

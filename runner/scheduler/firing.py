@@ -244,6 +244,7 @@ class DrillFirer:
             rto_objective_seconds=rto[1],
             rpo_seconds=rpo[0],
             rpo_objective_seconds=rpo[1],
+            report=str(result.record_dir / "report.html") if result.record.get("report") else None,
         )
 
     def skip(

@@ -149,6 +149,8 @@ def summary(event: ev.SchedulerEvent) -> str:
                 line += f" RPO {_seconds(r.rpo_seconds)} / {_seconds(r.rpo_objective_seconds)}"
             if r.run_id:
                 line += f" [run {r.run_id}]"
+            if r.report:
+                line += f" report: {r.report}"
             lines.append(line)
         return "\n".join(lines)
     return f"Drill *{event.drill}*: {type(event).__name__}"
@@ -184,6 +186,7 @@ def webhook_body(event: ev.SchedulerEvent) -> dict[str, Any]:
                 "rtoObjectiveSeconds": r.rto_objective_seconds,
                 "rpoSeconds": r.rpo_seconds,
                 "rpoObjectiveSeconds": r.rpo_objective_seconds,
+                "report": r.report,
             }
             for r in event.results
         ]

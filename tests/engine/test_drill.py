@@ -138,6 +138,13 @@ def test_a_full_drill_passes_and_leaves_no_fault(tmp_path: Path) -> None:
         "step.lab.route",
     }
     assert isinstance(events[0], ev.DrillStarted) and isinstance(events[-1], ev.DrillFinished)
+    html = (tmp_path / "mem-run-0001" / "report.html").read_text()
+    assert "PASSED" in html and "memory-failover" in html and "<svg" in html
+    assert "PASSED" in (tmp_path / "mem-run-0001" / "report.md").read_text()
+    from runner.records.summary import render_text
+
+    text = render_text(on_disk, record_dir=str(tmp_path / "mem-run-0001"))
+    assert f"report: {tmp_path}/mem-run-0001/report.html" in text
 
 
 def test_a_failing_steady_state_gate_injects_nothing(tmp_path: Path) -> None:

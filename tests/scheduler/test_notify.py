@@ -135,3 +135,32 @@ def test_an_unreachable_webhook_is_retried_and_never_fails_the_drill(
     assert "'chat': attempt #3/3 failed: URLError (ConnectionRefusedError)" in caplog.text
     assert "'chat' not delivered after 3 attempts" in caplog.text
     assert SECRET not in caplog.text and str(port) not in caplog.text
+
+
+def test_finished_notifications_link_each_run_to_its_report() -> None:
+    from datetime import UTC, datetime
+
+    from runner.scheduler import events as sev
+    from runner.scheduler.notify import slack_body, webhook_body
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    result = sev.ScenarioRunFinished(
+        drill="nightly",
+        at=at,
+        scenario="site-loss",
+        run_id="r1",
+        status="failed",
+        reason="RTO missed",
+        started_at=at,
+        report="results/r1/report.html",
+    )
+    event = sev.DrillRunFinished(
+        drill="nightly",
+        at=at,
+        scheduled_for=at,
+        trigger=sev.Trigger.SCHEDULE,
+        status="failed",
+        results=(result,),
+    )
+    assert "[run r1] report: results/r1/report.html" in slack_body(event)["text"]
+    assert webhook_body(event)["scenarios"][0]["report"] == "results/r1/report.html"
