@@ -69,7 +69,11 @@ def render_text(run: Mapping[str, Any], *, record_dir: str | None = None) -> str
             lines.append("")
     observed = run.get("observed")
     if observed:
-        parts = [f"{k}={v}" for k, v in observed.items() if not isinstance(v, dict | list)]
+        parts = [
+            f"{k}={round(v, 2) if isinstance(v, float) else v}"
+            for k, v in observed.items()
+            if not isinstance(v, dict | list)
+        ]
         lines += ["  observed (ground truth): " + ", ".join(parts), ""]
     lines.append("  phases:")
     for p in run.get("phases", []):
