@@ -5,7 +5,7 @@
 # RPO, fails back and prints the verdict. The lab keeps running afterwards for more drills.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+DRILL_NO_CHROMIUM=1 scripts/setup.sh   # the demo needs no browser
 export PATH="$PWD/.venv/bin:$PATH"
 
 drillctl lab status >/dev/null 2>&1 || drillctl lab up
