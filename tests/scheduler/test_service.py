@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,10 +31,11 @@ def service(
     leader: Leadership | None = None,
     events: Events | None = None,
     clock: FakeClock | SystemClock | None = None,
+    store_url: str | None = None,
 ) -> SchedulerService:
     settings = ServiceSettings(
         drills=tmp_path / "drills",
-        store_url=f"sqlite:///{tmp_path / 'store' / 'scheduler.sqlite'}",
+        store_url=store_url or f"sqlite:///{tmp_path / 'store' / 'scheduler.sqlite'}",
         shutdown_grace_seconds=10,
         firing=FiringSettings(results_dir=tmp_path / "results"),
     )
@@ -52,11 +57,36 @@ def wait_for(predicate: object, seconds: float = 10) -> None:
     raise AssertionError("condition not reached in time")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The job store: a SQLite file, or a real PostgreSQL 15 server (for high availability)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store' / 'scheduler.sqlite'}"
+        return
+    from runner.lab.postgres import BIN, PgNode
+    from tests.infra.prometheus import free_port
+
+    if not (BIN / "postgres").exists():
+        pytest.skip("needs the PostgreSQL 15 server binaries (scripts/setup.sh installs them)")
+    base = Path(tempfile.mkdtemp(prefix="drill-store-", dir="/tmp"))
+    base.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    node = PgNode("store", base / "data", base / "postgres.log", free_port())
+    try:
+        node.initdb()
+        node.start()
+        yield f"postgresql://postgres@127.0.0.1:{node.port}/postgres"
+    finally:
+        node.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_the_store_keeps_schedules_pause_and_history_across_a_restart(
-    tmp_path: Path, runs: FakeRuns
+    tmp_path: Path, runs: FakeRuns, store_url: str
 ) -> None:
     path = write_drill(tmp_path, cron="0 3 * * *")
-    first = service(tmp_path, runs)
+    first = service(tmp_path, runs, store_url=store_url)
     first.tick()
     [job] = control.jobs(first.engine)
     assert job.drill == "nightly" and job.next_run is not None and job.misfire_grace_seconds == 600
@@ -68,7 +98,7 @@ def test_the_store_keeps_schedules_pause_and_history_across_a_restart(
 
     # The drill file changes while the scheduler is down; the pause must survive the restart.
     path.write_text(path.read_text().replace("0 3 * * *", "15 4 * * *"))
-    second = service(tmp_path, runs)
+    second = service(tmp_path, runs, store_url=store_url)
     second.tick()
     [job] = control.jobs(second.engine)
     assert job.paused and "hour='4'" in job.trigger and "minute='15'" in job.trigger
