@@ -23,6 +23,7 @@ from runner.lab.backend import LabBackend, lab_prometheus_url
 from runner.lab.client import LabClient
 from runner.lab.ground_truth import read_jsonl
 from runner.scenario import model
+from runner.scenario.loader import load_scenario
 from tests.lab.conftest import healthy, make_run, wait_for
 
 pytestmark = pytest.mark.lab
@@ -275,7 +276,7 @@ def test_lost_writes_after_lag_and_crash_equal_acked_minus_present(
 
 
 def test_preflight_reports_a_crashed_site(primary: LabBackend, secondary: LabBackend) -> None:
-    scenario: Any = None
+    scenario = load_scenario(Path(__file__).parents[2] / "scenarios/lab/region-failover.yaml")
     assert primary.preflight(scenario, make_run("pf")).missing == ()
     handle = inject(primary, loss(), "pf")
     try:
