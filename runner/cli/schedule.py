@@ -34,6 +34,13 @@ from runner.scheduler.service import SchedulerService, ServiceSettings, default_
 from runner.scheduler.tables import DEFAULT_STORE, masked, open_store
 from runner.scheduler.triggers import next_fire_times
 
+log_level_option = click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+
 log = logging.getLogger(__name__)
 
 STORE_ENV = "DRILL_SCHEDULE_STORE"
@@ -128,12 +135,7 @@ def group() -> None:
     metavar="NAME",
     help="Let unattended runs use this protected target.",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_level_option
 def serve(
     drills: Path,
     store_url: str,
@@ -301,12 +303,7 @@ def resume(name: str, store_url: str) -> None:
 @drills_option
 @results_option
 @click.option("--confirm-target", "confirmed", multiple=True, metavar="NAME")
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_level_option
 def run_now(
     name: str,
     store_url: str,

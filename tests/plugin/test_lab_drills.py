@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from tests.infra.lab import Lab
 
 pytestmark = pytest.mark.lab
+
+
+def run_drills(project: pytest.Pytester, lab: Lab, results: Path) -> pytest.RunResult:
+    """Run the project's scenario items against the lab, with records and JUnit XML."""
+    lab.wait_warm(15)
+    return project.runpytest_subprocess(
+        f"--drill={lab.drill}",
+        f"--drill-results={results}",
+        "--junitxml=junit.xml",
+        "-p",
+        "no:cacheprovider",
+        "-v",
+        timeout=600,
+    )
 
 
 def test_drills_pass_fail_and_report_through_pytest(project: pytest.Pytester, lab: Lab) -> None:
@@ -45,17 +60,8 @@ def test_drills_pass_fail_and_report_through_pytest(project: pytest.Pytester, la
             assert (report.record_dir / "run.json").is_file()
         """
     )
-    lab.wait_warm(15)
     results = project.path / "records"
-    result = project.runpytest_subprocess(
-        f"--drill={lab.drill}",
-        f"--drill-results={results}",
-        "--junitxml=junit.xml",
-        "-p",
-        "no:cacheprovider",
-        "-v",
-        timeout=600,
-    )
+    result = run_drills(project, lab, results)
     out = result.stdout.str()
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
@@ -127,17 +133,8 @@ def test_aborted_and_inconclusive_drills_are_reported_as_such(
     (folder / "region-failover-unsure.yaml").write_text(
         unsure.replace("recovery: 2m", "recovery: 15s")
     )
-    lab.wait_warm(15)
     results = project.path / "records"
-    result = project.runpytest_subprocess(
-        f"--drill={lab.drill}",
-        f"--drill-results={results}",
-        "--junitxml=junit.xml",
-        "-p",
-        "no:cacheprovider",
-        "-v",
-        timeout=600,
-    )
+    result = run_drills(project, lab, results)
     out = result.stdout.str()
     result.assert_outcomes(failed=1, errors=1)
     assert "passed" not in out.splitlines()[-1]
