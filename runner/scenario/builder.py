@@ -29,6 +29,9 @@ _Y = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _MERGE = _Y + "str", _Y + "map", _Y + "seq", _Y + "merge"
 _SCALAR_TAGS = frozenset(_Y + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
 Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""The fast parser (libyaml) where PyYAML was built with it."""
+PyLoader: Any = yaml.SafeLoader
+"""PyYAML's pure-Python parser: no nesting limit of its own, the same on every machine."""
 
 
 def events(loader: Any) -> Iterator[Any]:

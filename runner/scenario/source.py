@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -64,24 +65,43 @@ def parse_text(text: str, file: str) -> Source:
         col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
         msg = f"the file holds the control character U+{ord(bad.group()):04X}"
         raise InvalidInputError([_issue(file, line, col, msg)])
+    try:
+        return _parse(text, file, builder.Loader)
+    except _ParserGaveUp:
+        # libyaml stops at a nesting limit of its build (1000 flow levels in 0.2.5, none
+        # before) and words its errors its own way: parse again with PyYAML's pure-Python
+        # parser, which has no such limit, so that `builder.MAX_DEPTH` and the location of
+        # every problem come from one implementation whichever libyaml is installed.
+        return _parse(text, file, builder.PyLoader)
+
+
+class _ParserGaveUp(Exception):
+    """The fast parser reported a problem; the pure-Python one is asked to locate it."""
+
+
+def _parse(text: str, file: str, loader_class: type[Any]) -> Source:
     found = builder.Builder(file)
-    loader = builder.Loader(text)
+    loader = loader_class(text)
     try:
         found.run(builder.events(loader))
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = e.problem or e.context or "not valid YAML"
-        raise InvalidInputError(
-            [_issue(file, line, col, f"YAML syntax error: {problem}")]
-        ) from None
-    except yaml.YAMLError as e:  # reader errors carry no mark
-        raise InvalidInputError([_issue(file, 1, 1, f"YAML error: {e}")]) from None
+    except yaml.YAMLError as e:
+        if loader_class is not builder.PyLoader:
+            raise _ParserGaveUp from None
+        raise InvalidInputError([_yaml_issue(file, e)]) from None
     finally:
         loader.dispose()
     if found.issues:
         raise InvalidInputError(found.issues)
     return found.source
+
+
+def _yaml_issue(file: str, e: yaml.YAMLError) -> Issue:
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = e.problem or e.context or "not valid YAML"
+        return _issue(file, line, col, f"YAML syntax error: {problem}")
+    return _issue(file, 1, 1, f"YAML error: {e}")  # reader errors carry no mark
 
 
 def _issue(file: str, line: int, column: int, message: str) -> Issue:

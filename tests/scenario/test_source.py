@@ -106,6 +106,19 @@ def test_merge_keys_and_aliases_keep_their_positions() -> None:
     assert src.value_at(("d", "x")) == source.Position(1, 14)
 
 
+@pytest.mark.parametrize("levels", [65, 999, 1000, 1001, 5000])
+@pytest.mark.parametrize(("open_", "close"), [("[", "]"), ("{a: ", "}")])
+def test_nesting_limit_is_ours_whatever_libyaml_allows(levels: int, open_: str, close: str) -> None:
+    """libyaml 0.2.5 refuses 1000 flow levels on its own, earlier builds do not: either way
+    the issue is ours, at the 64th level, with our message."""
+    text = "a: " + open_ * levels + "x" + close * levels + "\n"
+    with pytest.raises(InvalidInputError) as err:
+        source.parse_text(text, "f.yaml")
+    (issue,) = err.value.issues
+    assert (issue.line, issue.column) == (1, 4 + 63 * len(open_))
+    assert issue.message == "the data is nested more than 64 levels deep"
+
+
 @pytest.mark.parametrize(
     ("text", "field", "message"),
     [
