@@ -25,14 +25,23 @@ if [ ${#need_debs[@]} -gt 0 ]; then
   fi
 fi
 
+# Python packages: exactly the versions and hashes in requirements/dev.lock (pip's hash-checking
+# mode refuses anything unpinned or altered), then the project itself, editable, built with the
+# locked setuptools. Refresh the lock with scripts/lock.sh.
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.drill-runner-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+want=$(cat requirements/dev.lock pyproject.toml | sha256sum)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  pip_install() {
+    .venv/bin/python -m pip install -qq --disable-pip-version-check "$@" 2>&1 \
+      | grep -v '^WARNING: Location' || true
+  }
+  pip_install --require-hashes -r requirements/dev.lock
+  pip_install --no-deps --no-build-isolation -e .
   .venv/bin/python -c 'import runner, kubernetes, prometheus_api_client, kmock' \
     || { echo "setup: pip install failed" >&2; exit 3; }
-  touch "$stamp"
+  echo "$want" > "$stamp"
 fi
