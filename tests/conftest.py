@@ -15,15 +15,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--with-cluster", action="store_true", help="run tests that need a real Kubernetes cluster"
     )
+    parser.addoption(
+        "--no-skips",
+        action="store_true",
+        help="a skipped test fails, with its reason (scripts/test.sh under CI and as root)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need a real cluster are opt-in: without --with-cluster they are deselected
+    (not skipped: nothing here could run them)."""
     if config.getoption("--with-cluster"):
         return
-    skip = pytest.mark.skip(reason="needs a real Kubernetes cluster (use --with-cluster)")
-    for item in items:
-        if "cluster" in item.keywords:
-            item.add_marker(skip)
+    opted_out = [item for item in items if "cluster" in item.keywords]
+    if opted_out:
+        config.hook.pytest_deselected(items=opted_out)
+        items[:] = [item for item in items if "cluster" not in item.keywords]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under --no-skips a skip is a failure: where setup installed everything, a test that
+    cannot run is a broken setup, not something to pass over."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.skipped and item.config.getoption("--no-skips") and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and --no-skips is on: {reason}"
 
 
 @pytest.fixture(scope="session")

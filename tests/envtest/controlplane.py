@@ -8,7 +8,7 @@ the apiextensions API and waits until they are Established. `write_kubeconfig` w
 one kubeconfig with contexts `<cluster>-admin` and `<cluster>-alice` for several
 control planes, so a drill file can bind two targets to two API servers.
 
-Build the assets with ../shared/tools/envtest/build-assets.sh (see docs/testing.md).
+Build the assets with scripts/envtest-assets.sh (see docs/testing.md).
 Limits of 1.20 that tests must respect: `fieldValidation=Strict` is ignored (unknown
 fields are pruned), there is no kubelet or controller, deleted namespaces stay
 Terminating (so every test uses fresh namespaces).
@@ -35,11 +35,10 @@ import yaml
 from runner.kube.client import KubeClient, client_for_target
 from runner.kube.resources import CRDS
 from runner.scenario import model
-from tests.infra.shared import CRDS as SHARED_CRDS
-from tests.infra.shared import ENVTEST_TOOLS
+from tests.infra.upstream import CRDS as UPSTREAM_CRDS
 
 BINARIES = ("etcd", "kube-apiserver")
-DEFAULT_CRD_DIR = SHARED_CRDS
+DEFAULT_CRD_DIR = UPSTREAM_CRDS
 RESTRICTED_USER = "alice"
 START_TIMEOUT = 60.0
 
@@ -49,8 +48,8 @@ def assets_problem() -> str | None:
     assets = os.environ.get("KUBEBUILDER_ASSETS")
     if not assets:
         return (
-            "KUBEBUILDER_ASSETS is not set; build the assets with "
-            f"{ENVTEST_TOOLS}/build-assets.sh and export KUBEBUILDER_ASSETS"
+            "KUBEBUILDER_ASSETS is not set; build the assets with scripts/envtest-assets.sh "
+            "(as root) and export KUBEBUILDER_ASSETS, or run scripts/test.sh, which does both"
         )
     missing = [b for b in BINARIES if not os.access(Path(assets) / b, os.X_OK)]
     if missing:

@@ -17,14 +17,13 @@ from runner.kube.resources import CHAOS_KINDS, chaos_resource
 from runner.scenario import model
 from tests.envtest.conftest import Envtest
 from tests.envtest.helpers import fault, missing_leaves
-from tests.infra.shared import EXAMPLES as SHARED_EXAMPLES
+from tests.infra.upstream import EXAMPLES
 from tests.kube.conftest import make_run
 from tests.kube.fake_controller import FakeChaosController
 from tests.kube.test_compile import CASES
 
 pytestmark = pytest.mark.envtest
 
-EXAMPLES = SHARED_EXAMPLES
 PEERS = {
     "east": model.Target.model_validate({"kubernetes": {}, "addresses": ["10.1.0.0/16"]}),
     "west": model.Target.model_validate(

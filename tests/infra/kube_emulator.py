@@ -33,7 +33,7 @@ import yaml
 from kmock._internal import aiobus, enums, rendering
 
 from tests.infra.loop_thread import LoopThread
-from tests.infra.shared import CRDS
+from tests.infra.upstream import CRDS
 
 CRD_DIR = CRDS
 _VERBS = {

@@ -1,7 +1,8 @@
 """Extracting the Chaos Mesh CRD schemas that `runner/schemas/chaos-mesh/` vendors.
 
-Run `python -m tests.scenario.crd_vendoring /work/shared/chaos-mesh/crds` to regenerate the
-vendored files; `test_crds.py` checks they equal what this extracts from the upstream CRDs.
+Run `python -m tests.scenario.crd_vendoring tests/fixtures/chaos-mesh/crds` to regenerate the
+vendored files; `test_crds.py` checks they equal what this extracts from the upstream CRDs
+(copied unchanged into `tests/fixtures/chaos-mesh`).
 """
 
 from __future__ import annotations
