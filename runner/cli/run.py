@@ -164,7 +164,29 @@ def command(
         from runner.cli.output import emit
 
         emit(dict(result.record), output, lambda d: "")
+    if result.record_failures:
+        click.echo(f"error: {unwritten_record(result)}", err=True)
+        return exits.RUNNER
     return EXIT_CODES[result.status]
+
+
+def unwritten_record(result: Any) -> str:
+    """One line: the record could not be written, and what the runner still did."""
+    removed = (
+        f"faults NOT removed: {', '.join(result.faults_left)}"
+        if result.faults_left
+        else "every fault removed"
+    )
+    released = (
+        f"locks NOT released: {', '.join(result.locks_held)}"
+        if result.locks_held
+        else "every lock released"
+    )
+    return (
+        f"run {result.run_id}: the record in {result.record_dir} could not be written "
+        f"({result.record_failures[0]}); {removed}, {released}; the run ended "
+        f"{result.status.value}"
+    )
 
 
 def _prompt(text: str, timeout: float) -> bool:

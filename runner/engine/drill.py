@@ -3,6 +3,11 @@
 preflight → steady-state (gate) → inject → observe → failover → verify → recover-faults →
 failback (per policy) → post-steady-state → cleanup (always) → report.
 
+The backward phases (recover faults, failback per policy, cleanup) never depend on a record
+write: a write that fails (disk full, read-only) stops the forward phases at the next
+checkpoint, the backward ones run regardless, and the run ends `error` with the failed
+writes in `RunResult.record_failures`.
+
 The verdict is data (`RunResult.status`), never an exception. An abort (Ctrl-C, SIGTERM,
 `drillctl abort`, a guardrail breach) is the cancel event being set: every wait returns
 early, the current phase stops, and the run goes straight to removing faults, failback
@@ -30,8 +35,10 @@ from runner.engine.metrics import Metrics
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
 from runner.records.junit import junit_xml
-from runner.records.store import RunRecord, iso
+from runner.records.store import RecordWriteError, RunRecord, iso
 from runner.scenario import model
+
+UNWRITTEN = "the run record could not be written"
 
 
 class _StopRun(Exception):
@@ -58,6 +65,12 @@ class RunResult:
     reason: str
     record_dir: Path
     record: Mapping[str, Any]
+    record_failures: tuple[str, ...] = ()
+    """Writes of the record that failed (`file: cause`); the record on disk is incomplete."""
+    faults_left: tuple[str, ...] = ()
+    """`cluster/name` of injected faults that could not be removed."""
+    locks_held: tuple[str, ...] = ()
+    """Targets whose lock could not be released."""
 
 
 @dataclass(kw_only=True)
@@ -86,9 +99,11 @@ class DrillRun:
         self._injected: list[tuple[InjectedFault, int]] = []
         self._removed: set[int] = set()
         self._locked: list[str] = []
+        self._unreleased: list[str] = []
         self._guard_checked: datetime | None = None
         self._status_hint: tuple[Status, str] | None = None
         self._phase = ""
+        self._backward_started = False
         self.run = RunContext(
             run_id=self.run_id,
             scenario=self.scenario.name,
@@ -153,6 +168,7 @@ class DrillRun:
             self._hint(Status.ERROR, f"{self._phase}: {e}")
         except BaseException as e:  # KeyboardInterrupt or a bug: still clean up below
             self._hint(Status.ERROR, f"{self._phase}: {type(e).__name__}: {e}")
+            self._notice(f"{self._phase}: unexpected {type(e).__name__}; cleaning up")
             self._backward(outcome)
             raise
         self._backward(outcome)
@@ -183,7 +199,9 @@ class DrillRun:
             outcome["measured"] = self._verify()
 
     def _backward(self, outcome: dict[str, Any]) -> None:
-        """Remove faults, fail back per policy, check steady state, clean up. Never raises."""
+        """Remove faults, fail back per policy, check steady state, clean up. Never raises;
+        nothing here depends on a record write succeeding (writes never raise)."""
+        self._backward_started = True
         self._guard_checked = None  # guardrails are watched until the faults are removed
         if self.abort.event.is_set():
             self._hint(Status.ABORTED, self.abort.reason or "aborted")
@@ -245,7 +263,9 @@ class DrillRun:
                 self._wait(delay)
             self._check()
             backend = self.targets[fault.cluster]
-            self.record.ledger({"intent": "create", "fault": fault.name, "cluster": fault.cluster})
+            intent = {"intent": "create", "fault": fault.name, "cluster": fault.cluster}
+            if not self.record.ledger(intent):
+                self._check()  # raises RecordWriteError: never inject an unrecorded intent
             handles = backend.faults.inject(fault, self.run, self._fault_created)
             for handle in handles:
                 self._fault_confirmed(handle)
@@ -327,7 +347,9 @@ class DrillRun:
                 continue
             try:
                 self.targets[handle.cluster].faults.remove(handle, self.run)
-            except DrillError as e:
+            except Exception as e:  # a bug in one removal must not keep the others
+                if not isinstance(e, DrillError):
+                    e = DrillError(f"{type(e).__name__}: {e}")
                 errors.append(f"{handle.cluster}/{handle.name}: {e}")
                 self._emit(
                     ev.FaultRemoved,
@@ -383,8 +405,9 @@ class DrillRun:
             try:
                 self.targets[name].lock.release(self.run)
                 self._audit("lock.release", {}, name)
-            except DrillError as e:
-                problems.append(f"{name}: lock not released: {e}")
+            except Exception as e:  # every lock is released whatever the others do
+                self._unreleased.append(name)
+                problems.append(f"{name}: lock not released: {type(e).__name__}: {e}")
         self._locked.clear()
         if problems:
             raise DrillError("; ".join(problems))
@@ -487,9 +510,12 @@ class DrillRun:
                 return
 
     def _check(self) -> None:
-        """A checkpoint: abort if asked, or if a guardrail was breached since the last check."""
+        """A checkpoint: abort if asked, or if a guardrail was breached since the last check;
+        in the forward phases, stop once a record write has failed."""
         if self.abort.event.is_set():
             raise AbortRequested(self.abort.reason or "aborted")
+        if self.record.failures and not self._backward_started:
+            raise RecordWriteError(f"{UNWRITTEN} ({self.record.failures[0]}); stopping the drill")
         for name in self._locked:
             self.targets[name].lock.renew(self.run)
         guardrails = self.scenario.spec.guardrails
@@ -521,9 +547,14 @@ class DrillRun:
                 measurements=self.record.data["measurements"],
                 post_ok=outcome["post_ok"],
             )
+            if self.record.failures:
+                status, reason = Status.ERROR, self._unwritten_reason(status, reason)
             self.record.update(status=status.value, reason=reason, finishedAt=iso(self.clock.now()))
-            (self.record.dir / "junit.xml").write_text(junit_xml(self.record.data))
+            self.record.write_file("junit.xml", junit_xml(self.record.data))
             self._write_reports()
+            if self.record.failures and status is not Status.ERROR:
+                status, reason = Status.ERROR, self._unwritten_reason(status, reason)
+                self.record.update(status=status.value, reason=reason)
         self._audit("drill.finish", {"status": status.value, "reason": reason})
         m = self.record.data["measurements"]
         self._emit(
@@ -540,6 +571,21 @@ class DrillRun:
             reason=reason,
             record_dir=self.record.dir,
             record=self.record.data,
+            record_failures=tuple(self.record.failures),
+            faults_left=tuple(
+                f"{h.cluster}/{h.name}" for h, i in self._injected if i not in self._removed
+            ),
+            locks_held=tuple(self._unreleased),
+        )
+
+    def _unwritten_reason(self, status: Status, reason: str) -> str:
+        count = self.record.failure_count
+        if status is Status.ERROR and UNWRITTEN in reason:
+            return reason  # the forward phases stopped for it and already say so
+        return (
+            f"{UNWRITTEN} ({self.record.failures[0]}"
+            + (f", and {count - 1} more write(s)" if count > 1 else "")
+            + f"); the drill itself ended {status.value}: {reason}"
         )
 
     def _write_reports(self) -> None:
@@ -549,10 +595,14 @@ class DrillRun:
 
         try:
             self.record.update(report="report.html")
+            if self.record.failures:
+                raise RecordWriteError("the record on disk is incomplete")
             folder = record.load(self.record.dir)
-            (self.record.dir / "report.html").write_text(html.render(folder))
+            if not self.record.write_file("report.html", html.render(folder)):
+                raise RecordWriteError(self.record.failures[-1])
             md = markdown.render(folder, report_path=str(self.record.dir / "report.html"))
-            (self.record.dir / "report.md").write_text(md)
+            if not self.record.write_file("report.md", md):
+                raise RecordWriteError(self.record.failures[-1])
         except Exception as e:  # the report is a courtesy; the record is the truth
             self.record.update(report=None)
             self._notice(f"the HTML report could not be written: {type(e).__name__}: {e}")
@@ -621,14 +671,14 @@ class _PhaseScope:
             status, error = "aborted", exc.reason
         else:
             status, error = "failed", str(exc) or type(exc).__name__
-            if isinstance(exc, DrillError):
+            if isinstance(exc, DrillError) or not self.reraise:
                 r._hint(Status.ERROR, f"{self.name}: {error}")
         r.record.patch_item(
             "phases", self.index, status=status, finishedAt=iso(r.clock.now()), error=error
         )
         r._emit(ev.PhaseFinished, phase=self.name, status=status, error=error)
-        # recorded; in the backward phases the run goes on
-        return exc is not None and not self.reraise and isinstance(exc, DrillError | _StopRun)
+        # recorded; in the backward phases the run goes on, whatever the error was
+        return exc is not None and not self.reraise and isinstance(exc, Exception)
 
 
 def _fault_json(handle: InjectedFault) -> dict[str, Any]:

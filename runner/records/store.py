@@ -4,10 +4,16 @@
 append-only, one JSON object a line; `ledger.jsonl` holds the intent to create each fault
 before it is created, so a crashed run can be swept up from its folder as well as by labels.
 The schema is versioned (`schemaVersion`) and documented in docs/run-record.md.
+
+A write that fails after the folder exists (disk full, read-only, I/O error) never raises:
+the change is kept in memory, the failure is remembered in `failures`, and the engine
+decides what it means (stop the forward phases; never skip removing faults or releasing
+locks). Only creating the folder raises, as `RecordWriteError`, before anything is touched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,6 +22,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from runner.errors import DrillError
 
 SCHEMA_VERSION = 1
 RUN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
@@ -38,28 +46,73 @@ def redact(value: Any) -> Any:
     return value
 
 
+class RecordWriteError(DrillError):
+    """The run record could not be written (disk full, read-only, I/O error)."""
+
+
+def describe_os_error(e: OSError) -> str:
+    """`No space left on device (ENOSPC)`: the cause without the path (we name it ourselves)."""
+    import errno
+
+    code = errno.errorcode.get(e.errno or 0)
+    text = e.strerror or type(e).__name__
+    return f"{text} ({code})" if code else text
+
+
 class RunRecord:
-    """One run's folder. Thread-safe: the guardrail watcher writes events too."""
+    """One run's folder. Thread-safe: fault windows end on a timer thread and write too."""
 
     def __init__(self, results_dir: Path, run_id: str, initial: Mapping[str, Any]) -> None:
         if not RUN_ID_RE.match(run_id):
             raise ValueError(f"bad run id {run_id!r}")
         self.dir = results_dir / run_id
-        self.dir.mkdir(parents=True, exist_ok=False)
         self._lock = threading.RLock()
+        self.failures: list[str] = []
+        """The first writes that failed, as `file: cause`, in order (at most 20 kept)."""
+        self.failure_count = 0
         self.data: dict[str, Any] = {"schemaVersion": SCHEMA_VERSION, "runId": run_id}
         self.data.update(initial)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=False)
+        except OSError as e:
+            raise RecordWriteError(
+                f"cannot create the run record folder {self.dir}: {describe_os_error(e)}"
+            ) from None
         self.save()
+        if self.failures:
+            raise RecordWriteError(
+                f"cannot write the run record in {self.dir}: {self.failures[0]}; nothing was done"
+            )
 
     @property
     def run_json(self) -> Path:
         return self.dir / "run.json"
 
+    def _failed(self, name: str, e: OSError) -> None:
+        self.failure_count += 1
+        if len(self.failures) < 20:
+            self.failures.append(f"{name}: {describe_os_error(e)}")
+
     def save(self) -> None:
         with self._lock:
             tmp = self.dir / "run.json.tmp"
-            tmp.write_text(json.dumps(redact(self.data), indent=2, default=str) + "\n")
-            os.replace(tmp, self.run_json)
+            try:
+                tmp.write_text(json.dumps(redact(self.data), indent=2, default=str) + "\n")
+                os.replace(tmp, self.run_json)
+            except OSError as e:
+                self._failed("run.json", e)
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)  # a half-written temp file only eats space
+
+    def write_file(self, name: str, text: str) -> bool:
+        """Write another file of the record (junit.xml, reports); False when it failed."""
+        with self._lock:
+            try:
+                (self.dir / name).write_text(text)
+            except OSError as e:
+                self._failed(name, e)
+                return False
+            return True
 
     def update(self, **fields: Any) -> None:
         with self._lock:
@@ -91,15 +144,26 @@ class RunRecord:
         line = {"time": at.isoformat(), "actor": actor, "action": action, "target": target}
         if details:
             line["details"] = redact(dict(details))
-        with self._lock, (self.dir / "events.jsonl").open("a") as f:
-            f.write(json.dumps(line, default=str) + "\n")
+        self._append_line("events.jsonl", json.dumps(line, default=str), sync=False)
 
-    def ledger(self, entry: Mapping[str, Any]) -> None:
-        """Write a fault intent or outcome to the ledger, flushed to disk before acting."""
-        with self._lock, (self.dir / "ledger.jsonl").open("a") as f:
-            f.write(json.dumps(redact(dict(entry)), default=str) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+    def ledger(self, entry: Mapping[str, Any]) -> bool:
+        """Write a fault intent or outcome to the ledger, flushed to disk before acting.
+
+        False when it could not be written: the caller must not act on an unwritten intent."""
+        return self._append_line("ledger.jsonl", json.dumps(redact(dict(entry)), default=str))
+
+    def _append_line(self, name: str, line: str, *, sync: bool = True) -> bool:
+        with self._lock:
+            try:
+                with (self.dir / name).open("a") as f:
+                    f.write(line + "\n")
+                    f.flush()
+                    if sync:
+                        os.fsync(f.fileno())
+            except OSError as e:
+                self._failed(name, e)
+                return False
+            return True
 
 
 def read_run(results_dir: Path, run_id: str) -> dict[str, Any]:

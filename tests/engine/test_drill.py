@@ -80,8 +80,10 @@ def run_drill(
     *,
     abort: AbortSignal | None = None,
     events: list[ev.Event] | None = None,
+    targets: dict[str, MemoryTarget] | None = None,
 ) -> RunResult:
-    targets = {n: MemoryTarget(world, n) for n in ("primary", "secondary")}
+    """Run `sc` against the memory world; the record goes to `tmp_path`."""
+    targets = targets or {n: MemoryTarget(world, n) for n in ("primary", "secondary")}
     world.snapshot()
     return DrillRun(
         scenario=sc,

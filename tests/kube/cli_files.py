@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.infra.kubeconfig import write_kubeconfig
 from tests.kube.conftest import NS
 
 SCENARIO = {
@@ -48,15 +49,7 @@ SCENARIO = {
 
 
 def write_files(tmp_path: Path, url: str) -> tuple[Path, Path]:
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "emu",
-        "clusters": [{"name": "emu", "cluster": {"server": url}}],
-        "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t0ken-never-printed"}}],
-    }
-    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    write_kubeconfig(tmp_path / "kubeconfig", url)
     drill = {
         "apiVersion": "drill-runner.dev/v1alpha1",
         "kind": "Drill",

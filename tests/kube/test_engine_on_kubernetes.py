@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from runner.backends import LABEL_MANAGED_BY
 from runner.clock import SystemClock
@@ -22,6 +21,7 @@ from runner.kube.resources import chaos_resource
 from runner.scenario import model
 from runner.steps.generic import GenericStepExecutor
 from tests.infra.kube_emulator import KubeEmulatorThread, load_crds
+from tests.infra.kubeconfig import write_kubeconfig
 from tests.kube.fake_controller import FakeChaosController
 
 NS = "chaos-drills"
@@ -54,18 +54,7 @@ def _deployments() -> Any:
 
 
 def _drill(tmp_path: Path, url: str) -> model.Drill:
-    (tmp_path / "kubeconfig").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "emu",
-                "clusters": [{"name": "emu", "cluster": {"server": url}}],
-                "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "u"}}],
-                "users": [{"name": "u", "user": {"token": "secret-token"}}],
-            }
-        )
-    )
+    write_kubeconfig(tmp_path / "kubeconfig", url, token="secret-token")
     kube = {"kubeconfig": str(tmp_path / "kubeconfig"), "context": "emu", "namespace": NS}
     return model.Drill.model_validate(
         {
