@@ -45,6 +45,19 @@ class UsageError(DrillError):
     """The command line asks for something that cannot be done as asked."""
 
 
+class ProtectedTargetError(UsageError):
+    """A run would touch protected targets nobody confirmed by name for this run."""
+
+    def __init__(self, targets: Sequence[str], option: str) -> None:
+        self.targets = list(targets)
+        names = ", ".join(repr(t) for t in self.targets)
+        flags = " ".join(f"{option} {t}" for t in self.targets)
+        super().__init__(
+            f"target(s) {names} protected and not confirmed for this run; nothing was done. "
+            f"Confirm each by name to run unattended: {flags}"
+        )
+
+
 class ConfigurationError(DrillError):
     """A target, credential or environment the drill needs is missing or wrong."""
 

@@ -8,6 +8,7 @@ because the user pressed Ctrl-C twice.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import threading
@@ -97,6 +98,7 @@ def command(
     if dry_run:
         click.echo(_plan_text(sc, drill))
         return exits.OK
+    typed_names: set[str] = set()
     for name in protected_targets(sc, drill):
         if yes and name in confirmed:
             continue
@@ -109,6 +111,12 @@ def command(
         if typed != name:
             click.echo("Not confirmed; nothing was done.", err=True)
             return exits.INVALID
+        typed_names.add(name)
+    request = dataclasses.replace(
+        request,
+        confirmed_targets=frozenset(typed_names | (set(confirmed) if yes else set())),
+        confirm_option="--yes --confirm-target",
+    )
 
     from runner.cli.live import LiveView
 

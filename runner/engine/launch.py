@@ -17,7 +17,7 @@ from runner.engine import events as ev
 from runner.engine.drill import AbortSignal, DrillRun, RunResult, new_run_id
 from runner.engine.metrics import Metrics
 from runner.engine.targets import open_targets
-from runner.errors import ConfigurationError, InvalidInputError, Issue
+from runner.errors import ConfigurationError, InvalidInputError, Issue, ProtectedTargetError
 from runner.scenario import loader, model, references
 from runner.steps.generic import GenericStepExecutor, Prompt
 
@@ -35,6 +35,10 @@ class DrillRequest:
     interactive: bool = False
     approve_manual: bool = False
     run_id: str | None = None
+    confirmed_targets: frozenset[str] = frozenset()
+    """Protected targets confirmed by name for this run (typed at the prompt, or an option)."""
+    confirm_option: str = "--confirm-target"
+    """How the front-end's user confirms a target, for the refusal message."""
 
 
 def default_operator() -> str:
@@ -79,6 +83,18 @@ def protected_targets(scenario: model.Scenario, drill: model.Drill) -> list[str]
     return [c for c in scenario.cluster_names if drill.spec.targets[c].protected]
 
 
+def refuse_unconfirmed(request: DrillRequest, scenario: model.Scenario, drill: model.Drill) -> None:
+    """Raise ProtectedTargetError unless every protected target is confirmed by name.
+
+    Every front-end starts runs through `launch`, which calls this before opening any
+    target, so no entry point can touch a protected target without an explicit opt-in."""
+    unconfirmed = [
+        t for t in protected_targets(scenario, drill) if t not in request.confirmed_targets
+    ]
+    if unconfirmed:
+        raise ProtectedTargetError(unconfirmed, request.confirm_option)
+
+
 def connect_metrics(drill: model.Drill, *, drill_dir: Path) -> Metrics | None:
     """The drill's Prometheus, as the engine's Metrics; None when the drill names none."""
     source = drill.spec.prometheus
@@ -114,6 +130,7 @@ def launch(
     """Run one drill to its verdict. Raises only when the drill could not start at all."""
     clock = clock or SystemClock()
     scenario, drill = loaded or load(request)
+    refuse_unconfirmed(request, scenario, drill)
     drill_dir = request.drill_path.parent
     run_id = request.run_id or new_run_id(clock, scenario.name)
     on_run_id(run_id)

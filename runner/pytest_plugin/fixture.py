@@ -73,7 +73,13 @@ class DrillFixture:
             plan = render_plan(loaded_scenario, drill.drill)
             self._node.add_report_section("call", "drill plan", plan)
             pytest.skip(f"dry run: {label} is valid and planned; nothing was run")
-        report = runs.run_drill(loaded_scenario, path, drill, settings.results_dir)
+        report = runs.run_drill(
+            loaded_scenario,
+            path,
+            drill,
+            settings.results_dir,
+            confirmed_targets=settings.confirmed_targets,
+        )
         self._node.user_properties.extend(report.properties())
         return report
 

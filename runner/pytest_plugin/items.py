@@ -61,7 +61,13 @@ class ScenarioItem(pytest.Item):
             self.add_report_section("call", "drill plan", render_plan(self.scenario, loaded.drill))
             return
         try:
-            report = runs.run_drill(self.scenario, Path(self.path), loaded, settings.results_dir)
+            report = runs.run_drill(
+                self.scenario,
+                Path(self.path),
+                loaded,
+                settings.results_dir,
+                confirmed_targets=settings.confirmed_targets,
+            )
         except DrillNotStarted:
             self.user_properties.append(("drill_status", "error"))
             raise

@@ -63,11 +63,21 @@ def _log_event(event: ev.Event) -> None:
 
 
 def run_drill(
-    scenario: model.Scenario, scenario_path: Path, loaded: LoadedDrill, results_dir: Path
+    scenario: model.Scenario,
+    scenario_path: Path,
+    loaded: LoadedDrill,
+    results_dir: Path,
+    *,
+    confirmed_targets: frozenset[str] = frozenset(),
 ) -> DrillReport:
-    """Run the drill to its verdict; raise `DrillNotStarted` when it could not start."""
+    """Run the drill to its verdict; raise `DrillNotStarted` when it could not start (also
+    when a protected target was not confirmed with `--drill-confirm-target NAME`)."""
     request = DrillRequest(
-        scenario_path=scenario_path, drill_path=loaded.path, results_dir=results_dir
+        scenario_path=scenario_path,
+        drill_path=loaded.path,
+        results_dir=results_dir,
+        confirmed_targets=confirmed_targets,
+        confirm_option="--drill-confirm-target",
     )
     try:
         result = launch(request, on_event=_log_event, loaded=(scenario, loaded.drill))

@@ -27,6 +27,8 @@ class Settings:
     """Whether scenario files are collected at all."""
     rootdir: Path
     invocation_dir: Path
+    confirmed_targets: frozenset[str] = frozenset()
+    """Protected targets this session may run against (`--drill-confirm-target NAME`)."""
 
     def label(self, path: Path) -> str:
         """How a file is named in messages: relative to where pytest was started, if inside."""
@@ -74,6 +76,15 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="Validate and plan each drill; inject nothing. Valid, bound scenarios pass.",
     )
+    group.addoption(
+        "--drill-confirm-target",
+        dest="drill_confirm_targets",
+        action="append",
+        metavar="NAME",
+        default=None,
+        help="Let drills run against this protected target (repeatable; there is no ini "
+        "setting: a protected target is confirmed by name on the command line, per session).",
+    )
     parser.addini("drill_file", "Drill file (as --drill).", type="string", default="")
     parser.addini("drill_pattern", "Scenario file globs (as --drill-pattern).", type="args")
     parser.addini("drill_results", "Run record folder (as --drill-results).", type="string")
@@ -103,4 +114,5 @@ def resolve(config: pytest.Config) -> Settings:
         enabled=drill_file is not None or bool(cli_patterns or ini_patterns) or dry_run,
         rootdir=config.rootpath,
         invocation_dir=invocation,
+        confirmed_targets=frozenset(config.getoption("drill_confirm_targets") or ()),
     )

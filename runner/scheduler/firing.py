@@ -217,6 +217,7 @@ class DrillFirer:
             results_dir=self.settings.results_dir,
             operator=self.settings.operator,
             interactive=False,
+            confirmed_targets=self.settings.confirmed_targets,
         )
         try:
             result = self.run(request, abort)
