@@ -90,10 +90,15 @@ def _validate(src: source.Source, cls: type[M]) -> M:
         raise InvalidInputError(issues.from_validation_error(e, src, cls)) from None
     except RecursionError:  # pragma: no cover - source.MAX_DEPTH keeps data far shallower
         raise InvalidInputError([_issue(src, (), "the data is nested too deeply")]) from None
-    if isinstance(obj, Scenario):
-        found = semantics.check_scenario(obj, src)
-        if found:
-            raise InvalidInputError(found)
+    found = (
+        semantics.check_scenario(obj, src)
+        if isinstance(obj, Scenario)
+        else semantics.check_drill(obj, src)
+        if isinstance(obj, Drill)
+        else []
+    )
+    if found:
+        raise InvalidInputError(found)
     return obj
 
 

@@ -93,6 +93,31 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
     return sorted(found.issues, key=lambda i: (i.line, i.column))
 
 
+def check_drill(drill: model.Drill, source: Source) -> list[Issue]:
+    """Every problem of a drill's own fields that the model's types cannot express: its
+    schedule is checked by the parser the scheduler uses (`cron`)."""
+    found = _Found(source)
+    schedule = drill.spec.schedule
+    if schedule is not None:
+        from runner.scenario import cron
+
+        for field, message in cron.problems(schedule):
+            path: Path_ = ("spec", "schedule", *_parts(field))
+            found.add(path, message)
+    return sorted(found.issues, key=lambda i: (i.line, i.column))
+
+
+def _parts(field: str) -> tuple[str | int, ...]:
+    """`blackouts[0].end` as ("blackouts", 0, "end")."""
+    parts: list[str | int] = []
+    for piece in field.replace("]", "").split("."):
+        name, _, index = piece.partition("[")
+        parts.append(name)
+        if index:
+            parts.append(int(index))
+    return tuple(parts)
+
+
 def _steps(scenario: model.Scenario) -> Iterator[tuple[Path_, model.Step]]:
     for phase, steps in (
         ("failover", scenario.spec.failover.steps),

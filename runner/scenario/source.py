@@ -97,11 +97,27 @@ def _parse(text: str, file: str, loader_class: type[Any]) -> Source:
 
 def _yaml_issue(file: str, e: yaml.YAMLError) -> Issue:
     if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
+        mark = _where(e)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = e.problem or e.context or "not valid YAML"
+        if mark is e.context_mark and e.problem and e.context:
+            problem = f"{e.problem} ({e.context} that starts here)"
         return _issue(file, line, col, f"YAML syntax error: {problem}")
     return _issue(file, 1, 1, f"YAML error: {e}")  # reader errors carry no mark
+
+
+def _where(e: yaml.MarkedYAMLError) -> Any:
+    """Where the mistake is: libyaml often notices it only at the start of the next line
+    (a key without its colon, an unclosed quote or bracket); then the construct it was
+    reading, which starts on an earlier line, is where the mistake is."""
+    problem, context = e.problem_mark, e.context_mark
+    if problem is None:
+        return context
+    if context is not None and problem.column == 0 and context.line < problem.line:
+        return context
+    if context is not None and e.problem and "could not find expected ':'" in e.problem:
+        return context
+    return problem
 
 
 def _issue(file: str, line: int, column: int, message: str) -> Issue:

@@ -21,7 +21,13 @@ BOMB = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     [
         pytest.param("", 1, 1, "the file is empty", id="empty"),
         pytest.param("# nothing here\n", 1, 1, "the file is empty", id="only-comments"),
-        pytest.param("a: [1, 2\n", 2, 1, "YAML syntax error", id="unclosed-flow"),
+        # libyaml notices these only on the next line; the mistake is where the construct starts.
+        pytest.param("a: [1, 2\n", 1, 4, "YAML syntax error", id="unclosed-flow"),
+        pytest.param(
+            "metadata:\n  name: x\n  labels\n  a: 1\n", 3, 3, "expected ':'", id="key-no-colon"
+        ),
+        pytest.param('a: 1\nb: "abc\nc: 2\n', 2, 4, "quoted scalar", id="unclosed-quote"),
+        pytest.param("a:\n  b: 1\n   c: 2\n", 3, 5, "YAML syntax error", id="mapping-here"),
         pytest.param("a: 1\n b: 2\n", 2, 3, "YAML syntax error", id="bad-indent"),
         pytest.param("a: 1\n---\na: 2\n", 2, 1, "more than one YAML document", id="two-docs"),
         pytest.param(
