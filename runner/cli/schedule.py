@@ -18,21 +18,23 @@ from pathlib import Path
 from types import FrameType
 
 import click
+from sqlalchemy import Engine
 
 from runner.cli import exits
 from runner.cli.options import results_option
 from runner.clock import SystemClock
 from runner.errors import UsageError
+from runner.scenario.model import Schedule
 from runner.scheduler import control
 from runner.scheduler import events as ev
 from runner.scheduler.catalog import Catalog
 from runner.scheduler.firing import FiringSettings, launching
-from runner.scheduler.history import RunHistory
+from runner.scheduler.history import HistoryRow, RunHistory
 from runner.scheduler.leader import FileLeader, Leadership, SoleLeader
 from runner.scheduler.requests import RunRequests
 from runner.scheduler.service import SchedulerService, ServiceSettings, default_identity
-from runner.scheduler.tables import DEFAULT_STORE, masked, open_store
-from runner.scheduler.triggers import next_fire_times
+from runner.scheduler.tables import DEFAULT_STORE, masked, open_store, store_errors
+from runner.scheduler.triggers import blackout_at, next_fire_times, zone
 
 log_level_option = click.option(
     "--log-level",
@@ -90,7 +92,12 @@ def group() -> None:
     type=int,
     help="Port of /metrics, /healthz and /readyz (0: a free port).",
 )
-@click.option("--metrics-address", default="0.0.0.0", show_default=True)
+@click.option(
+    "--metrics-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of /metrics, /healthz and /readyz (0.0.0.0 in a pod, for the kubelet).",
+)
 @click.option(
     "--leader-election",
     type=click.Choice(["file", "lease", "none"]),
@@ -194,6 +201,21 @@ def serve(
     sys.exit(exits.OK if clean else exits.RUNNER)
 
 
+def _runnable(name: str, drills: Path, engine: Engine, store_url: str) -> None:
+    """Refuse a run-now of a drill that neither the store nor the drill files know."""
+    if any(job.drill == name for job in control.jobs(engine)):
+        return
+    catalog = Catalog(drills)
+    if drills.exists():
+        catalog.refresh()
+    if name in catalog.entries:
+        return
+    problem = catalog.problem_of(name)
+    if problem is not None:
+        raise UsageError(f"drill {name!r} does not load:\n  " + "\n  ".join(problem.issues))
+    raise UsageError(f"no drill named {name!r} in the store ({masked(store_url)}) or in {drills}")
+
+
 def _exists(drills: Path) -> None:
     if not drills.exists():
         raise click.BadParameter(f"{drills} does not exist", param_hint="--drills")
@@ -235,35 +257,101 @@ def _leader(
 @drills_option
 @store_option
 def list_(drills: Path, store_url: str) -> None:
-    """Show each scheduled drill: schedule, next run, paused, last result."""
+    """Show each scheduled drill: schedule, next run, blackouts, paused, problems, last result.
+
+    Reads the store and the drill files only; never processes a job.
+    """
     _exists(drills)
-    engine = open_store(store_url)
+    now = SystemClock().now()
     catalog = Catalog(drills)
     catalog.refresh()
-    jobs = {j.drill: j for j in control.jobs(engine)}
-    history = RunHistory(engine)
-    now = SystemClock().now()
-    names = sorted(set(catalog.scheduled()) | set(jobs))
+    engine = open_store(store_url)
+    try:
+        jobs = {j.drill: j for j in control.jobs(engine)}
+        history = RunHistory(engine)
+        names = sorted(set(catalog.scheduled()) | set(jobs))
+        with store_errors(store_url):
+            last = {name: history.last(name) for name in names}
+    finally:
+        engine.dispose()
     if not names:
         click.echo(f"no scheduled drills in {drills} or {masked(store_url)}")
     for name in names:
-        entry = catalog.scheduled().get(name)
-        job = jobs.get(name)
-        schedule = entry.schedule if entry is not None else None
-        when = f"{schedule.cron} ({schedule.timezone})" if schedule else "(no drill file)"
-        if job is None:
-            upcoming = next_fire_times(schedule, now, 1) if schedule else []
-            state = "not in store yet" + (f", would run {_t(upcoming[0])}" if upcoming else "")
-        elif job.paused:
-            state = "PAUSED"
+        click.echo("\n".join(_describe(name, catalog, jobs.get(name), last[name], now)))
+    shown = set(names)
+    for problem in sorted(catalog.problems.values(), key=lambda p: str(p.path)):
+        if problem.drill not in shown:
+            for issue in problem.issues:
+                click.echo(f"error: {issue}", err=True)
+
+
+def _describe(
+    name: str,
+    catalog: Catalog,
+    job: control.JobView | None,
+    last: HistoryRow | None,
+    now: datetime,
+) -> list[str]:
+    entry = catalog.scheduled().get(name)
+    schedule = entry.schedule if entry is not None else None
+    problem = catalog.problem_of(name)
+    if schedule is not None:
+        when = f"{schedule.cron} ({schedule.timezone})"
+    elif job is not None:
+        when = f"{job.trigger} (from the store; no drill file loads)"
+    else:
+        when = "(no drill file)"
+    lines = [name, f"  schedule: {when}"]
+    if job is None:
+        upcoming = next_fire_times(schedule, now, 1) if schedule else []
+        lines.append("  not in store yet" + (f", would run {_t(upcoming[0])}" if upcoming else ""))
+    elif job.problem:
+        lines.append(f"  {job.problem}")
+    elif job.paused:
+        lines.append("  PAUSED")
+    else:
+        lines.append(f"  next {_t(job.next_run)}" + _in_blackout(schedule, job.next_run))
+    if schedule is not None:
+        window = blackout_at(schedule, now)
+        if window is not None:
+            lines.append(
+                f"  BLACKOUT {_escape(window.name or 'unnamed')!r} now, until "
+                f"{_t(_bound(window.end, schedule))}: fires are skipped"
+            )
+    if problem is not None:
+        if entry is not None:
+            state = "another file defines this drill"
         else:
-            state = f"next {_t(job.next_run)}"
-        last = history.last(name)
-        last_text = f"{last.status} at {_t(last.finished_at)} ({last.reason})" if last else "never"
-        click.echo(f"{name}\n  schedule: {when}\n  {state}\n  last: {last_text}")
-    for path, error in sorted(catalog.errors.items()):
-        click.echo(f"error: {path}: {error}", err=True)
-    engine.dispose()
+            state = (
+                "a scheduler that loaded it before keeps its last good version; "
+                "one that never did records its fires as skipped (invalid)"
+            )
+        lines.append(f"  PROBLEM: {problem.path} does not load ({state}):")
+        lines += [f"    {_escape(issue)}" for issue in problem.issues[:10]]
+        if len(problem.issues) > 10:
+            lines.append(f"    ... and {len(problem.issues) - 10} more")
+    lines.append(
+        f"  last: {last.status} at {_t(last.finished_at)} ({_escape(last.reason)})"
+        if last
+        else "  last: never"
+    )
+    return lines
+
+
+def _in_blackout(schedule: Schedule | None, at: datetime | None) -> str:
+    window = blackout_at(schedule, at) if schedule is not None and at is not None else None
+    if window is None:
+        return ""
+    return f" (inside blackout {_escape(window.name or 'unnamed')!r}: it will be skipped)"
+
+
+def _bound(t: datetime, schedule: Schedule) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=zone(schedule))
+
+
+def _escape(text: str) -> str:
+    """User- and store-provided text on one terminal line: no control characters."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def _t(t: datetime | None) -> str:
@@ -276,8 +364,10 @@ def _t(t: datetime | None) -> str:
 def pause(name: str, store_url: str) -> None:
     """Pause a drill's schedule (kept across restarts)."""
     engine = open_store(store_url)
-    control.pause(engine, name)
-    engine.dispose()
+    try:
+        control.pause(engine, name)
+    finally:
+        engine.dispose()
     click.echo(f"{name}: paused")
 
 
@@ -287,8 +377,10 @@ def pause(name: str, store_url: str) -> None:
 def resume(name: str, store_url: str) -> None:
     """Resume a paused drill; its next run counts from now."""
     engine = open_store(store_url)
-    next_run = control.resume(engine, name)
-    engine.dispose()
+    try:
+        next_run = control.resume(engine, name, clock=SystemClock())
+    finally:
+        engine.dispose()
     click.echo(f"{name}: resumed, next run {_t(next_run)}")
 
 
@@ -317,8 +409,12 @@ def run_now(
     clock = SystemClock()
     if not here:
         engine = open_store(store_url)
-        request = RunRequests(engine).add(name, by=default_identity(), at=clock.now())
-        engine.dispose()
+        try:
+            _runnable(name, drills, engine, store_url)
+            with store_errors(store_url):
+                request = RunRequests(engine).add(name, by=default_identity(), at=clock.now())
+        finally:
+            engine.dispose()
         click.echo(
             f"{name}: run requested (#{request}); the active scheduler starts it at its next tick"
         )
@@ -348,8 +444,10 @@ def run_now(
     service.catalog.refresh()
     if name not in service.known():
         service.shutdown()
-        problems = "".join(f"\n  {p}: {e}" for p, e in sorted(service.catalog.errors.items()))
-        raise UsageError(f"no drill named {name!r} in {drills}{problems}")
+        problem = service.catalog.problem_of(name)
+        if problem is not None:
+            raise UsageError(f"drill {name!r} does not load:\n  " + "\n  ".join(problem.issues))
+        raise UsageError(f"no drill named {name!r} in {drills}")
     future = service.firer.submit(name, clock.now(), ev.Trigger.RUN_NOW)
     while not future.done():
         if stop.wait(1.0):

@@ -39,6 +39,9 @@ class DrillRequest:
     """Protected targets confirmed by name for this run (typed at the prompt, or an option)."""
     confirm_option: str = "--confirm-target"
     """How the front-end's user confirms a target, for the refusal message."""
+    loaded: tuple[model.Scenario, model.Drill] | None = None
+    """The files as already loaded and checked (the scheduler's last good version): when
+    given, they are not read again."""
 
 
 def default_operator() -> str:
@@ -129,7 +132,7 @@ def launch(
 ) -> RunResult:
     """Run one drill to its verdict. Raises only when the drill could not start at all."""
     clock = clock or SystemClock()
-    scenario, drill = loaded or load(request)
+    scenario, drill = loaded or request.loaded or load(request)
     refuse_unconfirmed(request, scenario, drill)
     drill_dir = request.drill_path.parent
     run_id = request.run_id or new_run_id(clock, scenario.name)

@@ -1,15 +1,17 @@
 """The drills the scheduler knows: every drill file in a folder, loaded and cross-checked.
 
 A drill file is reloaded when it or one of its scenario files changes (modification time
-and size, polled). A file that stops loading keeps its last good version scheduled and
-its error is reported, so a typo pushed to the ConfigMap never silently cancels a game
-day; a file that is deleted is dropped.
+and size, polled). A file that stops loading keeps its last good version: the models
+loaded then stay scheduled and are what its firings run (the files are not read again),
+and its problem is reported with file:line:column, so a typo pushed to the ConfigMap
+never silently cancels a game day. A file that is deleted is dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,23 @@ def load_entry(path: Path) -> DrillEntry:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class FileProblem:
+    """Why a drill file does not load, and whether its last good version is still in use."""
+
+    path: Path
+    drill: str | None
+    """The drill the file defines (read leniently), None when even that cannot be told."""
+    issues: tuple[str, ...]
+    """Each as `file:line:column: field: message`."""
+    keeping: bool
+    """Its last good version (loaded earlier by this process) stays scheduled."""
+
+    @property
+    def text(self) -> str:
+        return "; ".join(self.issues)
+
+
 def drill_files(folder: Path) -> list[Path]:
     if folder.is_file():
         return [folder]
@@ -89,6 +108,26 @@ def referenced_files(path: Path) -> list[Path]:
     return [path, *named]
 
 
+_NAME_LINE = re.compile(r"^metadata:\s*\n(?:[ \t]+.*\n|\s*\n)*?[ \t]+name:\s*['\"]?([\w.-]+)", re.M)
+
+
+def guess_name(path: Path) -> str | None:
+    """The `metadata.name` of a drill file that does not load, read as leniently as possible."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    try:
+        doc = yaml.safe_load(text)
+        name = doc["metadata"]["name"]
+        if isinstance(name, str) and name:
+            return name
+    except (yaml.YAMLError, KeyError, TypeError, ValueError):
+        pass
+    found = _NAME_LINE.search(text)  # a file that is not even YAML any more
+    return found.group(1) if found else None
+
+
 @dataclass
 class Catalog:
     """The drills of a folder (or one file), refreshed by `refresh()`."""
@@ -96,8 +135,8 @@ class Catalog:
     folder: Path
     entries: dict[str, DrillEntry] = field(default_factory=dict)
     """By drill name."""
-    errors: dict[str, str] = field(default_factory=dict)
-    """By file path: why the file does not load (its last good version, if any, stays)."""
+    problems: dict[Path, FileProblem] = field(default_factory=dict)
+    """By file: why it does not load (its last good version, if any, stays)."""
     _loaded: dict[Path, DrillEntry] = field(default_factory=dict)
     _tried: dict[Path, Fingerprint] = field(default_factory=dict)
     """What each file (and its scenarios) looked like when last loaded or tried."""
@@ -110,7 +149,7 @@ class Catalog:
             log.info("drill file %s was removed", gone)
             self._loaded.pop(gone, None)
             self._tried.pop(gone)
-            self.errors.pop(str(gone), None)
+            self.problems.pop(gone, None)
             changed = True
         for path in sorted(present):
             last = self._tried.get(path)
@@ -122,7 +161,7 @@ class Catalog:
                 self._tried[path] = fingerprint(referenced_files(path))
                 self._failed(path, e)
                 continue
-            self.errors.pop(str(path), None)
+            self.problems.pop(path, None)
             self._loaded[path] = entry
             self._tried[path] = entry.fingerprint
             changed = True
@@ -132,10 +171,17 @@ class Catalog:
         return changed
 
     def _failed(self, path: Path, e: DrillError) -> None:
-        text = "; ".join(str(i) for i in e.issues) if isinstance(e, InvalidInputError) else str(e)
-        keeping = " (keeping its last good version)" if path in self._loaded else ""
-        log.error("drill file %s does not load%s: %s", path, keeping, text)
-        self.errors[str(path)] = text
+        issues = [str(i) for i in e.issues] if isinstance(e, InvalidInputError) else [str(e)]
+        last = self._loaded.get(path)
+        problem = FileProblem(
+            path=path,
+            drill=last.name if last is not None else guess_name(path),
+            issues=tuple(issues),
+            keeping=last is not None,
+        )
+        keeping = " (keeping its last good version)" if problem.keeping else ""
+        log.error("drill file %s does not load%s: %s", path, keeping, problem.text)
+        self.problems[path] = problem
 
     def _index(self) -> None:
         # Built aside and swapped in whole: firing threads read `entries` meanwhile.
@@ -143,11 +189,32 @@ class Catalog:
         for path, entry in sorted(self._loaded.items()):
             if entry.name in entries:
                 other = entries[entry.name].path
-                self.errors[str(path)] = f"drill name {entry.name!r} is also used by {other}"
+                self.problems[path] = FileProblem(
+                    path=path,
+                    drill=entry.name,
+                    issues=(f"{path}: drill name {entry.name!r} is also used by {other}",),
+                    keeping=False,
+                )
                 continue
             entries[entry.name] = entry
         self.entries = entries
 
+    @property
+    def errors(self) -> dict[str, str]:
+        """By file path: its problems in one line."""
+        return {str(p): problem.text for p, problem in self.problems.items()}
+
     def scheduled(self) -> Mapping[str, DrillEntry]:
         """The drills that have a `spec.schedule`."""
         return {n: e for n, e in self.entries.items() if e.schedule is not None}
+
+    def problem_of(self, drill: str) -> FileProblem | None:
+        """The problem of the file that defines (or seems to define) this drill."""
+        for problem in self.problems.values():
+            if problem.drill == drill:
+                return problem
+        return None
+
+    def may_define(self, drill: str) -> bool:
+        """A file that does not load may define this drill: its job must not be dropped."""
+        return any(p.drill in (drill, None) for p in self.problems.values())

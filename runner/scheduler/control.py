@@ -1,24 +1,27 @@
-"""What `drillctl schedule list|pause|resume|run-now` do to the persistent store.
+"""What `drillctl schedule list|pause|resume` do to the persistent store, and nothing else.
 
-They work on the store, not on a process: a paused job has no next run time in the job
-store, which the active scheduler reads at its next tick; a run-now is a request row that
-the active scheduler claims. So they work the same with one scheduler, several replicas,
-or none running at the moment.
+They open APScheduler's job store on its own, never a scheduler: a scheduler, even one
+started paused, processes the due jobs one last time when it shuts down, which moved
+every missed fire forward without running or recording it. Reading and editing rows
+cannot do that. A paused job has no next run time in the store; the active scheduler
+notices a pause or resume at its next tick. So these commands work the same with one
+scheduler, several replicas, or none running at the moment.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import pickle
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from runner.clock import Clock
 from runner.errors import UsageError
-from runner.scheduler.jobs import new_scheduler
+from runner.scheduler.tables import JOBS_TABLE, aware, store_errors
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,54 +31,76 @@ class JobView:
     """None when paused."""
     trigger: str
     misfire_grace_seconds: int | None
+    problem: str = ""
+    """Why the stored job cannot be read (it is shown, never deleted)."""
 
     @property
     def paused(self) -> bool:
-        return self.next_run is None
+        return self.next_run is None and not self.problem
 
 
-@contextlib.contextmanager
-def opened(engine: Engine) -> Iterator[BackgroundScheduler]:
-    """A scheduler on the store that never runs anything (started paused)."""
-    scheduler = new_scheduler(engine)
-    scheduler.start(paused=True)
-    try:
-        yield scheduler
-    finally:
-        scheduler.shutdown(wait=False)
+def _store(engine: Engine) -> SQLAlchemyJobStore:
+    store = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
+    # The store needs a scheduler only for its time zone when it rebuilds a job; this one
+    # is never started, so it has no thread and processes nothing.
+    store.start(BackgroundScheduler(timezone=UTC), "default")
+    return store
 
 
 def jobs(engine: Engine) -> list[JobView]:
-    with opened(engine) as scheduler:
-        return [
-            JobView(
-                drill=job.id,
-                next_run=job.next_run_time,
-                trigger=str(job.trigger),
-                misfire_grace_seconds=job.misfire_grace_time,
-            )
-            for job in scheduler.get_jobs()
-        ]
+    """Every job in the store, read-only (APScheduler's own listing deletes the rows it
+    cannot restore)."""
+    table = _store(engine).jobs_t
+    query = select(table.c.id, table.c.next_run_time, table.c.job_state).order_by(table.c.id)
+    with store_errors(str(engine.url)), engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [_view(str(job_id), state) for job_id, _, state in rows]
+
+
+def _view(job_id: str, state: bytes) -> JobView:
+    try:
+        job: dict[str, Any] = pickle.loads(state)
+    except Exception as e:  # a job written by another version: show it, leave it alone
+        return JobView(
+            drill=job_id,
+            next_run=None,
+            trigger="?",
+            misfire_grace_seconds=None,
+            problem=f"the stored job cannot be read ({type(e).__name__})",
+        )
+    return JobView(
+        drill=job_id,
+        next_run=aware(job.get("next_run_time")),
+        trigger=str(job.get("trigger")),
+        misfire_grace_seconds=job.get("misfire_grace_time"),
+    )
 
 
 def pause(engine: Engine, drill: str) -> None:
-    with opened(engine) as scheduler, _known(drill):
-        scheduler.pause_job(drill)
+    """Clear the job's next run time (kept across restarts)."""
+    with store_errors(str(engine.url)):
+        store = _store(engine)
+        job = _known(store, drill)
+        job._modify(next_run_time=None)
+        store.update_job(job)
 
 
-def resume(engine: Engine, drill: str) -> datetime | None:
+def resume(engine: Engine, drill: str, *, clock: Clock) -> datetime | None:
     """Resume; the next fire time counts from now (missed fires are not made up)."""
-    with opened(engine) as scheduler, _known(drill):
-        job = scheduler.resume_job(drill)
-        return job.next_run_time if job is not None else None
+    with store_errors(str(engine.url)):
+        store = _store(engine)
+        job = _known(store, drill)
+        following = job.trigger.get_next_fire_time(None, clock.now())
+        job._modify(next_run_time=following)
+        store.update_job(job)
+        return aware(following)
 
 
-@contextlib.contextmanager
-def _known(drill: str) -> Iterator[None]:
-    try:
-        yield
-    except JobLookupError:
+def _known(store: SQLAlchemyJobStore, drill: str) -> Any:
+    job = store.lookup_job(drill)
+    if job is None:
         raise UsageError(
             f"no scheduled drill {drill!r} in the store (has `drillctl schedule serve` "
             "loaded it yet?)"
-        ) from None
+        )
+    return job

@@ -1,11 +1,13 @@
 """One firing of a drill: decide whether it may run, run its scenarios, say what happened.
 
-A fire is skipped, with a `DrillRunSkipped` event, when the drill is gone, the fire time
+A fire is skipped, with a `DrillRunSkipped` event, when the drill is gone or its file does
+not load (and no earlier version of it was ever loaded here), the fire time
 was missed by more than `misfireGrace`, it falls in a blackout window, a scenario uses a
 protected target nobody confirmed for unattended runs, the same drill is still running
 (one run per drill at a time, whatever started it), or the scheduler is stopping.
 Otherwise every scenario of the drill runs in order through the injected run function
-(default: `runner.engine.launch.launch`), each with an `AbortSignal` that `stop()` sets.
+(default: `runner.engine.launch.launch`), each with an `AbortSignal` that `stop()` sets,
+on the models the catalog loaded (a file broken since is not read again).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from runner.clock import Clock
 from runner.engine.drill import AbortSignal, RunResult
 from runner.engine.launch import DrillRequest, launch
+from runner.scenario import model
 from runner.scheduler import events as ev
 from runner.scheduler.catalog import DrillEntry
 from runner.scheduler.triggers import blackout_at
@@ -60,6 +63,8 @@ class DrillFirer:
     clock: Clock
     sinks: Iterable[ev.EventSink] = ()
     settings: FiringSettings = field(default_factory=FiringSettings)
+    problem: Callable[[str], str | None] = lambda drill: None
+    """Why the file of a drill that is not loaded does not load (None: no such file)."""
     _running: dict[str, AbortSignal] = field(default_factory=dict)
     _futures: set[concurrent.futures.Future[Outcome]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -140,6 +145,9 @@ class DrillFirer:
         if self._closed:
             return "stopping", "the scheduler is shutting down"
         if entry is None:
+            problem = self.problem(drill)
+            if problem is not None:
+                return "invalid", f"its drill file does not load: {problem}"
             return "removed", "no drill file defines this drill any more"
         schedule = entry.schedule
         if schedule is not None and trigger is ev.Trigger.SCHEDULE:
@@ -190,7 +198,7 @@ class DrillFirer:
             if abort.event.is_set():
                 log.info("drill %s: not starting %s (%s)", entry.name, scenario.name, abort.reason)
                 break
-            finished = self._run_scenario(entry, path, scenario.name, abort)
+            finished = self._run_scenario(entry, path, scenario, abort)
             results.append(finished)
             self._publish(finished)
         status = ev.worst([r.status for r in results])
@@ -208,7 +216,7 @@ class DrillFirer:
         return done
 
     def _run_scenario(
-        self, entry: DrillEntry, path: Path, scenario: str, abort: AbortSignal
+        self, entry: DrillEntry, path: Path, scenario: model.Scenario, abort: AbortSignal
     ) -> ev.ScenarioRunFinished:
         started = self.clock.now()
         request = DrillRequest(
@@ -218,15 +226,16 @@ class DrillFirer:
             operator=self.settings.operator,
             interactive=False,
             confirmed_targets=self.settings.confirmed_targets,
+            loaded=(scenario, entry.drill),
         )
         try:
             result = self.run(request, abort)
         except Exception as e:  # the drill could not start: the scheduler keeps going
-            log.error("drill %s, scenario %s could not start: %s", entry.name, scenario, e)
+            log.error("drill %s, scenario %s could not start: %s", entry.name, scenario.name, e)
             return ev.ScenarioRunFinished(
                 drill=entry.name,
                 at=self.clock.now(),
-                scenario=scenario,
+                scenario=scenario.name,
                 run_id=None,
                 status="error",
                 reason=f"could not start: {e}",
@@ -236,7 +245,7 @@ class DrillFirer:
         return ev.ScenarioRunFinished(
             drill=entry.name,
             at=self.clock.now(),
-            scenario=scenario,
+            scenario=scenario.name,
             run_id=result.run_id,
             status=str(result.status),
             reason=result.reason,

@@ -3,8 +3,8 @@
 `type: slack` posts Slack's incoming-webhook body `{"text": ...}`; `type: webhook` posts
 the event as plain JSON. The URL is a `SecretRef` (environment variable or file), read at
 send time and never logged, recorded or put in an error message: failures name the
-notification and the HTTP status or error type only. Delivery is retried with a backoff
-on the injected clock; a notification that cannot be delivered never fails the drill.
+notification and the HTTP status or error type only. Messages are queued and sent by
+`outbox` off the firing path, so a webhook can neither fail nor delay a drill.
 """
 
 from __future__ import annotations
@@ -14,28 +14,19 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from runner.clock import Clock
-from runner.errors import ConfigurationError
 from runner.scenario import model
 from runner.scenario.secrets import resolve_secret
 from runner.scheduler import events as ev
 from runner.scheduler.catalog import DrillEntry
+from runner.scheduler.outbox import Message, NotifySettings, Outboxes, Post
 
 log = logging.getLogger(__name__)
 
-Post = Callable[[str, bytes, float], int]
-"""Send a JSON body to a URL; the HTTP status, or an OSError when nothing came back."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class NotifySettings:
-    timeout_seconds: float = 10.0
-    attempts: int = 3
-    backoff_seconds: tuple[float, ...] = (2.0, 10.0)
-    """Waits between attempts (the last value repeats)."""
+__all__ = ["Notifier", "NotifySettings", "Post", "http_post"]
 
 
 def http_post(url: str, body: bytes, timeout: float) -> int:
@@ -62,7 +53,7 @@ def kinds(event: ev.SchedulerEvent) -> set[str]:
 
 
 class Notifier:
-    """An event subscriber that posts to the drill's webhooks."""
+    """An event subscriber that queues messages for the drill's webhooks (never blocks)."""
 
     def __init__(
         self,
@@ -75,7 +66,7 @@ class Notifier:
         self.drills = drills
         self.clock = clock
         self.settings = settings or NotifySettings()
-        self.post = post
+        self.outboxes = Outboxes(post=post, clock=clock, settings=self.settings)
 
     def __call__(self, event: ev.SchedulerEvent) -> None:
         matched = kinds(event)
@@ -84,46 +75,29 @@ class Notifier:
             return
         for notification in entry.drill.spec.notifications:
             if matched & set(notification.on):
-                self._send(entry, notification, event)
+                self._queue(entry, notification, event)
 
-    def _send(
+    def flush(self, timeout: float) -> bool:
+        """Wait until every queued message went out or was given up (bounded)."""
+        return self.outboxes.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Deliver what is queued within the drain time (or `timeout`), then give up."""
+        return self.outboxes.close(timeout)
+
+    def _queue(
         self, entry: DrillEntry, notification: model.Notification, event: ev.SchedulerEvent
-    ) -> bool:
+    ) -> None:
         what = f"drill {entry.name}, notification {notification.name!r}"
-        try:
-            url = resolve_secret(notification.url, what=what, base=entry.path.parent)
-        except ConfigurationError as e:  # names the variable or file, never a value
-            log.error("%s not sent: %s", what, e)
-            return False
-        if not url.lower().startswith(("https://", "http://")):
-            log.error("%s not sent: its URL is not http(s)", what)
-            return False
         payload = slack_body(event) if notification.type == "slack" else webhook_body(event)
-        body = json.dumps(payload).encode()
-        attempts = max(1, self.settings.attempts)
-        for attempt in range(1, attempts + 1):
-            try:
-                status = self.post(url, body, self.settings.timeout_seconds)
-                problem = "" if 200 <= status < 300 else f"HTTP {status}"
-            except (OSError, ValueError) as e:
-                problem = _error_name(e)
-            if not problem:
-                log.info("%s sent (%s)", what, type(event).__name__)
-                return True
-            log.warning("%s: attempt #%d/%d failed: %s", what, attempt, attempts, problem)
-            if attempt < attempts:
-                waits = self.settings.backoff_seconds or (0.0,)
-                self.clock.sleep(waits[min(attempt - 1, len(waits) - 1)])
-        log.error("%s not delivered after %d attempts", what, attempts)
-        return False
-
-
-def _error_name(e: BaseException) -> str:
-    """The error's type (and its cause's): their messages may quote the URL."""
-    reason = getattr(e, "reason", None)
-    if isinstance(reason, BaseException):
-        return f"{type(e).__name__} ({type(reason).__name__})"
-    return type(e).__name__
+        message = Message(
+            what=what,
+            url=partial(resolve_secret, notification.url, what="its URL", base=entry.path.parent),
+            body=json.dumps(payload).encode(),
+            kind=type(event).__name__,
+            queued_at=self.clock.monotonic(),
+        )
+        self.outboxes.put((entry.name, notification.name), message)
 
 
 def _seconds(value: float | None) -> str:

@@ -98,6 +98,7 @@ class SchedulerService:
             clock=clock,
             sinks=(log_event, self.history, self.metrics, self.notifier, *sinks),
             settings=settings.firing,
+            problem=self._problem,
         )
         self.scheduler = new_scheduler(self.engine, FiringExecutor(self.firer))
         self.scheduler.add_listener(self._max_instances, EVENT_JOB_MAX_INSTANCES)
@@ -116,6 +117,10 @@ class SchedulerService:
     def known(self) -> Mapping[str, DrillEntry]:
         """Every drill that loads: run-now may run one without a schedule."""
         return self.catalog.entries
+
+    def _problem(self, drill: str) -> str | None:
+        problem = self.catalog.problem_of(drill)
+        return None if problem is None else f"{problem.path}: {problem.text}"
 
     def ready(self) -> tuple[bool, str]:
         if not self._loaded:
@@ -147,7 +152,7 @@ class SchedulerService:
         elif not leading and self.leading:
             self._stand_by()
         elif leading and changed:
-            sync_jobs(self.scheduler, self.drills())
+            sync_jobs(self.scheduler, self.drills(), keep=self.catalog.may_define)
         if leading:
             for request in self.requests.claim(by=self.leader.identity, at=self.clock.now()):
                 log.info("run-now of drill %s requested by %s", request.drill, request.requested_by)
@@ -191,6 +196,11 @@ class SchedulerService:
         self.leader.release()
         self.leading = False
         self.metrics.leader.set(0)
+        if not self.notifier.close():
+            log.warning(
+                "notifications still queued after %.0fs were dropped",
+                self.settings.notify.drain_seconds,
+            )
         self.engine.dispose()
         return ok
 
@@ -207,7 +217,7 @@ class SchedulerService:
         if not self._started:
             self.scheduler.start(paused=True)
             self._started = True
-        sync_jobs(self.scheduler, self.drills())
+        sync_jobs(self.scheduler, self.drills(), keep=self.catalog.may_define)
         self.scheduler.resume()
         self.leading = True
         self.metrics.leader.set(1)

@@ -8,6 +8,8 @@ password: only `masked(url)` is ever logged or shown.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,9 +26,9 @@ from sqlalchemy import (
     create_engine,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from runner.errors import ConfigurationError
+from runner.errors import ConfigurationError, DrillError
 
 JOBS_TABLE = "drill_runner_jobs"
 DEFAULT_STORE = "sqlite:///results/scheduler.sqlite"
@@ -79,8 +81,41 @@ def masked(url: str) -> str:
         return "<unparseable store URL>"
 
 
+class StoreError(DrillError):
+    """The store could not be reached or used; the message never holds a password."""
+
+
+@contextlib.contextmanager
+def store_errors(url: str, doing: str = "unreachable") -> Iterator[None]:
+    """Turn a database error into one clean line naming the store (password hidden)."""
+    try:
+        yield
+    except SQLAlchemyError as e:
+        raise StoreError(f"store {masked(url)} {doing}: {describe(e, url)}") from None
+    except OSError as e:
+        raise StoreError(f"store {masked(url)} {doing}: {e.strerror or type(e).__name__}") from None
+
+
+def describe(e: BaseException, url: str) -> str:
+    """The driver's first line (e.g. 'connection refused'), without the URL's password."""
+    cause = getattr(e, "orig", None) or e
+    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    password = _password(url)
+    if password:
+        text = text.replace(password, "***")
+    return f"{type(cause).__name__}: {text[:300]}"
+
+
+def _password(url: str) -> str | None:
+    try:
+        return make_url(normalize(url)).password
+    except ArgumentError:
+        return None
+
+
 def open_store(url: str) -> Engine:
-    """An engine for the store, with our tables created (idempotent)."""
+    """An engine for the store, with our tables created (idempotent); StoreError if it is
+    unreachable."""
     url = normalize(url)
     try:
         parsed = make_url(url)
@@ -89,10 +124,13 @@ def open_store(url: str) -> Engine:
     connect_args: dict[str, object] = {}
     if parsed.get_backend_name() == "sqlite":
         connect_args["timeout"] = 30  # two replicas on one file wait for each other
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-    metadata.create_all(engine)
+    elif parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = 10
+    with store_errors(url):
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        metadata.create_all(engine)
     return engine
 
 

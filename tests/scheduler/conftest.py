@@ -158,3 +158,47 @@ def runs(clock: FakeClock) -> Iterator[FakeRuns]:
     fake = FakeRuns(clock)
     yield fake
     fake.release.set()
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL 15 server for the module; its base URL (no database)."""
+    import os
+    import shutil
+    import tempfile
+
+    from runner.lab.postgres import BIN, PgNode
+    from tests.infra.prometheus import free_port
+
+    if not (BIN / "postgres").exists():
+        pytest.skip("needs the PostgreSQL 15 server binaries (scripts/setup.sh installs them)")
+    base = Path(tempfile.mkdtemp(prefix="drill-store-", dir="/tmp"))
+    base.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    node = PgNode("store", base / "data", base / "postgres.log", free_port())
+    try:
+        node.initdb()
+        node.start()
+        yield f"postgresql://postgres@127.0.0.1:{node.port}"
+    finally:
+        node.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The job store: a SQLite file, or a fresh database on a real PostgreSQL 15 server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store' / 'scheduler.sqlite'}"
+        return
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"store_{next(_databases)}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield f"{server}/{name}"

@@ -14,21 +14,9 @@ from pathlib import Path
 
 from tests.scheduler.conftest import write_drill
 from tests.scheduler.receiver import Receiver
+from tests.scheduler.replicas import drillctl
 
 SECRET = "hooks-secret-9f8e7d"
-
-
-def drillctl(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def free_port() -> int:

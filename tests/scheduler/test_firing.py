@@ -195,3 +195,79 @@ def test_fire_times_come_from_the_injected_clock(tmp_path: Path, runs: FakeRuns)
     write_drill(tmp_path)
     done = firer(tmp_path, clock, runs).fire("nightly", clock.now(), ev.Trigger.RUN_NOW)
     assert done.at == datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_drill_file_broken_between_firings_runs_its_last_good_version(
+    tmp_path: Path, clock: FakeClock, runs: FakeRuns
+) -> None:
+    path = write_drill(tmp_path, cron="0 3 * * *")
+    catalog = Catalog(tmp_path / "drills")
+    catalog.refresh()
+    f = DrillFirer(
+        drills=catalog.scheduled,
+        run=runs,
+        clock=clock,
+        settings=FiringSettings(results_dir=tmp_path / "results"),
+        problem=lambda name: None,
+    )
+    good = catalog.entries["nightly"]
+    # A typo is pushed: a key loses its colon (YAML notices it one line later).
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("targets:"))
+    lines[at] = lines[at].replace("targets:", "targets")
+    path.write_text("\n".join(lines) + "\n")
+    assert not catalog.refresh()
+    [problem] = catalog.problems.values()
+    assert problem.keeping and problem.drill == "nightly"
+    assert problem.issues[0].startswith(f"{path}:{at + 1}:3: YAML syntax error")
+    (tmp_path / "scenarios" / "site-loss.yaml").write_text("kind: [\n")  # its scenario too
+    catalog.refresh()
+
+    outcome = f.fire("nightly", T0, ev.Trigger.SCHEDULE)
+    assert isinstance(outcome, ev.DrillRunFinished) and outcome.status == "passed"
+    [request] = runs.calls
+    assert request.loaded is not None
+    scenario, drill = request.loaded
+    assert drill is good.drill and scenario is good.scenarios[0][1]
+
+
+def test_a_drill_file_that_never_loaded_keeps_its_job_and_its_fires_are_recorded(
+    tmp_path: Path, clock: FakeClock, runs: FakeRuns
+) -> None:
+    from runner.scheduler.executor import FiringExecutor
+    from runner.scheduler.jobs import JOB_FUNC, new_scheduler, sync_jobs
+    from runner.scheduler.tables import open_store
+
+    path = write_drill(tmp_path, cron="0 3 * * *")
+    path.write_text(path.read_text().replace("cron: '0 3 * * *'", "cron: '0 3 * * 9'"))
+    catalog = Catalog(tmp_path / "drills")
+    catalog.refresh()
+    assert catalog.entries == {} and catalog.problem_of("nightly") is not None
+    # The job from an earlier scheduler stays in the store: the file may define it.
+    assert catalog.may_define("nightly") and not catalog.may_define("other")
+
+    # A scheduler that ran earlier, when the file loaded, left jobs in the store.
+    engine = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    scheduler = new_scheduler(engine, FiringExecutor(firer(tmp_path, clock, runs)))
+    scheduler.start(paused=True)
+    try:
+        for name in ("nightly", "other"):
+            scheduler.add_job(JOB_FUNC, "cron", hour=3, id=name, args=[name])
+        sync_jobs(scheduler, catalog.scheduled(), keep=catalog.may_define)
+        assert sorted(j.id for j in scheduler.get_jobs()) == ["nightly"]
+    finally:
+        scheduler.shutdown(wait=False)
+        engine.dispose()
+
+    events = Events()
+    f = DrillFirer(
+        drills=catalog.scheduled,
+        run=runs,
+        clock=clock,
+        sinks=[events],
+        problem=lambda n: p.text if (p := catalog.problem_of(n)) else None,
+    )
+    skipped = f.fire("nightly", T0, ev.Trigger.SCHEDULE)
+    assert isinstance(skipped, ev.DrillRunSkipped) and skipped.reason == "invalid"
+    assert f"{path}:" in skipped.detail and "spec.schedule.cron" in skipped.detail
+    assert runs.calls == []

@@ -73,12 +73,15 @@ def test_webhooks_on_start_finish_failure_and_skip_without_leaking_the_secret(
                 settings=FiringSettings(results_dir=tmp_path / "results"),
             )
             firer.fire("nightly", T0, ev.Trigger.SCHEDULE)  # passes
+            assert notifier.flush(10)
             runs.status = Status.FAILED
             hook.fail_next = 2  # the slack start message needs a third attempt
             before = clock.monotonic()
             firer.fire("nightly", T0, ev.Trigger.SCHEDULE)  # fails
+            assert notifier.flush(10)
             assert clock.monotonic() - before == 4.0  # two backoffs of 2 s, on the fake clock
             firer.fire("nightly", T0.replace(month=12, day=20), ev.Trigger.SCHEDULE)  # skipped
+            assert notifier.close(10)
         finally:
             del os.environ["DRILL_TEST_HOOK_URL"]
 
@@ -97,8 +100,12 @@ def test_webhooks_on_start_finish_failure_and_skip_without_leaking_the_secret(
 
     # What went wrong was logged, by name, never with the URL.
     assert "'team chat': attempt #1/3 failed: HTTP 500" in caplog.text
-    assert "'missing secret' not sent: " in caplog.text
-    assert "DRILL_TEST_UNSET_VARIABLE is not set" in caplog.text
+    unset = [r.getMessage() for r in caplog.records if "missing secret" in r.getMessage()]
+    assert unset and all(
+        m == "drill nightly, notification 'missing secret' not sent: its URL: "
+        "environment variable DRILL_TEST_UNSET_VARIABLE is not set"
+        for m in unset
+    ), unset
     assert SECRET not in caplog.text
     engine.dispose()
     for f in tmp_path.rglob("*"):
@@ -132,8 +139,11 @@ def test_an_unreachable_webhook_is_retried_and_never_fails_the_drill(
     caplog.set_level(logging.DEBUG)
     done = firer.fire("nightly", T0, ev.Trigger.SCHEDULE)
     assert isinstance(done, ev.DrillRunFinished) and done.status == "passed"
+    notifier = next(s for s in firer.sinks if isinstance(s, Notifier))
+    assert notifier.flush(10)  # retried with its backoff, off the firing thread
+    assert notifier.close()
     assert "'chat': attempt #3/3 failed: URLError (ConnectionRefusedError)" in caplog.text
-    assert "'chat' not delivered after 3 attempts" in caplog.text
+    assert "'chat' not delivered (DrillRunFinished): 3 attempts failed" in caplog.text
     assert SECRET not in caplog.text and str(port) not in caplog.text
 
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,31 +53,6 @@ def wait_for(predicate: object, seconds: float = 10) -> None:
     raise AssertionError("condition not reached in time")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The job store: a SQLite file, or a real PostgreSQL 15 server (for high availability)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store' / 'scheduler.sqlite'}"
-        return
-    from runner.lab.postgres import BIN, PgNode
-    from tests.infra.prometheus import free_port
-
-    if not (BIN / "postgres").exists():
-        pytest.skip("needs the PostgreSQL 15 server binaries (scripts/setup.sh installs them)")
-    base = Path(tempfile.mkdtemp(prefix="drill-store-", dir="/tmp"))
-    base.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-    node = PgNode("store", base / "data", base / "postgres.log", free_port())
-    try:
-        node.initdb()
-        node.start()
-        yield f"postgresql://postgres@127.0.0.1:{node.port}/postgres"
-    finally:
-        node.stop()
-        shutil.rmtree(base, ignore_errors=True)
-
-
 def test_the_store_keeps_schedules_pause_and_history_across_a_restart(
     tmp_path: Path, runs: FakeRuns, store_url: str
 ) -> None:
@@ -108,7 +79,7 @@ def test_the_store_keeps_schedules_pause_and_history_across_a_restart(
     assert [(r.scenario, r.rto_seconds, r.run_id) for r in scenario_rows] == [
         ("site-loss", 42.0, "site-loss-1")
     ]
-    next_run = control.resume(second.engine, "nightly")
+    next_run = control.resume(second.engine, "nightly", clock=SystemClock())
     assert next_run is not None and (next_run.hour, next_run.minute) == (4, 15)
     with pytest.raises(Exception, match="no scheduled drill 'nope'"):
         control.pause(second.engine, "nope")
