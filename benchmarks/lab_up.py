@@ -1,7 +1,11 @@
-"""Benchmark: `drillctl lab up` must be ready in under 10 s (fresh state folder and reused one).
+"""Benchmark: `drillctl lab up` must be ready in under 25 s (fresh state folder and reused one).
 
+`lab up` returns once a drill can start: that includes READY_HISTORY_SECONDS (12 s) of metric
+history for the lab scenarios' steady-state windows, so the target is that plus the 10 s the
+processes had to be up in before it waited for history (and a few seconds for Prometheus's
+first scrape, about 5 s after it is ready).
 Usage: .venv/bin/python benchmarks/lab_up.py [--runs 3]
-Exits 1 if any start took 10 s or more. Every lab it starts is stopped and deleted.
+Exits 1 if any start took 25 s or more. Every lab it starts is stopped and deleted.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGET_SECONDS = 10.0
+TARGET_SECONDS = 25.0
 
 
 def drillctl(*args: str) -> float:

@@ -46,6 +46,11 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _progress(message: str) -> None:
+    """What `lab up` waits for, on stderr (stdout stays the status, as data with --output)."""
+    click.echo(f"lab: {message}", err=True)
+
+
 @click.group(name="lab")
 def group() -> None:
     """Start, stop and inspect the local lab (two PostgreSQL sites, Prometheus)."""
@@ -55,11 +60,12 @@ def group() -> None:
 @state_dir_option
 @output_option
 def up(state_dir: str, output: str) -> None:
-    """Start the lab in the background and print what runs where."""
+    """Start the lab in the background; return once a drill can start, and print what runs
+    where (metric history for the lab scenarios' steady-state windows, replication streaming)."""
     from runner.lab import launcher
     from runner.lab.client import LabClient
 
-    state = launcher.start(state_dir)
+    state = launcher.start(state_dir, progress=_progress)
     emit(LabClient(state).status(), output, render)
 
 
@@ -93,4 +99,4 @@ def reset(state_dir: str, output: str) -> None:
 
     launcher.stop(state_dir)
     launcher.wipe(state_dir)
-    emit(LabClient(launcher.start(state_dir)).status(), output, render)
+    emit(LabClient(launcher.start(state_dir, progress=_progress)).status(), output, render)

@@ -181,7 +181,7 @@ class DrillRun:
         with self._phase_ctx("preflight"):
             self._preflight()
         with self._phase_ctx("steady-state"):
-            gate = self._steady_state("before")
+            gate = self._steady_state_gate()
             if not gate:
                 self._hint(
                     Status.ABORTED, "steady state did not hold before injection; nothing injected"
@@ -240,10 +240,38 @@ class DrillRun:
         if self.metrics is not None:
             self.record.update(stepSeconds=self.metrics.step_seconds())
 
+    def _steady_state_gate(self) -> bool:
+        """The gate before injection: wait up to `timeouts.steadyState` for every check to
+        hold (a drill right after another, or after an abort, waits for the system to settle),
+        saying what it waits for; False when it never held."""
+        limit = self.scenario.spec.timeouts.steady_state.total_seconds()
+        start = self.clock.monotonic()
+        said: tuple[str, float] | None = None
+        while True:
+            failing = self._steady_state_failing("before")
+            if failing is None:
+                return True
+            waited = self.clock.monotonic() - start
+            left = limit - waited
+            if left <= 0:
+                if said is not None:
+                    self._notice(f"steady state did not hold within {limit:g}s: {failing}")
+                return False
+            if said is None or failing != said[0] or waited - said[1] >= 10:
+                self._notice(
+                    f"waiting for steady state ({left:.0f}s left of {limit:g}s): {failing}"
+                )
+                said = (failing, waited)
+            self._wait(min(left, max(1.0, self.metrics.step_seconds() if self.metrics else 1.0)))
+
     def _steady_state(self, when: str, *, wait_window: bool = False) -> bool:
+        return self._steady_state_failing(when, wait_window=wait_window) is None
+
+    def _steady_state_failing(self, when: str, *, wait_window: bool = False) -> str | None:
+        """Evaluate the checks and record them under `when`; the first failure, or None."""
         checks = self.scenario.spec.steady_state
         if not checks or self.metrics is None:
-            return True
+            return None
         if wait_window:
             # the whole window must lie after failback: samples at its start still describe
             # the scrape interval before it, so wait two steps more than the window
@@ -253,7 +281,12 @@ class DrillRun:
         steady = dict(self.record.data["steadyState"])
         steady[when] = {"passed": gate.passed, "checks": gate.checks}
         self.record.update(steadyState=steady)
-        return gate.passed
+        if gate.passed:
+            return None
+        bad = next((c for c in gate.checks if not c.get("passed")), None)
+        return (
+            "the checks failed" if bad is None else f"{bad['name']}: {bad.get('reason', 'failed')}"
+        )
 
     def _inject(self) -> None:
         start = self.clock.monotonic()

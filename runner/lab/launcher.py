@@ -1,9 +1,11 @@
 """Starting and stopping the lab from outside: spawn the detached supervisor, stop it, wipe it.
 
-`start` returns once the supervisor has written `lab.json` and answers, and
-Prometheus has scraped every lab target once; `stop`
-asks it to shut down, and then kills anything of this lab that is still alive
-(a supervisor that died leaves its servers behind), and nothing else.
+`start` returns once a drill can start: the supervisor has written `lab.json` and
+answers, Prometheus holds `READY_HISTORY_SECONDS` of every lab target's metrics (the
+steady-state windows of the shipped lab scenarios), and every standby streams. It
+reports what it is waiting for as it goes. `stop` asks the supervisor to shut down,
+and then kills anything of this lab that is still alive (a supervisor that died
+leaves its servers behind), and nothing else.
 """
 
 from __future__ import annotations
@@ -15,16 +17,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from runner.errors import LabError
 from runner.lab import processes
 from runner.lab.client import LabClient
-from runner.lab.prometheus import SCRAPE_TARGETS, scraped_targets
+from runner.lab.prometheus import SCRAPE_TARGETS, history_seconds, scraped_targets
 from runner.lab.state import LabState, Layout, pid_alive, read_state
 
 _SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
 _OURS = ("runner.lab.supervisor", "runner.lab.orders")
+READY_HISTORY_SECONDS = 12.0
+"""The metric history `start` waits for: the 10 s steady-state windows of the shipped lab
+scenarios, plus two scrapes (the gate wants samples from its window's first instant)."""
+Progress = Callable[[str], None]
 
 
 def running_state(layout: Layout) -> LabState | None:
@@ -32,8 +39,16 @@ def running_state(layout: Layout) -> LabState | None:
     return state if state is not None and pid_alive(state.supervisor_pid) else None
 
 
-def start(state_dir: str | Path, *, timeout: float = 60) -> LabState:
-    """Start the lab in `state_dir` and wait until it is ready."""
+def start(
+    state_dir: str | Path,
+    *,
+    timeout: float = 120,
+    history: float = READY_HISTORY_SECONDS,
+    progress: Progress | None = None,
+) -> LabState:
+    """Start the lab in `state_dir` and wait until a drill can start (see the module doc);
+    `progress` hears what it waits for, each time that changes."""
+    say = _Changes(progress)
     layout = Layout.of(state_dir)
     if (state := running_state(layout)) is not None:
         raise LabError(f"the lab is already running in {layout.root} (pid {state.supervisor_pid})")
@@ -52,7 +67,10 @@ def start(state_dir: str | Path, *, timeout: float = 60) -> LabState:
         state = read_state(layout)
         if state is not None and state.supervisor_pid == proc.pid:
             LabClient(state).status()
+            say("waiting for Prometheus's first scrape of the lab")
             _wait_first_scrape(state, deadline)
+            _wait_ready(state, deadline, history, say)
+            say("ready")
             return state
         if proc.poll() is not None:
             tail = layout.log_file.read_text(errors="replace")[-1500:]
@@ -71,6 +89,37 @@ def _wait_first_scrape(state: LabState, deadline: float) -> None:
                 f"the lab's Prometheus has not scraped its targets ({state.prometheus_url})"
             )
         time.sleep(0.2)
+
+
+def _wait_ready(state: LabState, deadline: float, history: float, say: _Changes) -> None:
+    client = LabClient(state)
+    while True:
+        have = history_seconds(state.prometheus_url, history)
+        sites = client.status()["sites"]
+        waiting = [] if have >= history else [f"metric history {have:.0f}s of {history:.0f}s"]
+        waiting += [
+            f"replication to {name} (not streaming yet)"
+            for name, site in sorted(sites.items())
+            if site["role"] == "standby" and not site["streaming"]
+        ]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"the lab was not ready in time: still waiting for {', '.join(waiting)}")
+        say("waiting for " + ", ".join(waiting))
+        time.sleep(0.5)
+
+
+class _Changes:
+    """Passes a progress message on only when it differs from the previous one."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress, self.last = progress, ""
+
+    def __call__(self, message: str) -> None:
+        if self.progress is not None and message != self.last:
+            self.progress(message)
+        self.last = message
 
 
 def leftovers(layout: Layout) -> list[int]:

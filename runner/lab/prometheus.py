@@ -1,8 +1,16 @@
-"""The lab's Prometheus: the Debian binary as a child process scraping the lab every second."""
+"""The lab's Prometheus: the Debian binary as a child process scraping the lab every second.
+
+Each lab session gets a fresh TSDB (the previous session's is archived, the newest
+`ARCHIVES_KEPT` kept): Prometheus writes no staleness markers when it stops, so a
+previous session's series would otherwise answer queries for its 5-minute lookback
+beside the new ones. Targets carry a stable `instance` (`supervisor`, `orders-east`,
+`orders-west`), not their ports, which change from session to session.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -16,6 +24,8 @@ from runner.lab import processes
 BINARY = "prometheus"
 SCRAPE_TARGETS = 3
 """The supervisor's metrics and the two order services."""
+ARCHIVES_KEPT = 3
+"""Previous sessions' TSDBs kept in `archive/` beside the live one."""
 CONFIG = """global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -23,14 +33,17 @@ scrape_configs:
   - job_name: lab
     honor_labels: true
     static_configs:
-      - targets: [{targets}]
+{targets}"""
+TARGET = """      - targets: ["{address}"]
+        labels: {{instance: "{name}"}}
 """
 
 
 class PrometheusProcess:
     """Owns one Prometheus server with its TSDB under the lab's state folder."""
 
-    def __init__(self, root: Path, port: int, targets: list[str]) -> None:
+    def __init__(self, root: Path, port: int, targets: dict[str, str]) -> None:
+        """`targets`: a stable instance name -> its host:port."""
         self.root, self.port, self.targets = root, port, targets
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -41,7 +54,9 @@ class PrometheusProcess:
     def start(self, timeout: float = 20) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         config = self.root / "prometheus.yml"
-        config.write_text(CONFIG.format(targets=", ".join(f'"{t}"' for t in self.targets)))
+        targets = "".join(TARGET.format(address=a, name=n) for n, a in self.targets.items())
+        config.write_text(CONFIG.format(targets=targets))
+        self._archive_previous_session()
         with (self.root / "prometheus.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -72,6 +87,21 @@ class PrometheusProcess:
                 raise LabError(f"prometheus not ready after {timeout:.0f}s")
             time.sleep(0.05)
 
+    def _archive_previous_session(self) -> None:
+        data, archive = self.root / "data", self.root / "archive"
+        if data.exists():
+            archive.mkdir(exist_ok=True)
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(data.stat().st_mtime))
+            target = archive / f"data-{stamp}"
+            n = 1
+            while target.exists():
+                n += 1
+                target = archive / f"data-{stamp}-{n}"
+            data.rename(target)
+        if archive.is_dir():
+            for old in sorted(p for p in archive.iterdir() if p.is_dir())[:-ARCHIVES_KEPT]:
+                shutil.rmtree(old, ignore_errors=True)
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -85,13 +115,25 @@ class PrometheusProcess:
             processes.stop_child(self.proc, signal.SIGTERM, 10)
 
 
+def history_seconds(url: str, wanted: float) -> float:
+    """Seconds of gap-free history (up to about `wanted` + 1) the Prometheus at `url` holds
+    for its least-scraped target: 1 s scrapes, so n samples span n - 1 seconds."""
+    window = int(wanted) + 2
+    count = _scalar(url, f'min(count_over_time(up{{job="lab"}}[{window}s]))')
+    return max(0.0, count - 1)
+
+
 def scraped_targets(url: str, since: float) -> int:
     """How many targets the Prometheus at `url` has scraped successfully after `since`."""
-    expr = f"count(timestamp(up) > {since:.3f} and up == 1)"
+    return int(_scalar(url, f"count(timestamp(up) > {since:.3f} and up == 1)"))
+
+
+def _scalar(url: str, expr: str) -> float:
+    """The one value of an instant query; 0 when there is none or Prometheus does not answer."""
     query = urllib.parse.urlencode({"query": expr})
     try:
         with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=2) as r:
             result = json.loads(r.read())["data"]["result"]
     except (OSError, ValueError, KeyError):
-        return 0
-    return int(float(result[0]["value"][1])) if result else 0
+        return 0.0
+    return float(result[0]["value"][1]) if result else 0.0

@@ -85,10 +85,10 @@ class Supervisor:
         self.prometheus = PrometheusProcess(
             layout.prometheus_dir,
             free_port(),
-            [
-                f"127.0.0.1:{self.metrics_port}",
-                *(f"127.0.0.1:{self.sites[s].order_port}" for s in SITES),
-            ],
+            {
+                "supervisor": f"127.0.0.1:{self.metrics_port}",
+                **{f"orders-{s}": f"127.0.0.1:{self.sites[s].order_port}" for s in SITES},
+            },
         )
         self.control = ControlServer(
             {

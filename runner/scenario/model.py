@@ -403,6 +403,8 @@ class Objectives(Model):
 
 
 class Timeouts(Model):
+    steady_state: Duration = Field(default=timedelta(seconds=30), alias="steadyState")
+    """How long the gate before injection waits for steady state to hold (0: check once)."""
     inject: Duration = timedelta(minutes=2)
     """Per fault: from create to confirmed injected."""
     observe: Duration = timedelta(seconds=10)

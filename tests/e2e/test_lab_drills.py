@@ -47,7 +47,6 @@ def test_region_failover_passes_with_measurements_matching_ground_truth(lab: Lab
 
 
 def test_replication_lag_breach_fails_on_rpo(lab: Lab) -> None:
-    lab.wait_warm(20)
     code, run, log = lab.run_drill("replication-lag-breach.yaml")
     assert run["status"] == "failed", run["reason"] + "\n" + log
     assert code == 1
@@ -61,7 +60,6 @@ def test_replication_lag_breach_fails_on_rpo(lab: Lab) -> None:
 
 
 def test_network_partition_runs_and_restores_the_links(lab: Lab) -> None:
-    lab.wait_warm()
     code, run, log = lab.run_drill("network-partition.yaml")
     assert run["status"] in ("passed", "failed"), run["reason"] + "\n" + log
     assert code == (0 if run["status"] == "passed" else 1)
@@ -70,7 +68,6 @@ def test_network_partition_runs_and_restores_the_links(lab: Lab) -> None:
 
 
 def _spawn_and_wait_injected(lab: Lab) -> tuple[Any, dict[str, Any]]:
-    lab.wait_warm()
     before = {p.name for p in lab.results.glob("*")} if lab.results.exists() else set()
     proc = lab.spawn(
         "run",
@@ -133,4 +130,3 @@ def test_sigkill_mid_drill_then_cleanup_restores_the_lab(lab: Lab) -> None:
     # the killed run may have failed over; put the lab back for later tests
     reset = lab.drillctl("lab", "reset", "--state-dir", str(lab.state_dir), timeout=120)
     assert reset.returncode == 0, reset.stderr
-    lab.wait_warm()

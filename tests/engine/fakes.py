@@ -41,6 +41,10 @@ class World:
     inject_error: str | None = None
     guardrail_value: float = 0.0
     healthy_before: bool = True
+    steady_from: datetime | None = None
+    """Steady state holds only from this time on (the system is still settling before it)."""
+    gate_checks: list[datetime] = field(default_factory=list)
+    """When the steady-state checks were evaluated."""
 
     def snapshot(self) -> None:
         self.history.append((self.clock.now(), self.active, set(self.down)))
@@ -175,8 +179,13 @@ class MemoryMetrics:
         return 1.0
 
     def steady_state(self, checks: list[model.SteadyStateCheck], *, end: datetime) -> GateResult:
-        ok = self.world.healthy_before and self.world.up_at(end)
-        return GateResult(passed=ok, checks=[{"name": c.name, "passed": ok} for c in checks])
+        self.world.gate_checks.append(end)
+        settled = self.world.steady_from is None or end >= self.world.steady_from
+        ok = self.world.healthy_before and settled and self.world.up_at(end)
+        reason = "all samples met" if ok else "3 of 10 samples did not meet '>= 1'"
+        return GateResult(
+            passed=ok, checks=[{"name": c.name, "passed": ok, "reason": reason} for c in checks]
+        )
 
     def guardrails(
         self, guardrails: list[model.Guardrail], *, start: datetime, end: datetime

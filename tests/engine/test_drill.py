@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +84,7 @@ def run_drill(
     abort: AbortSignal | None = None,
     events: list[ev.Event] | None = None,
     targets: dict[str, MemoryTarget] | None = None,
+    on_event: Callable[[ev.Event], None] | None = None,
 ) -> RunResult:
     """Run `sc` against the memory world; the record goes to `tmp_path`."""
     targets = targets or {n: MemoryTarget(world, n) for n in ("primary", "secondary")}
@@ -98,7 +102,7 @@ def run_drill(
         run_id="mem-run-0001",
         operator="tester",
         abort=abort or AbortSignal(),
-        on_event=(events.append if events is not None else lambda e: None),
+        on_event=on_event or (events.append if events is not None else lambda e: None),
     ).execute()
 
 
@@ -157,6 +161,72 @@ def test_a_failing_steady_state_gate_injects_nothing(tmp_path: Path) -> None:
     assert not any(c.startswith("inject") for c in world.calls)
     assert ("failback", "succeeded") not in phases(result)
     assert world.locks == {}
+
+
+def test_the_gate_waits_for_steady_state_saying_so_then_injects(tmp_path: Path) -> None:
+    clock = FakeClock()
+    world = World(clock=clock, steady_from=clock.now() + timedelta(seconds=12.5))
+    events: list[ev.Event] = []
+    sc = scenario(timeouts={"observe": "20s", "recovery": "10m", "steadyState": "1m"})
+    result = run_drill(tmp_path, world, sc, events=events)
+    assert result.status == Status.PASSED, result.reason
+    gate = [t for t in world.gate_checks if t <= world.steady_from + timedelta(seconds=1)]
+    assert gate[0] < world.steady_from <= gate[-1] <= world.steady_from + timedelta(seconds=1)
+    assert all(1.0 <= (b - a).total_seconds() <= 1.5 for a, b in itertools.pairwise(gate))
+    notes = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert notes[0] == (
+        "waiting for steady state (60s left of 60s): up: 3 of 10 samples did not meet '>= 1'"
+    )
+    assert len(notes) == 2 and notes[1].startswith("waiting for steady state (50s left")
+    assert result.record["steadyState"]["before"]["passed"] is True
+    assert any(c.startswith("inject") for c in world.calls)
+
+
+@pytest.mark.parametrize("limit", ["0s", "5s"])
+def test_a_gate_that_never_holds_aborts_after_its_wait_with_nothing_injected(
+    tmp_path: Path, limit: str
+) -> None:
+    clock = FakeClock()
+    world = World(clock=clock, steady_from=clock.now() + timedelta(hours=1))
+    events: list[ev.Event] = []
+    sc = scenario(timeouts={"observe": "20s", "recovery": "10m", "steadyState": limit})
+    start = clock.monotonic()
+    result = run_drill(tmp_path, world, sc, events=events)
+    assert result.status == Status.ABORTED
+    assert "nothing injected" in result.reason
+    assert not any(c.startswith("inject") for c in world.calls)
+    waited = (world.gate_checks[-1] - world.gate_checks[0]).total_seconds()
+    assert waited == pytest.approx(float(limit[:-1]), abs=1.0)
+    assert clock.monotonic() - start < float(limit[:-1]) + 5
+    notes = [e.message for e in events if isinstance(e, ev.Notice)]
+    if limit == "0s":
+        assert len(world.gate_checks) == 1 and notes == []
+    else:
+        assert (
+            notes[-1]
+            == "steady state did not hold within 5s: up: 3 of 10 samples did not meet '>= 1'"
+        )
+    assert result.record["steadyState"]["before"]["passed"] is False
+    assert world.locks == {}
+
+
+def test_an_abort_while_the_gate_waits_injects_nothing(tmp_path: Path) -> None:
+    clock = FakeClock()
+    world = World(clock=clock, steady_from=clock.now() + timedelta(hours=1))
+    abort = AbortSignal()
+    events: list[ev.Event] = []
+
+    def on_event(e: ev.Event) -> None:
+        events.append(e)
+        if isinstance(e, ev.Notice) and "waiting for steady state" in e.message:
+            abort.request("operator said stop")
+
+    sc = scenario(timeouts={"observe": "20s", "recovery": "10m", "steadyState": "10m"})
+    result = run_drill(tmp_path, world, sc, abort=abort, events=None, on_event=on_event)
+    assert result.status == Status.ABORTED
+    assert "operator said stop" in result.reason
+    assert len(world.gate_checks) == 1
+    assert not any(c.startswith("inject") for c in world.calls)
 
 
 def test_a_missed_rto_fails_the_drill(tmp_path: Path) -> None:

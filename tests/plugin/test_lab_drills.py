@@ -20,7 +20,6 @@ pytestmark = pytest.mark.lab
 
 def run_drills(project: pytest.Pytester, lab: Lab, results: Path) -> pytest.RunResult:
     """Run the project's scenario items against the lab, with records and JUnit XML."""
-    lab.wait_warm(15)
     return project.runpytest_subprocess(
         f"--drill={lab.drill}",
         f"--drill-results={results}",
