@@ -1,4 +1,6 @@
-"""Matching scenario files against glob patterns where `**` spans any number of folders."""
+"""Matching scenario files against glob patterns, the way pytest's `python_files` does: a
+pattern without `/` is matched against the file's name alone (`*.yaml`), one with `/`
+against its path relative to the rootdir, where `**` spans any number of folders."""
 
 from __future__ import annotations
 
@@ -31,11 +33,19 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def matches(path: PurePosixPath | str, patterns: Sequence[str]) -> bool:
-    """Whether a slash-separated relative path matches any pattern, as a whole.
+def matches(path: PurePosixPath | str | None, patterns: Sequence[str], *, name: str = "") -> bool:
+    """Whether a file matches any pattern, as a whole.
 
-    `*` and `?` stay inside one folder; `**/` matches zero or more folders, so
-    `scenarios/**/*.yaml` takes both `scenarios/a.yaml` and `scenarios/lab/b.yaml`.
+    `path` is the slash-separated path relative to the rootdir (None for a file outside
+    it); `name` the file's name (default: the last part of `path`). A pattern without `/`
+    is matched against the name; one with `/` against the path: `*` and `?` stay inside
+    one folder, `**/` matches zero or more folders, so `scenarios/**/*.yaml` takes both
+    `scenarios/a.yaml` and `scenarios/lab/b.yaml`.
     """
-    text = str(path)
-    return any(_compile(p).fullmatch(text) for p in patterns)
+    text = None if path is None else str(path)
+    base = name or (text.rsplit("/", 1)[-1] if text else "")
+    for pattern in patterns:
+        subject = text if "/" in pattern else base
+        if subject is not None and _compile(pattern).fullmatch(subject):
+            return True
+    return False

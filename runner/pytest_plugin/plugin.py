@@ -1,8 +1,9 @@
 """The pytest11 entry point: options, collection of scenario files, the `drill` fixture.
 
 Nothing here acts on a test suite until `--drill`, `--drill-pattern` or `--drill-dry-run`
-(or the `drill_file` / `drill_pattern` ini settings) turn collection on; the `drill`
-marker and fixture exist regardless.
+(or the `drill_file` / `drill_pattern` ini settings) turn collection on, or a scenario file
+is named on the command line (collected as pytest collects a test module named there); the
+`drill` marker and fixture exist regardless.
 """
 
 from __future__ import annotations
@@ -46,10 +47,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     settings = parent.config.stash.get(SETTINGS, None)
-    if settings is None or not settings.enabled:
+    if settings is None:
+        return None
+    if parent.session.isinitpath(file_path) and file_path.suffix in (".yaml", ".yml"):
+        # named on the command line: collected whatever the patterns say, as pytest does for
+        # test modules; without the plugin turned on, only a file that really is a scenario
+        wanted = runs.is_scenario_file(file_path, strict=not settings.enabled)
+        return ScenarioFile.from_parent(parent, path=file_path) if wanted else None
+    if not settings.enabled:
         return None
     relative = settings.relative_to_root(file_path)
-    if relative is None or not matches(relative, settings.patterns):
+    if not matches(relative, settings.patterns, name=file_path.name):
         return None
     if not runs.is_scenario_file(file_path):
         return None

@@ -43,12 +43,13 @@ def load_drill(path: Path, label: str) -> LoadedDrill:
     return LoadedDrill(_load(path, label, model.Drill, "drill"), path)
 
 
-def is_scenario_file(path: Path) -> bool:
-    """Whether a file says `kind: Scenario`; unparseable files count, to report their errors."""
+def is_scenario_file(path: Path, *, strict: bool = False) -> bool:
+    """Whether a file says `kind: Scenario`; unparseable files count (to report their
+    errors) unless `strict`."""
     try:
         data = source.read(path).data
     except InvalidInputError:
-        return True
+        return not strict
     return isinstance(data, dict) and data.get("kind") == "Scenario"
 
 

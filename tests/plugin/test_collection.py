@@ -32,6 +32,57 @@ def test_collects_files_of_kind_scenario_matching_the_pattern(project: pytest.Py
     assert "elsewhere" not in result.stdout.str()
 
 
+def test_a_pattern_without_a_slash_matches_file_names_under_the_given_folder(
+    project: pytest.Pytester,
+) -> None:
+    """As pytest's python_files: `*.yaml` matches the name, wherever the file is."""
+    (project.path / "scenarios" / "lab" / "notes.yaml").write_text("kind: Notes\n")
+    result = project.runpytest("--drill-pattern=*.yaml", "--collect-only", "-q", "scenarios/lab")
+    result.stdout.fnmatch_lines(
+        [
+            "scenarios/lab/network-partition.yaml::lab-network-partition",
+            "scenarios/lab/region-failover.yaml::lab-region-failover",
+            "2 tests collected*",
+        ]
+    )
+    result = project.runpytest("--drill-pattern=region-*.yaml", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["scenarios/lab/region-failover.yaml::lab-region-failover", "1 *"])
+    result = project.runpytest("--drill-pattern=scenarios/*.yaml", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED  # '/': the relative path, one level
+
+
+def test_scenario_files_named_on_the_command_line_are_collected(
+    project: pytest.Pytester,
+) -> None:
+    """Whatever the patterns, and without any --drill option: as pytest does for test
+    modules named explicitly. A YAML file that is not a scenario is not taken."""
+    other = project.path / "elsewhere" / "mine.yml"
+    other.parent.mkdir()
+    other.write_text((project.path / "scenarios/lab/region-failover.yaml").read_text())
+    (project.path / "elsewhere" / "notes.yaml").write_text("kind: Notes\n")
+    (project.path / "elsewhere" / "broken.yaml").write_text("kind: [\n")
+    named = ["scenarios/lab/network-partition.yaml", "elsewhere/mine.yml"]
+    for options in ([], ["--drill-pattern=nothing/*.yaml"]):
+        result = project.runpytest(*options, "--collect-only", "-q", *named)
+        result.stdout.fnmatch_lines(
+            [
+                "scenarios/lab/network-partition.yaml::lab-network-partition",
+                "elsewhere/mine.yml::lab-region-failover",
+                "2 tests collected*",
+            ]
+        )
+    result = project.runpytest("-rs", "scenarios/lab/network-partition.yaml")
+    result.assert_outcomes(skipped=1)  # validated; no drill binds it, so not run
+    result.stdout.fnmatch_lines(["SKIPPED * scenarios/lab/network-partition.yaml: valid;*"])
+    # the plugin turned on: a named file that cannot be parsed is an error, as a pattern's is
+    result = project.runpytest("--drill-pattern=nothing/*.yaml", "elsewhere/broken.yaml")
+    result.assert_outcomes(errors=1)
+    for not_a_scenario in ("elsewhere/notes.yaml", "elsewhere/broken.yaml"):  # plugin off
+        result = project.runpytest("--collect-only", not_a_scenario)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR  # pytest: "not found" (no item)
+        result.stderr.fnmatch_lines(["ERROR: not found: *" + not_a_scenario])
+
+
 def test_the_pattern_can_come_from_the_ini_file(project: pytest.Pytester) -> None:
     project.makeini(
         "[pytest]\nasyncio_default_fixture_loop_scope = function\n"

@@ -66,3 +66,19 @@ def test_report_reads_measurements_as_timedeltas() -> None:
     assert ("rto_seconds", "12.5") in report.properties()
     assert ("rpo_seconds", "unknown") in report.properties()
     assert "NOT REMOVED" in report.summary()
+
+
+def test_a_pattern_without_a_slash_matches_the_file_name_as_python_files_does() -> None:
+    assert matches("scenarios/lab/region-failover.yaml", ("*.yaml",))
+    assert matches("region-failover.yaml", ("region-*.yaml",))
+    assert matches(None, ("*.yaml",), name="outside.yaml")  # outside the rootdir
+    assert not matches("scenarios/lab/region-failover.yml", ("*.yaml",))
+    assert not matches("scenarios/lab/region-failover.yaml", ("lab",))
+    assert not matches("scenarios/lab/a.yaml", ("scenarios*.yaml",))  # the name only
+
+
+def test_a_pattern_with_a_slash_matches_the_relative_path() -> None:
+    assert matches("scenarios/lab/a.yaml", ("scenarios/lab/*.yaml",))
+    assert not matches("other/lab/a.yaml", ("scenarios/lab/*.yaml",))
+    assert not matches(None, ("scenarios/**/*.yaml",), name="a.yaml")
+    assert matches("x/a.yaml", ("nothing/*.yaml", "*.yaml"))  # any pattern of several
