@@ -113,7 +113,8 @@ def test_aborted_and_inconclusive_drills_are_reported_as_such(
     """One session, two copies of the region failover that must not pass.
 
     aborted: its steady-state check can never hold (the probe success ratio is at most 1),
-    so the engine stops before injecting anything: an error labelled ABORTED.
+    so once its gate has waited `timeouts.steadyState` (3 s) the engine stops before
+    injecting anything: an error labelled ABORTED.
     inconclusive: its RTO SLI has no data and the recovery window is 15 s, so the verify
     phase gives up: a failure labelled INCONCLUSIVE, after which failback still runs.
     """
@@ -125,10 +126,12 @@ def test_aborted_and_inconclusive_drills_are_reported_as_such(
     aborted = text.replace("name: lab-region-failover", "name: lab-region-failover-aborted")
     assert 'expect: ">= 0.9"' in aborted
     aborted = aborted.replace('expect: ">= 0.9"', 'expect: ">= 2"')
+    assert "\n  timeouts:\n" in aborted
+    aborted = aborted.replace("\n  timeouts:\n", "\n  timeouts:\n    steadyState: 3s\n")
     (folder / "region-failover-aborted.yaml").write_text(aborted)
     unsure = text.replace("name: lab-region-failover", "name: lab-region-failover-unsure")
-    assert "sli: lab_probe_success" in unsure and "recovery: 2m" in unsure
-    unsure = unsure.replace("sli: lab_probe_success", "sli: lab_no_such_metric")
+    assert "sli: min(lab_probe_success)" in unsure and "recovery: 2m" in unsure
+    unsure = unsure.replace("sli: min(lab_probe_success)", "sli: min(lab_no_such_metric)")
     (folder / "region-failover-unsure.yaml").write_text(
         unsure.replace("recovery: 2m", "recovery: 15s")
     )
