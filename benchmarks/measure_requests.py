@@ -1,118 +1,167 @@
-"""Benchmark: measuring a one-hour drill costs few requests and little time.
+"""Benchmark: verification cost is linear in the recovery time, with constant-size requests.
 
-Backfills one hour of a drill (1 s resolution, five expressions: the SLI, replication lag,
-canary acknowledged/present, an error ratio) into a real Prometheus, then runs what a
-drill runs: resolve the step, steady state before, guardrails over the drill, RTO + RPO,
-steady state after. Asserts at most 20 HTTP requests and under 2 s of wall time for the
-measuring (Prometheus start and backfill excluded).
+Backfills a drill with a 6-hour recovery at 1 s resolution (the SLI down from the fault
+until F + 6 h, then healthy; replication lag; canary acknowledged and missing) into a real
+Prometheus, then verifies it as the engine does: `Verification.poll` every 2 s of the
+history from the fault to the recovery plus hold (each poll reads only what is new), then
+`finish` (the last SLI samples and the RPO reads). The SLI is read twice, as a plain
+selector (raw samples) and as a compound expression (grid + `timestamp()`).
 
-Run: .venv/bin/python benchmarks/measure_requests.py
+Prints, for each: polls, HTTP requests, response bytes per poll (first, median, largest),
+the final measurement's requests, client CPU time and wall time; and what re-measuring the
+whole window on every poll (measurement v1) would have read. Asserts requests <= 2 per poll
+per query + 10, and the largest poll response <= 2x the median (constant size).
+
+Run: .venv/bin/python benchmarks/measure_requests.py [--hours 6]
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.measure import collect
+from runner.engine.prometheus_metrics import PrometheusMetrics
+from runner.measure.reader import SETTLE
+from runner.measure.results import RtoOutcome
 from runner.prom import PrometheusClient
 from runner.scenario import model
 from tests.infra.prometheus import OpenMetrics, PrometheusServer
 
-MAX_REQUESTS = 20
-MAX_SECONDS = 2.0
-T0 = 1767225600  # 2026-01-01T00:00:00Z: the drill hour starts here
-FAULT = T0 + 1200  # fault at 20 min; 3 min outage; failover done at 1 min
+POLL = 2.0
+HOLD = 60
+T0 = 1767225600  # 2026-01-01T00:00:00Z
 
 
-def history() -> str:
+def history(fault: int, hours: float) -> str:
     om = OpenMetrics()
-    hour = range(T0, T0 + 3600)
-    om.add("bench_sli", [(t, 0.0 if FAULT + 2 <= t < FAULT + 180 else 1.0) for t in hour])
-    om.add("bench_lag_seconds", [(t, 2.0 if FAULT - 8 <= t < FAULT else 0.1) for t in hour])
-    om.add("bench_canary_ack", [(t, float(10 * (t - T0))) for t in hour if t <= FAULT])
-    om.add(
-        "bench_canary_present", [(t, float(10 * (FAULT - T0) - 25)) for t in hour if t > FAULT + 60]
-    )
-    om.add("bench_error_ratio", [(t, 0.5 if FAULT <= t < FAULT + 180 else 0.001) for t in hour])
+    end = fault + int(hours * 3600) + HOLD + 300
+    span = range(fault - 900, end)
+    recovered = fault + int(hours * 3600)
+    om.add("bench_sli", [(t, 0.0 if fault + 2 <= t < recovered else 1.0) for t in span])
+    om.add("bench_lag_seconds", [(t, 0.3) for t in span if t <= fault])
+    om.add("bench_canary_ack", [(t, float(min(10 * (t - T0), 10 * (fault - T0)))) for t in span])
+    om.add("bench_canary_missing", [(t, 25.0) for t in span if t > fault + 60])
     return om.text()
 
 
-def spec() -> model.ScenarioSpec:
+def spec(sli: str) -> model.ScenarioSpec:
     return model.ScenarioSpec.model_validate(
         {
             "clusters": [{"name": "east"}],
             "faults": [
-                {"name": "loss", "type": "cluster-loss", "cluster": "east", "duration": "3m"}
-            ],
-            "steadyState": [
-                {"name": "sli", "query": "bench_sli", "expect": ">= 1", "window": "5m"}
-            ],
-            "guardrails": [
-                {"name": "errors", "query": "bench_error_ratio", "abortWhen": "> 0.4", "for": "30s"}
+                {"name": "loss", "type": "cluster-loss", "cluster": "east", "duration": "7h"}
             ],
             "measure": {
-                "rto": {"sli": "bench_sli", "upWhen": ">= 1", "hold": "1m"},
+                "rto": {"sli": sli, "upWhen": ">= 1", "hold": f"{HOLD}s"},
                 "rpo": {
                     "lag": {"query": "bench_lag_seconds", "lookback": "1m"},
                     "canary": {
                         "acknowledged": "bench_canary_ack",
-                        "present": "bench_canary_present",
+                        "missing": "bench_canary_missing",
                     },
                 },
             },
-            "objectives": {"rto": "5m", "rpo": "5s", "maxLostWrites": 100},
-            "timeouts": {"recovery": "15m"},
+            "objectives": {"rto": "7h", "rpo": "5s", "maxLostWrites": 100},
+            "timeouts": {"recovery": "7h"},
         }
     )
 
 
+def verify(prom: PrometheusClient, sli: str, fault: datetime, hours: float) -> dict[str, float]:
+    metrics = PrometheusMetrics(prom)
+    verifier = metrics.verification(spec(sli), fault_start=fault, fault_requested=None)
+    sizes: list[int] = []
+    polls = 0
+    requests0, cpu0, wall0 = prom.requests_made, time.process_time(), time.perf_counter()
+    now = fault + timedelta(seconds=POLL)
+    stop = fault + timedelta(seconds=hours * 3600 + HOLD + 10)
+    done = False
+    while now <= stop and not done:
+        before = prom.bytes_received
+        done = verifier.poll(now).done
+        sizes.append(prom.bytes_received - before)
+        polls += 1
+        now += timedelta(seconds=POLL)
+    poll_requests = prom.requests_made - requests0
+    final0 = prom.requests_made
+    result = verifier.finish(now, failover_done=fault + timedelta(seconds=60))
+    final = prom.requests_made - final0
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    assert result.rto is not None and result.rto.outcome is RtoOutcome.RECOVERED, result.rto
+    assert result.rpo is not None and result.rpo.canary is not None
+    assert result.rpo.canary.lost_writes == 25
+    window = (now - fault).total_seconds()
+    v1_points = sum((i + 1) * POLL for i in range(polls))  # each v1 poll re-read F..now at 1 s
+    v2_points = polls * (POLL + SETTLE / 1000)  # each v2 poll reads what is new + the margin
+    return {
+        "polls": polls,
+        "poll_requests": poll_requests,
+        "final_requests": final,
+        "first": sizes[0],
+        "median": statistics.median(sizes),
+        "largest": max(sizes[1:]),
+        "cpu": cpu,
+        "wall": wall,
+        "rto_upper": result.rto.bounds.upper if result.rto.bounds else float("nan"),
+        "window": window,
+        "v1_points": v1_points,
+        "v2_points": v2_points,
+    }
+
+
 def main() -> int:
-    at = lambda s: datetime.fromtimestamp(s, tz=UTC)  # noqa: E731
-    scenario = spec()
-    with (
-        tempfile.TemporaryDirectory() as work,
-        PrometheusServer(
-            Path(work), scrape_interval="1s", backfill_openmetrics=history()
-        ) as server,
-    ):
-        prom = PrometheusClient(server.url)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hours", type=float, default=6.0)
+    args = parser.parse_args()
+    fault_s = T0 + 3600
+    fault = datetime.fromtimestamp(fault_s, tz=UTC)
+    ok = True
+    with tempfile.TemporaryDirectory() as work:
         began = time.perf_counter()
-        step = collect.resolve_step(prom, None)
-        before = collect.steady_state(prom, scenario.steady_state, end=at(FAULT), step_s=step)
-        window_end = at(FAULT) + scenario.timeouts.recovery
-        guards = collect.guardrails(
-            prom, scenario.guardrails, start=at(FAULT), end=window_end, step_s=step
+        server = PrometheusServer(
+            Path(work), scrape_interval="1s", backfill_openmetrics=history(fault_s, args.hours)
         )
-        measured = collect.measure(
-            prom,
-            scenario,
-            fault_start=at(FAULT),
-            failover_done=at(FAULT + 60),
-            window_end=window_end,
-            step_s=step,
-            scrape_interval_s=step,
-        )
-        after = collect.steady_state(prom, scenario.steady_state, end=at(T0 + 3599), step_s=step)
-        elapsed = time.perf_counter() - began
-        requests = prom.requests_made
-        prom.close()
-    assert measured.rto is not None and measured.rpo is not None
-    print(
-        f"step {step:g}s; steady state before {[c.passed for c in before]},"
-        f" after {[c.passed for c in after]}; guardrails breached {[g.breached for g in guards]}"
-    )
-    rto, rpo = measured.rto, measured.rpo
-    lost = rpo.canary.lost_writes if rpo.canary else None
-    print(f"RTO {rto.seconds}s ({rto.status}); RPO {rpo.seconds}s ({rpo.status}); lost {lost}")
-    print(f"{requests} HTTP requests in {elapsed:.3f}s (limits: {MAX_REQUESTS}, {MAX_SECONDS}s)")
-    ok = requests <= MAX_REQUESTS and elapsed < MAX_SECONDS
-    print("OK" if ok else "FAILED")
+        with server:
+            print(
+                f"backfilled {args.hours:g} h at 1 s and started Prometheus in"
+                f" {time.perf_counter() - began:.1f}s"
+            )
+            for label, sli, per_poll in (
+                ("plain selector (raw samples)", "bench_sli", 1),
+                ("compound min() (grid + timestamp())", "min(bench_sli)", 2),
+            ):
+                prom = PrometheusClient(server.url, retry_max_wait=0)
+                r = verify(prom, sli, fault, args.hours)
+                prom.close()
+                print(
+                    f"\n{label}: RTO upper bound {r['rto_upper']:.0f}s"
+                    f" ({r['window'] / 3600:.2f} h window)"
+                )
+                print(
+                    f"  polls every {POLL:g}s: {r['polls']:.0f}; requests"
+                    f" {r['poll_requests']:.0f} ({r['poll_requests'] / r['polls']:.2f}/poll);"
+                    f" final measurement {r['final_requests']:.0f} requests"
+                )
+                print(
+                    f"  response bytes per poll: first {r['first']:.0f}, median"
+                    f" {r['median']:.0f}, largest after the first {r['largest']:.0f}"
+                )
+                print(f"  client CPU {r['cpu']:.1f}s, wall {r['wall']:.1f}s")
+                print(
+                    f"  points read per SLI query: v2 about {r['v2_points']:,.0f} (constant per"
+                    f" poll); v1 (whole window each poll) {r['v1_points']:,.0f}"
+                )
+                ok &= r["poll_requests"] <= per_poll * r["polls"] + 1
+                ok &= r["final_requests"] <= 10
+                ok &= r["largest"] <= 2 * r["median"]
+    print("\nOK" if ok else "\nFAILED")
     return 0 if ok else 1
 
 

@@ -34,6 +34,8 @@ from runner.scenario.secrets import resolve_secret
 
 log = logging.getLogger(__name__)
 
+RAW_CHUNK = timedelta(hours=1)
+"""Raw-sample reads longer than this are split into several instant queries."""
 MAX_POINTS = 11_000
 """Prometheus refuses range queries with more points per series than this; longer ones are split."""
 _CHUNK_POINTS = 10_000
@@ -161,6 +163,8 @@ class PrometheusClient:
         )
         self._lock = threading.Lock()
         self._requests = 0
+        self._bytes = 0
+        self._session.hooks["response"].append(self._count_bytes)
 
     @classmethod
     def from_source(
@@ -199,6 +203,16 @@ class PrometheusClient:
         with self._lock:
             return self._requests
 
+    @property
+    def bytes_received(self) -> int:
+        """Response body bytes received so far (every request, retries included)."""
+        with self._lock:
+            return self._bytes
+
+    def _count_bytes(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        with self._lock:
+            self._bytes += len(response.content)
+
     def close(self) -> None:
         self._conn.close()
 
@@ -230,6 +244,40 @@ class PrometheusClient:
                 samples = [(float(t), float(v)) for t, v in r["values"]]
                 merged.setdefault(key, (labels, []))[1].extend(samples)
         return [Series(labels=labels, samples=tuple(s)) for labels, s in merged.values()]
+
+    def query_raw(self, selector: str, start: datetime, end: datetime) -> list[Series]:
+        """The raw samples, with their own timestamps, of a plain vector `selector` in
+        [start, end]: one instant query `selector[range]` at `end` per RAW_CHUNK. Raw
+        samples show what was really stored: no value is repeated into a gap, and a
+        staleness marker is no sample."""
+        if end < start:
+            raise ValueError("the end of a raw read is before its start")
+        lo_s, hi_s = start.timestamp(), end.timestamp()
+        merged: dict[frozenset[tuple[str, str]], tuple[dict[str, str], dict[float, float]]] = {}
+        piece_end = end
+        while True:
+            piece_start = max(start, piece_end - RAW_CHUNK)
+            span_ms = round((piece_end - piece_start).total_seconds() * 1000) + 1
+            params = {"time": _ts(piece_end)}
+            query = f"{selector}[{span_ms}ms]"
+            result = self._raw_once(query, params, selector)
+            for r in result:
+                labels = dict(r.get("metric", {}))
+                key = frozenset(labels.items())
+                kept = merged.setdefault(key, (labels, {}))[1]
+                for t, v in r["values"]:
+                    if lo_s - 5e-4 <= float(t) <= hi_s + 5e-4:
+                        kept[float(t)] = float(v)
+            if piece_start <= start:
+                break
+            piece_end = piece_start
+        return [
+            Series(labels=labels, samples=tuple(sorted(points.items())))
+            for labels, points in merged.values()
+        ]
+
+    def _raw_once(self, query: str, params: dict[str, str], what: str) -> Any:
+        return self._call(lambda: self._conn.custom_query(query, params=params), what=what)
 
     def _range_once(self, expr: str, lo: datetime, hi: datetime, step: float) -> Any:
         # The client rounds start/end to whole seconds; our params override that.

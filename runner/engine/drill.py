@@ -34,6 +34,7 @@ from runner.engine import events as ev
 from runner.engine.metrics import Metrics
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
+from runner.measure.timebase import canonical
 from runner.records.junit import junit_xml
 from runner.records.store import RecordWriteError, RunRecord, iso
 from runner.scenario import model
@@ -194,7 +195,7 @@ class DrillRun:
             self._wait(spec.timeouts.observe.total_seconds())
         with self._phase_ctx("failover"):
             self._run_steps("failover", spec.failover.steps)
-            self._timeline(failoverDone=iso(self.clock.now()))
+            self._timeline(failoverDone=iso(canonical(self.clock.now())))
         with self._phase_ctx("verify"):
             outcome["measured"] = self._verify()
 
@@ -296,6 +297,8 @@ class DrillRun:
                 self._wait(delay)
             self._check()
             backend = self.targets[fault.cluster]
+            if fault.name == self.scenario.start_fault() and "faultRequested" not in self._tl():
+                self._timeline(faultRequested=iso(canonical(self.clock.now())))
             intent = {"intent": "create", "fault": fault.name, "cluster": fault.cluster}
             if not self.record.ledger(intent):
                 self._check()  # raises RecordWriteError: never inject an unrecorded intent
@@ -327,36 +330,37 @@ class DrillRun:
             name=handle.name,
         )
         if handle.fault == self.scenario.start_fault() and "faultStart" not in self._tl():
-            self._timeline(faultStart=iso(handle.injected_at or self.clock.now()))
+            self._timeline(faultStart=iso(canonical(handle.injected_at or self.clock.now())))
 
     def _verify(self) -> Any:
+        """Poll the verification until the SLI has recovered and held (or the recovery
+        window ends), then measure once more: each poll reads only what is new."""
         spec = self.scenario.spec
         fault_start = self._fault_start()
         window_end = fault_start + spec.timeouts.recovery
-        failover_done = _parse(self._tl().get("failoverDone"))
         if self.metrics is None or (spec.measure.rto is None and spec.measure.rpo is None):
             return None
+        verifier = self.metrics.verification(
+            spec, fault_start=fault_start, fault_requested=_parse(self._tl().get("faultRequested"))
+        )
         step = self.metrics.step_seconds()
         poll = max(2.0, 2 * step)
-        while True:
+        while spec.measure.rto is not None:
             now = self.clock.now()
-            result = self.metrics.measure(
-                spec, fault_start=fault_start, failover_done=failover_done, window_end=now
-            )
-            up = result.rto is not None and result.rto.get("seconds") is not None
-            self._emit(ev.SliObserved, value=result.sli_value, up=up)
-            if result.recovered or spec.measure.rto is None or now >= window_end:
+            progress = verifier.poll(now)
+            self._emit(ev.SliObserved, value=progress.sli_value, up=progress.done)
+            if progress.done or now >= window_end:
                 break
             self._wait(poll)
         # one more scrape so the last samples (canary, lag) are in, then the final measurement
         self._wait(step)
-        end = self.clock.now()
-        result = self.metrics.measure(
-            spec, fault_start=fault_start, failover_done=failover_done, window_end=end
-        )
+        end = canonical(self.clock.now())
+        result = verifier.finish(end, failover_done=_parse(self._tl().get("failoverDone")))
         self._timeline(windowEnd=iso(end))
         self.record.update(
-            measurements={k: v for k, v in (("rto", result.rto), ("rpo", result.rpo)) if v},
+            measurements={
+                k: v.to_json() for k, v in (("rto", result.rto), ("rpo", result.rpo)) if v
+            },
             measurementInputs=result.stored,
         )
         self._observe_ground_truth(fault_start, end)

@@ -1,7 +1,8 @@
 """The engine's view of measurement: one seam over Prometheus and the pure measure functions.
 
 `Metrics` is what the orchestrator calls; `PrometheusMetrics` implements it with
-`runner.prom` and `runner.measure`. Results are JSON-ready dicts for the run record.
+`runner.prom` and `runner.measure`. RTO and RPO stay typed (`runner.measure.results`);
+the run record gets their `to_json()`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from runner.measure.results import RpoResult, RtoOutcome, RtoResult
 from runner.scenario import model
 
 
@@ -27,15 +29,37 @@ class Breach:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MeasureResult:
-    rto: dict[str, Any] | None
-    rpo: dict[str, Any] | None
-    recovered: bool
-    """The SLI has held for the hold period (RTO known); the verify phase may stop."""
+class Progress:
+    """One poll of the verification."""
+
+    rto: RtoResult | None
+    """The RTO measured so far (None when the scenario measures no RTO)."""
     sli_value: float | None
     """The latest SLI sample, for the live view."""
+
+    @property
+    def done(self) -> bool:
+        """Nothing more to wait for: recovered and held, or already relapsed."""
+        return self.rto is not None and self.rto.outcome in (
+            RtoOutcome.RECOVERED,
+            RtoOutcome.RELAPSED,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasureResult:
+    rto: RtoResult | None
+    rpo: RpoResult | None
     stored: dict[str, Any]
-    """Raw series and inputs, so the run can be re-measured offline."""
+    """The inputs (instants, step, every series read), so the run can be re-measured."""
+
+
+class Verifier(Protocol):
+    """RTO and RPO of one drill, read as it goes (each poll reads only what is new)."""
+
+    def poll(self, now: datetime) -> Progress: ...
+
+    def finish(self, end: datetime, *, failover_done: datetime | None) -> MeasureResult: ...
 
 
 class Metrics(Protocol):
@@ -49,11 +73,10 @@ class Metrics(Protocol):
         self, guardrails: list[model.Guardrail], *, start: datetime, end: datetime
     ) -> list[Breach]: ...
 
-    def measure(
+    def verification(
         self,
         spec: model.ScenarioSpec,
         *,
         fault_start: datetime,
-        failover_done: datetime | None,
-        window_end: datetime,
-    ) -> MeasureResult: ...
+        fault_requested: datetime | None,
+    ) -> Verifier: ...

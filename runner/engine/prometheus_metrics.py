@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from runner.engine.metrics import Breach, GateResult, MeasureResult
+from runner.engine.metrics import Breach, GateResult, MeasureResult, Progress, Verifier
 from runner.measure import collect
 from runner.prom import PrometheusClient
 from runner.scenario import model
@@ -16,7 +16,6 @@ class PrometheusMetrics:
 
     def __init__(self, prom: PrometheusClient, *, step: float | None = None) -> None:
         self.prom = prom
-        self.scrape_interval = prom.scrape_interval()
         self.step = collect.resolve_step(prom, step)
 
     def step_seconds(self) -> float:
@@ -38,32 +37,34 @@ class PrometheusMetrics:
             if r.breached and r.value is not None
         ]
 
-    def measure(
+    def verification(
         self,
         spec: model.ScenarioSpec,
         *,
         fault_start: datetime,
-        failover_done: datetime | None,
-        window_end: datetime,
-    ) -> MeasureResult:
-        m = collect.measure(
-            self.prom,
-            spec,
-            fault_start=fault_start,
-            failover_done=failover_done,
-            window_end=window_end,
-            step_s=self.step,
-            scrape_interval_s=self.scrape_interval,
+        fault_requested: datetime | None,
+    ) -> Verifier:
+        return _Verification(
+            collect.Verification(
+                self.prom,
+                spec,
+                fault_start=fault_start,
+                fault_requested=fault_requested,
+                step_s=self.step,
+            )
         )
-        sli = m.series("rto.sli")
-        last = None
-        if sli is not None and len(sli.series) == 1 and sli.series[0].samples:
-            last = sli.series[0].samples[-1][1]
-        stored = m.to_json()
-        return MeasureResult(
-            rto=stored["rto"],
-            rpo=stored["rpo"],
-            recovered=m.rto is not None and m.rto.seconds is not None,
-            sli_value=last,
-            stored=stored["inputs"],
-        )
+
+
+class _Verification:
+    """`Verifier` over `runner.measure.collect.Verification`."""
+
+    def __init__(self, inner: collect.Verification) -> None:
+        self.inner = inner
+
+    def poll(self, now: datetime) -> Progress:
+        rto = self.inner.poll(now)
+        return Progress(rto=rto, sli_value=self.inner.sli_value())
+
+    def finish(self, end: datetime, *, failover_done: datetime | None) -> MeasureResult:
+        m = self.inner.finish(end, failover_done=failover_done)
+        return MeasureResult(rto=m.rto, rpo=m.rpo, stored=m.inputs.to_json())

@@ -21,6 +21,15 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _worst(measurement: Mapping[str, Any] | None) -> Any:
+    """The upper bound of a measurement (records before measurement v2: its `seconds`)."""
+    if not measurement:
+        return None
+    if "upperSeconds" in measurement:
+        return measurement["upperSeconds"]
+    return measurement.get("seconds")
+
+
 def _delta(seconds: Any) -> timedelta | None:
     return None if seconds is None else timedelta(seconds=float(seconds))
 
@@ -65,9 +74,11 @@ class DrillReport:
     reason: str
     record_dir: Path
     rto: timedelta | None
-    """Measured recovery time; None when unknown or not measured."""
+    """Measured recovery time, the worst case the data allows (the upper bound of the
+    measured interval): `assert report.rto <= x` holds only if it is proven. None when
+    unknown (not recovered, no data) or not measured."""
     rpo: timedelta | None
-    """Measured data-loss window; None when unknown or not measured."""
+    """Measured data-loss window, the upper bound likewise; None when unknown."""
     rto_objective: timedelta | None
     rpo_objective: timedelta | None
     phases: dict[str, Phase]
@@ -98,8 +109,8 @@ class DrillReport:
             status=Status(str(record.get("status"))),
             reason=str(record.get("reason") or ""),
             record_dir=record_dir,
-            rto=_delta((measurements.get("rto") or {}).get("seconds")),
-            rpo=_delta((measurements.get("rpo") or {}).get("seconds")),
+            rto=_delta(_worst(measurements.get("rto"))),
+            rpo=_delta(_worst(measurements.get("rpo"))),
             rto_objective=_delta(objectives["rto"]),
             rpo_objective=_delta(objectives["rpo"]),
             phases={

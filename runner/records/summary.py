@@ -12,6 +12,13 @@ def _secs(value: Any) -> str:
     return "unknown" if value is None else f"{float(value):.1f}s"
 
 
+def _measured(m: Mapping[str, Any]) -> str:
+    """The midpoint, or "> lower" when only a lower bound is known (not recovered)."""
+    if m.get("seconds") is None and m.get("lowerSeconds") is not None:
+        return f"> {float(m['lowerSeconds']):.1f}s"
+    return _secs(m.get("seconds"))
+
+
 def objectives_rows(run: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """(objective, measured, target, met, uncertainty) for RTO and RPO."""
     rows = []
@@ -26,10 +33,12 @@ def objectives_rows(run: Mapping[str, Any]) -> list[tuple[str, str, str, str, st
         rows.append(
             (
                 key.upper(),
-                _secs(m.get("seconds")),
+                _measured(m),
                 "-" if target is None else f"<= {float(target):g}s",
                 met,
-                f"±{float(m.get('uncertaintySeconds') or 0):.1f}s",
+                "-"
+                if m.get("uncertaintySeconds") is None
+                else f"±{float(m['uncertaintySeconds']):.1f}s",
             )
         )
     return rows

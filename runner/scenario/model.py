@@ -350,11 +350,16 @@ class Failback(Model):
 
 
 class RtoMeasure(Model):
-    """RTO: from fault start until `sli` meets `upWhen` continuously for `hold`."""
+    """RTO: from fault start until the outage it caused ended for good: `sli` meets
+    `upWhen` from then to the end of verification, for at least `hold`."""
 
     sli: str = Field(min_length=1)
     up_when: Comparison
     hold: Duration = timedelta(seconds=30)
+    sli_window: Duration = timedelta(0)
+    """How far back one SLI sample can describe: an exporter that reports, say, the success
+    ratio of the last 10 s has a 10 s window. It widens the RTO's lower bound (never the
+    upper one); ranges in the PromQL itself (`rate(x[1m])`) are counted automatically."""
 
 
 class LagMethod(Model):
@@ -365,17 +370,27 @@ class LagMethod(Model):
 
 
 class CanaryMethod(Model):
-    """RPO by data loss: last sequence acknowledged by the old primary before the fault vs
-    the last present on the new primary after failover."""
+    """RPO by data loss, per the canary contract (docs/measurement.md): the writer's last
+    acknowledged sequence as of the loss vs what of it the new primary really has."""
 
     acknowledged: str = Field(min_length=1)
-    """PromQL: the last acknowledged sequence number on the old primary."""
-    present: str = Field(min_length=1)
-    """PromQL: the last sequence number present on the new primary."""
+    """PromQL: the writer's highest acknowledged sequence (its writes are numbered 1, 2, ...
+    with no gap; the series stops growing when its primary is lost)."""
+    present: str | None = None
+    """PromQL: the highest sequence N such that writes 1..N are all on the new primary."""
+    missing: str | None = None
+    """PromQL (instead of `present`): how many acknowledged writes the new primary lacks."""
     acknowledged_time: str | None = None
-    """PromQL: unix time of that last acknowledged write (for the time RPO)."""
+    """PromQL: the writer's timestamp (unix seconds) of the last acknowledged write."""
     present_time: str | None = None
-    """PromQL: unix time of the last write present on the new primary."""
+    """PromQL: the writer's timestamp of the write `present` names (as stored in the row,
+    never the new primary's own clock)."""
+
+    @model_validator(mode="after")
+    def _present_or_missing(self) -> CanaryMethod:
+        if (self.present is None) == (self.missing is None):
+            raise ValueError("give exactly one of 'present' and 'missing'")
+        return self
 
 
 class RpoMeasure(Model):

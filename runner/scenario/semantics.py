@@ -2,7 +2,8 @@
 
 This module owns the rules that tie fields to each other inside one scenario: fault names
 are unique, every cluster a fault or step names is declared, Kubernetes and lab steps say
-which cluster they act on, `measure.from` names a fault, a fault's peer is another cluster,
+which cluster they act on, `measure.from` names a fault, every measured query is PromQL the
+measurement can read (no `offset` or `@`), a fault's peer is another cluster,
 and a raw Chaos Mesh manifest is of a fault kind and matches the upstream CRD (see `crds`).
 Rules that span files (a drill and its scenarios) live in `references`.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from runner.errors import Issue
-from runner.scenario import model
+from runner.scenario import model, promql
 from runner.scenario.source import Path_, Source, format_path
 
 _PEER_FAULTS = (model.NetworkPartitionFault, model.ReplicationLagFault)
@@ -86,6 +87,12 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
                 f"missing required field 'cluster': a {step.action} step acts on one",
             )
 
+    for path, query in _measured_queries(spec):
+        try:
+            promql.shape(query)
+        except promql.ExpressionError as e:
+            found.add(path, str(e))
+
     start = spec.measure.from_fault
     names = list(dict.fromkeys(f.name for f in spec.faults))
     if start is not None and start not in names:
@@ -116,6 +123,26 @@ def _parts(field: str) -> tuple[str | int, ...]:
         if index:
             parts.append(int(index))
     return tuple(parts)
+
+
+def _measured_queries(spec: model.ScenarioSpec) -> Iterator[tuple[Path_, str]]:
+    """Every PromQL expression the RTO and RPO measurements read, with its field path."""
+    m = spec.measure
+    if m.rto is not None:
+        yield ("spec", "measure", "rto", "sli"), m.rto.sli
+    if m.rpo is not None and m.rpo.lag is not None:
+        yield ("spec", "measure", "rpo", "lag", "query"), m.rpo.lag.query
+    if m.rpo is not None and m.rpo.canary is not None:
+        c = m.rpo.canary
+        for name, query in (
+            ("acknowledged", c.acknowledged),
+            ("present", c.present),
+            ("missing", c.missing),
+            ("acknowledgedTime", c.acknowledged_time),
+            ("presentTime", c.present_time),
+        ):
+            if query is not None:
+                yield ("spec", "measure", "rpo", "canary", name), query
 
 
 def _steps(scenario: model.Scenario) -> Iterator[tuple[Path_, model.Step]]:

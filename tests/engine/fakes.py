@@ -20,8 +20,12 @@ from runner.backends import (
     StepResult,
 )
 from runner.clock import FakeClock
-from runner.engine.metrics import Breach, GateResult, MeasureResult
+from runner.engine.metrics import Breach, GateResult, MeasureResult, Progress
 from runner.errors import FaultError, LockHeldError, StepError
+from runner.measure import timebase
+from runner.measure.history import History
+from runner.measure.results import RtoResult
+from runner.measure.rto import compute_rto
 from runner.scenario import model
 
 
@@ -197,39 +201,41 @@ class MemoryMetrics:
             if g.abort_when.holds(value)
         ]
 
-    def measure(
+    def verification(
         self,
         spec: model.ScenarioSpec,
         *,
         fault_start: datetime,
-        failover_done: datetime | None,
-        window_end: datetime,
-    ) -> MeasureResult:
-        assert spec.measure.rto is not None
-        hold = spec.measure.rto.hold.total_seconds()
-        t, run_start, recovered_at = fault_start, None, None
-        while t <= window_end:
-            if self.world.up_at(t):
-                run_start = run_start or t
-                if (t - run_start).total_seconds() >= hold:
-                    recovered_at = run_start
-                    break
-            else:
-                run_start = None
-            t = t.fromtimestamp(t.timestamp() + 1.0, t.tzinfo)
-        seconds = (recovered_at - fault_start).total_seconds() if recovered_at else None
-        objective = spec.objectives.rto.total_seconds() if spec.objectives.rto else None
-        met = seconds is not None and objective is not None and seconds <= objective
-        rto = {
-            "seconds": seconds,
-            "objectiveSeconds": objective,
-            "met": met,
-            "status": "met" if met else "missed",
-            "method": "sli",
-            "uncertaintySeconds": 1.0,
-            "explanation": f"recovered after {seconds}s" if seconds else "never recovered",
-            "details": {},
-        }
-        return MeasureResult(
-            rto=rto, rpo=None, recovered=recovered_at is not None, sli_value=None, stored={}
-        )
+        fault_requested: datetime | None,
+    ) -> MemoryVerification:
+        return MemoryVerification(self.world, spec, fault_start)
+
+
+class MemoryVerification:
+    """The real RTO rules (`runner.measure.rto`) over the World sampled every second."""
+
+    def __init__(self, world: World, spec: model.ScenarioSpec, fault_start: datetime) -> None:
+        self.world, self.spec, self.fault_start = world, spec, timebase.ms(fault_start)
+
+    def _rto(self, end: datetime) -> RtoResult:
+        r = self.spec.measure.rto
+        assert r is not None
+        w = timebase.ms(end)
+        points = [
+            (t, 1.0 if self.world.up_at(timebase.at(t)) else 0.0)
+            for t in range(self.fault_start - 10_000, w + 1, 1000)
+        ]
+        objective = self.spec.objectives.rto
+        return compute_rto(
+            [History(points=tuple(points))],
+            up_when=r.up_when,
+            hold=round(r.hold.total_seconds() * 1000),
+            fault_start=self.fault_start,
+            window_end=w,
+        ).judged(None if objective is None else objective.total_seconds())
+
+    def poll(self, now: datetime) -> Progress:
+        return Progress(rto=self._rto(now), sli_value=None)
+
+    def finish(self, end: datetime, *, failover_done: datetime | None) -> MeasureResult:
+        return MeasureResult(rto=self._rto(end), rpo=None, stored={})

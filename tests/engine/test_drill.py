@@ -131,8 +131,10 @@ def test_a_full_drill_passes_and_leaves_no_fault(tmp_path: Path) -> None:
     assert all(s == "succeeded" for _, s in phases(result))
     assert world.faults == {} and world.locks == {}
     rto = result.record["measurements"]["rto"]
-    # the fault starts, 20 s observe, two 1 s steps: users are back after 22 s
-    assert rto["seconds"] == pytest.approx(22.0)
+    # the fault starts, 20 s observe, two 1 s steps: users are back after 22 s; sampled
+    # every second, the last failing sample is at 21 s and the first healthy one at 22 s
+    assert (rto["lowerSeconds"], rto["upperSeconds"]) == (21.0, 22.0)
+    assert rto["seconds"] == pytest.approx(21.5) and rto["uncertaintySeconds"] == 0.5
     assert world.active == "primary"
     on_disk = json.loads((tmp_path / "mem-run-0001" / "run.json").read_text())
     assert on_disk["status"] == "passed" and on_disk["faults"][0]["recoveredAt"]
@@ -346,7 +348,8 @@ def test_a_ten_minute_drill_runs_in_milliseconds(tmp_path: Path) -> None:
     result = run_drill(tmp_path, world, sc)
     done.set()
     assert result.status == Status.PASSED
-    assert result.record["measurements"]["rto"]["seconds"] == pytest.approx(602.0)
+    rto = result.record["measurements"]["rto"]
+    assert (rto["lowerSeconds"], rto["upperSeconds"]) == (601.0, 602.0)
 
 
 def test_the_plan_lists_the_phases_in_the_order_the_engine_runs_them(tmp_path: Path) -> None:

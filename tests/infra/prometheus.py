@@ -239,12 +239,15 @@ class LiveExporter:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.down = False
+        """While set, /metrics answers 503: Prometheus marks every series of it stale."""
         registry = self.registry
+        exporter = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path != "/metrics":
-                    self.send_response(404)
+                if self.path != "/metrics" or exporter.down:
+                    self.send_response(404 if self.path != "/metrics" else 503)
                     self.end_headers()
                     return
                 body = generate_latest(registry)
@@ -267,8 +270,10 @@ class LiveExporter:
         host, port = self._server.server_address[:2]
         return f"{host!s}:{port}"
 
-    def gauge(self, name: str, documentation: str = "test gauge") -> Gauge:
-        return Gauge(name, documentation, registry=self.registry)
+    def gauge(
+        self, name: str, documentation: str = "test gauge", labels: Sequence[str] = ()
+    ) -> Gauge:
+        return Gauge(name, documentation, labelnames=labels, registry=self.registry)
 
     def close(self) -> None:
         self._server.shutdown()

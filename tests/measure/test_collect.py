@@ -1,13 +1,17 @@
-"""RTO, RPO, steady state and guardrails measured from a real Prometheus (backfilled history)."""
+"""Reading and re-measuring, steady state and guardrails, against a real Prometheus
+(backfilled history). The RTO and RPO rules themselves: test_conformance.py."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from runner.measure import collect
+from runner.errors import ConfigurationError
+from runner.measure import collect, timebase
 from runner.measure.evidence import Measurements
+from runner.measure.reader import Reader
 from runner.measure.results import Status
 from runner.prom import PrometheusClient
 from runner.scenario import model
@@ -26,6 +30,7 @@ def rto_spec(sli: str, *, hold: str = "30s", objective: str | None = "2m") -> mo
 
 
 def measure(prom: PrometheusClient, spec: model.ScenarioSpec) -> Measurements:
+    """The engine's one-shot measurement over the history's window."""
     return collect.measure(
         prom,
         spec,
@@ -36,119 +41,59 @@ def measure(prom: PrometheusClient, spec: model.ScenarioSpec) -> Measurements:
     )
 
 
-def test_clean_outage_rto_is_the_recovery_time(prom: PrometheusClient) -> None:
-    rto = measure(prom, rto_spec('drill_sli{case="clean"}')).rto
-    assert rto is not None
-    # last down sample at F+60, first up at F+65: recovery in (F+55, F+65]
-    assert rto.seconds == pytest.approx(60.0)
-    assert rto.uncertainty_seconds == pytest.approx(5.0)
-    assert rto.status is Status.MET and rto.met is True
-    assert rto.time_to_detect_seconds == pytest.approx(5.0)
-    assert rto.time_to_failover_seconds == pytest.approx(30.0)
-    assert [o.seconds for o in rto.outages] == [pytest.approx(60.0)]
-    assert rto.outages[0].start == history.at(5)
-
-
-def test_a_blip_shorter_than_hold_does_not_count(prom: PrometheusClient) -> None:
-    rto = measure(prom, rto_spec('drill_sli{case="flapping"}')).rto
-    assert rto is not None
-    assert rto.recovered_at == history.at(85)
-    assert rto.seconds == pytest.approx(80.0)
-    assert len(rto.outages) == 2
-
-
-def test_the_blip_counts_when_hold_is_shorter_than_it(prom: PrometheusClient) -> None:
-    rto = measure(prom, rto_spec('drill_sli{case="flapping"}', hold="10s")).rto
-    assert rto is not None
-    assert rto.recovered_at == history.at(45)
-
-
-def test_never_recovered_is_missed_with_no_seconds(prom: PrometheusClient) -> None:
-    rto = measure(prom, rto_spec('drill_sli{case="never"}', objective=None)).rto
-    assert rto is not None
-    assert rto.seconds is None
-    assert rto.status is Status.MISSED and rto.met is False
-    assert rto.outages[0].end is None
-
-
-def test_gaps_before_recovery_are_inconclusive(prom: PrometheusClient) -> None:
-    rto = measure(prom, rto_spec('drill_sli{case="gap"}')).rto
-    assert rto is not None
-    assert rto.status is Status.INCONCLUSIVE
-    assert rto.met is None and rto.seconds is None
-    assert "gap" in rto.explanation
-
-
-def test_several_series_must_be_aggregated(prom: PrometheusClient) -> None:
-    bare = measure(prom, rto_spec('drill_multi{case="multi"}')).rto
-    assert bare is not None
-    assert bare.status is Status.INCONCLUSIVE
-    assert "2 series" in bare.explanation and "aggregate" in bare.explanation
-
-    rto = measure(prom, rto_spec('min(drill_multi{case="multi"})')).rto
-    assert rto is not None
-    assert rto.status is Status.MET
-    assert rto.seconds == pytest.approx(50.0)
-
-
-def test_no_data_is_inconclusive(prom: PrometheusClient) -> None:
-    rto = measure(prom, rto_spec("drill_metric_that_does_not_exist")).rto
-    assert rto is not None
-    assert rto.status is Status.INCONCLUSIVE
-    assert "no data" in rto.explanation
-
-
-def test_lag_spike_before_the_fault_is_the_rpo(prom: PrometheusClient) -> None:
-    spec = make_spec(
-        measure={"rpo": {"lag": {"query": 'drill_lag_seconds{case="spike"}', "lookback": "1m"}}},
-        objectives={"rpo": "5s"},
-    )
-    rpo = measure(prom, spec).rpo
-    assert rpo is not None and rpo.lag is not None
-    assert rpo.seconds == pytest.approx(3.5)
-    assert rpo.lag.at == history.at(-10)
-    assert rpo.status is Status.MET
-
-
-def test_canary_counts_lost_writes_and_the_time_window(prom: PrometheusClient) -> None:
-    spec = make_spec(
-        measure={
-            "rpo": {
-                "lag": {"query": 'drill_lag_seconds{case="spike"}', "lookback": "1m"},
-                "canary": {
-                    "acknowledged": 'drill_canary_ack{case="loss"}',
-                    "present": 'drill_canary_present{case="loss"}',
-                    "acknowledgedTime": 'drill_canary_ack_time{case="loss"}',
-                    "presentTime": 'drill_canary_present_time{case="loss"}',
-                },
-            }
-        },
-        objectives={"rpo": "3s", "maxLostWrites": 0},
-    )
-    rpo = measure(prom, spec).rpo
-    assert rpo is not None and rpo.canary is not None
-    assert rpo.canary.lost_writes == 20
-    assert rpo.canary.ack_seq == 12_000 and rpo.canary.present_seq == 11_980
-    assert rpo.canary.window_seconds == pytest.approx(2.0)
-    assert rpo.seconds == pytest.approx(3.5)  # the larger of lag 3.5 s and canary 2 s
-    assert rpo.method == "lag+canary"
-    assert rpo.status is Status.MISSED  # 3.5 s > 3 s and 20 lost writes > 0
-    doc = rpo.to_json()
-    assert doc["details"]["canary"]["lostWrites"] == 20
-
-
-def test_measurements_are_stored_and_remeasured_without_prometheus(
+def test_remeasure_applies_new_objectives_and_refuses_a_changed_query(
     prom: PrometheusClient,
 ) -> None:
     spec = rto_spec('drill_sli{case="clean"}', objective="2m")
-    stored = json.loads(json.dumps(measure(prom, spec).to_json()))
+    live = measure(prom, spec)
+    stored = json.loads(json.dumps(live.to_json(), allow_nan=False))
     assert stored["inputs"]["series"]["rto.sli"]["query"] == 'drill_sli{case="clean"}'
+    assert stored["inputs"]["series"]["rto.sli"]["mode"] == "raw"
+    assert collect.remeasure(stored, spec).rto == live.rto
 
-    stricter = rto_spec('drill_sli{case="clean"}', objective="30s")
-    again = collect.remeasure(stored, stricter)
-    assert again.rto is not None
-    assert again.rto.seconds == pytest.approx(60.0)
-    assert again.rto.status is Status.MISSED
+    stricter = collect.remeasure(stored, rto_spec('drill_sli{case="clean"}', objective="30s"))
+    assert stricter.rto is not None and stricter.rto.status is Status.MISSED
+    # last failing sample F+60, first healthy F+65
+    assert stricter.rto.bounds is not None
+    assert (stricter.rto.bounds.lower, stricter.rto.bounds.upper) == (60.0, 65.0)
+    with pytest.raises(ConfigurationError, match="cannot be re-measured"):
+        collect.remeasure(stored, rto_spec('drill_sli{case="flapping"}'))
+
+
+def test_a_polled_reader_fetches_only_what_is_new(prom: PrometheusClient) -> None:
+    start = timebase.ms(history.at(-300))
+    raw = Reader(prom, 'drill_sli{case="clean"}', start=start, step=5000)
+    grid = Reader(prom, 'min(drill_sli{case="clean"})', start=start, step=5000)
+    sizes: list[int] = []
+    for offset in range(0, 600, 10):
+        before = prom.bytes_received
+        raw.advance(timebase.ms(history.at(offset)))
+        grid.advance(timebase.ms(history.at(offset)))
+        sizes.append(prom.bytes_received - before)
+    # after the first read, every poll reads the 10 s since the last one plus the settle
+    # margin: the same size whatever the elapsed time
+    assert max(sizes[2:]) <= 1.3 * min(sizes[2:]), sizes
+    one_shot = Reader(prom, 'drill_sli{case="clean"}', start=start, step=5000)
+    one_shot.advance(timebase.ms(history.at(590)))
+    assert one_shot.histories() == raw.histories()
+    (compound,) = grid.histories()
+    (plain,) = raw.histories()
+    # min() of one series: the grid values sit at the real sample times
+    assert [t for t, _ in compound.points] == [t for t, _ in plain.points]
+
+
+def test_a_compound_expression_is_placed_at_real_sample_times(prom: PrometheusClient) -> None:
+    """The `gap` case was silent for 365 s: a plain range query repeats its last value for
+    five minutes; the reader marks that stretch unknown instead."""
+    start = timebase.ms(history.at(-60))
+    reader = Reader(prom, 'max(drill_sli{case="gap"})', start=start, step=5000)
+    reader.advance(timebase.ms(history.at(500)))
+    (h,) = reader.histories()
+    times = [t for t, _ in h.points]
+    assert timebase.ms(history.at(30)) in times and timebase.ms(history.at(400)) in times
+    assert not [t for t in times if timebase.ms(history.at(30)) < t < timebase.ms(history.at(400))]
+    holes = h.holes(timebase.ms(history.at(0)), timebase.ms(history.at(500)))
+    assert holes and holes[0][0] <= timebase.ms(history.at(40))
 
 
 def test_steady_state_pass_fail_and_no_data(prom: PrometheusClient) -> None:
@@ -197,3 +142,14 @@ def test_resolve_step_uses_the_scrape_interval(prom: PrometheusClient) -> None:
     assert collect.resolve_step(prom, None) == 5.0
     assert collect.resolve_step(prom, 1.0) == 1.0
     assert collect.resolve_step(prom, 60.0) == 5.0  # never coarser than the scrape interval
+
+
+def test_inputs_stored_by_measurement_v1_are_refused_clearly() -> None:
+    """A v1 record kept grid values only: re-measuring it would trust filled-in values."""
+    fixtures = Path(__file__).resolve().parents[1] / "reports" / "fixtures"
+    run = json.loads(
+        (fixtures / "lab-region-failover-20261124-100307-2f5d" / "run.json").read_text()
+    )
+    spec = rto_spec("lab_probe_success")
+    with pytest.raises(ConfigurationError, match="measurement v1"):
+        collect.remeasure(run["measurementInputs"], spec)

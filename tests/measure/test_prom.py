@@ -92,6 +92,31 @@ def test_long_ranges_are_split_under_the_point_limit(prom: PrometheusClient) -> 
     assert prom.requests_made - before == 2
 
 
+def test_raw_reads_return_stored_samples_only(prom: PrometheusClient) -> None:
+    """`gap` has no sample from F+35 to F+400: a raw read shows the hole that a range
+    query would fill with the last value for five minutes."""
+    (series,) = prom.query_raw('drill_sli{case="gap"}', history.at(0), history.at(500))
+    times = [t - history.F for t, _ in series.samples]
+    assert times[0] == 0 and 30 in times and 400 in times
+    assert not [t for t in times if 30 < t < 400]
+    (grid,) = prom.query_range('drill_sli{case="gap"}', history.at(0), history.at(500), 5)
+    assert len(grid.samples) > len(series.samples)  # the range query repeats into the hole
+
+
+def test_long_raw_reads_are_split_and_merged(prom: PrometheusClient) -> None:
+    before = prom.requests_made
+    (series,) = prom.query_raw('drill_sli{case="clean"}', history.at(-1200), history.at(900))
+    assert prom.requests_made - before == 1
+    whole = [t for t, _ in series.samples]
+    assert whole == sorted(set(whole)) and len(whole) == 2100 // 5 + 1
+    # over an hour: one instant query per hour, no sample lost or doubled at the seams
+    start = history.at(-1200)
+    before = prom.requests_made
+    (long,) = prom.query_raw('drill_sli{case="clean"}', start - timedelta(hours=2), history.at(900))
+    assert prom.requests_made - before == 3
+    assert [t for t, _ in long.samples] == whole
+
+
 def test_scrape_interval_is_read_from_the_config(prom: PrometheusClient) -> None:
     assert prom.scrape_interval() == 5.0
 

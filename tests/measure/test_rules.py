@@ -1,4 +1,7 @@
-"""The measurement rules as pure functions over synthetic series (no Prometheus)."""
+"""The measurement rules as pure functions over synthetic histories (no Prometheus).
+
+The adversarial cases with a truth are in test_conformance.py; these pin the result
+values themselves: JSON forms, non-finite inputs, time resolution, the grid builder."""
 
 from __future__ import annotations
 
@@ -9,13 +12,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from runner.measure import checks, rpo, rto
-from runner.measure.results import RpoResult, RtoResult, Status
+from runner.measure import checks, history, rpo, rto, timebase
+from runner.measure.history import GridSeries, History
+from runner.measure.results import Bounds, RpoResult, RtoOutcome, RtoResult, Status
 from runner.prom import Series
 from runner.scenario import model
 from runner.scenario.values import parse_expectation
 
 F = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+FM = timebase.ms(F)
 UP = parse_expectation(">= 1")
 
 
@@ -26,165 +31,137 @@ def series(values: Sequence[float | None], *, step: float = 1.0, start: float = 
     return Series(labels={}, samples=points)
 
 
+def hist(values: Sequence[float | None], *, step: float = 1.0, start: float = -10.0) -> History:
+    return history.from_samples(
+        {},
+        [(FM + round((start + i * step) * 1000), v) for i, v in enumerate(values) if v is not None],
+    )
+
+
 def sec(n: float) -> datetime:
     return F + timedelta(seconds=n)
 
 
-def measure(
-    values: Sequence[float | None], *, hold: float = 3, window: float = 30, **kw: object
-) -> RtoResult:
-    args: dict[str, object] = {
-        "up_when": UP,
-        "hold_s": hold,
-        "fault_start": F,
-        "failover_done": None,
-        "window_end": sec(window),
-        "step_s": 1.0,
-        **kw,
-    }
-    return rto.compute_rto([series(values)], **args)  # type: ignore[arg-type]
-
-
-def test_rto_is_the_middle_of_the_recovery_interval() -> None:
-    result = measure([1, 0, 0, 0, 0, 1, 1, 1, 1] + [1] * 22)
-    # last failing sample at 4 s, first good at 5 s, scrape 1 s: recovery in (3 s, 5 s]
-    assert result.seconds == pytest.approx(4.0)
-    assert result.uncertainty_seconds == pytest.approx(1.0)
-    assert result.time_to_detect_seconds == pytest.approx(1.0)
-    assert result.recovered_at == sec(5)
-
-
-def test_a_coarser_scrape_interval_widens_the_uncertainty() -> None:
-    result = measure([1, 0, 0, 0, 0, 1, 1, 1, 1] + [1] * 22, scrape_interval_s=3.0)
-    # recovery in (4 - 3, 5] = (1, 5]
-    assert result.seconds == pytest.approx(3.0)
-    assert result.uncertainty_seconds == pytest.approx(2.0)
-
-
-def test_hold_is_measured_to_the_start_of_the_run_that_held() -> None:
-    values = [0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1] + [1] * 20
-    result = measure(values, hold=3)
-    assert result.recovered_at == sec(7)
-    assert [o.seconds for o in result.outages] == [2.0, 3.0]
-
-
-def test_a_run_cut_by_the_window_end_before_hold_is_missed() -> None:
-    result = measure([0] * 28 + [1, 1, 1], hold=5)
-    assert result.status is Status.MISSED and result.seconds is None
-    assert result.outages[0].end == sec(28)
-
-
-def test_an_sli_that_never_failed_has_rto_zero() -> None:
-    result = measure([1] * 31)
-    assert result.seconds == 0.0
-    assert result.time_to_detect_seconds is None
-    assert "never failed" in result.explanation
-
-
-def test_nan_counts_as_failing() -> None:
-    result = measure([math.nan, math.nan, 1, 1, 1, 1] + [1] * 25)
-    assert result.recovered_at == sec(2)
-
-
-def test_a_short_hole_is_tolerated_and_a_long_one_is_inconclusive() -> None:
-    # samples two steps apart (one point missing) are fine; three apart are a gap
-    tolerated = measure([0, 0, None, 0, 1, 1, 1, 1] + [1] * 23)
-    assert tolerated.status is Status.NO_OBJECTIVE
-    hole = measure([0, 0, None, None, 0, 1, 1, 1, 1] + [1] * 22)
-    assert hole.status is Status.INCONCLUSIVE and hole.seconds is None
-    late_start = measure([None, None, None, 1, 1, 1, 1] + [1] * 24)
-    assert late_start.status is Status.INCONCLUSIVE
-
-
-def test_a_hole_after_recovery_does_not_matter() -> None:
-    result = measure([0, 0, 1, 1, 1, 1] + [None] * 10 + [1] * 15)
-    assert result.status is Status.NO_OBJECTIVE and result.recovered_at == sec(2)
-
-
-def test_rto_verdicts_and_json_keys() -> None:
-    result = measure([1, 0, 0, 0, 0, 1, 1, 1, 1] + [1] * 22, failover_done=sec(2.5))
-    met, missed = result.judged(5.0), result.judged(3.0)
-    assert (met.status, met.met, missed.status, missed.met) == (
-        Status.MET,
-        True,
-        Status.MISSED,
-        False,
+def measure(values: Sequence[float | None], *, hold: float = 3, window: float = 30) -> RtoResult:
+    """Samples every second from F-10 s (so `values[10]` is the sample at F)."""
+    return rto.compute_rto(
+        [hist(values)],
+        up_when=UP,
+        hold=round(hold * 1000),
+        fault_start=FM,
+        window_end=FM + round(window * 1000),
+        failover_done=FM + 2500,
     )
-    assert (
-        "closer to the objective than the uncertainty"
-        in measure([1, 0, 0, 0, 0, 1, 1, 1, 1] + [1] * 22).judged(4.5).explanation
-    )
-    doc = json.loads(json.dumps(met.to_json()))
-    assert set(doc) == {
-        "seconds",
-        "objectiveSeconds",
-        "met",
-        "status",
-        "method",
-        "uncertaintySeconds",
-        "explanation",
-        "details",
-    }
-    assert {
-        "timeToDetectSeconds",
-        "timeToFailoverSeconds",
-        "outages",
-        "holdSeconds",
-        "stepSeconds",
-    } <= set(doc["details"])
-    assert doc["details"]["timeToFailoverSeconds"] == 2.5
-    assert doc["details"]["outages"][0] == {
-        "start": "2026-03-01T12:00:01.000Z",
-        "end": "2026-03-01T12:00:05.000Z",
-        "seconds": 4.0,
-    }
+
+
+def test_the_time_base_is_whole_milliseconds() -> None:
+    at = datetime(2026, 3, 1, 12, 0, 0, 999_999, tzinfo=UTC)
+    assert timebase.ms(at) == FM + 999
+    assert timebase.canonical(at) == datetime(2026, 3, 1, 12, 0, 0, 999_000, tzinfo=UTC)
+    assert timebase.from_seconds(1772366400.123) == 1772366400123
+    assert timebase.parse_iso(timebase.iso(FM + 7) or "") == FM + 7
+    with pytest.raises(ValueError, match="timezone-aware"):
+        timebase.ms(datetime(2026, 3, 1))
+
+
+def test_rto_bounds_run_from_the_last_failing_to_the_first_healthy_sample() -> None:
+    result = measure([1] * 11 + [0, 0, 0, 0, 1] + [1] * 30)  # failing F+1..F+4
+    assert result.outcome is RtoOutcome.RECOVERED
+    assert result.bounds == Bounds(lower=4.0, upper=5.0)
+    assert (result.seconds, result.uncertainty_seconds) == (4.5, 0.5)
+    assert result.time_to_detect_seconds == 1.0 and result.time_to_failover_seconds == 2.5
+    assert result.recovered_at == FM + 5000 and result.last_failing_at == FM + 4000
+    assert [(o.start, o.end) for o in result.outages] == [(FM + 1000, FM + 5000)]
+    assert result.judged(5.0).status is Status.MET
+    assert result.judged(4.5).status is Status.INCONCLUSIVE
+    assert "too close to call" in result.judged(4.5).explanation
+
+
+def test_a_verdict_at_the_lower_bound_is_not_a_miss() -> None:
+    result = measure([1] * 11 + [0, 0, 0, 0, 1] + [1] * 30)
+    assert result.judged(3.999).status is Status.MISSED
+    assert result.judged(4.0).status is Status.INCONCLUSIVE
+
+
+def test_never_failed_is_said_loudly() -> None:
+    result = measure([1] * 41)
+    assert result.outcome is RtoOutcome.NEVER_FAILED
+    assert "NEVER FAILED" in result.explanation and result.bounds == Bounds(lower=0, upper=0)
+
+
+def test_a_relapse_after_hold_is_a_miss_whatever_the_objective() -> None:
+    result = measure([1] * 11 + [0, 0, 1, 1, 1, 1, 1, 0, 0, 1] + [1] * 30)
+    assert result.outcome is RtoOutcome.RELAPSED and result.relapse_at == FM + 8000
+    assert result.judged(3600).status is Status.MISSED
+
+
+def test_json_round_trips_and_is_strict() -> None:
+    result = measure([1] * 11 + [0, math.nan, math.inf, 0, 1] + [1] * 30).judged(10)
+    assert result.ignored_samples == 2
+    doc = json.loads(json.dumps(result.to_json(), allow_nan=False))
+    assert {"seconds", "lowerSeconds", "upperSeconds", "outcome", "status"} <= set(doc)
+    assert RtoResult.from_json(doc) == result
     assert "\n" not in doc["explanation"]
-    assert RtoResult.from_json(doc) == met
 
 
-def test_lag_is_the_maximum_over_all_series_in_the_lookback() -> None:
-    a = series([0.1, 0.2, 0.9, 0.1], step=5, start=-15)
-    b = series([0.3, 2.5, 0.1, 0.1], step=5, start=-15)
-    later = series([9.0], start=5)  # after fault start: ignored
-    lag = rpo.measure_lag([a, b, later], fault_start=F, lookback_s=15, step_s=5)
-    assert lag.problem is None and lag.seconds == 2.5 and lag.at == sec(-10)
-    nothing = rpo.measure_lag([], fault_start=F, lookback_s=15, step_s=5)
-    assert nothing.problem is not None
-    result = rpo.combine(lag=nothing, canary=None, step_s=5)
-    assert result.status is Status.INCONCLUSIVE and result.seconds is None
+def test_history_json_refuses_non_finite_values() -> None:
+    h = hist([1, math.nan, 2])
+    assert h.ignored == 1 and h.first_ignored == FM - 9000
+    assert History.from_json(json.loads(json.dumps(h.to_json()))) == h
+    with pytest.raises(ValueError, match="finite"):
+        History.from_json({"labels": {}, "samples": [[1.0, "NaN"]]})
 
 
-def test_canary_loss_and_inconclusive_without_present_data() -> None:
-    ack = series([100, 110, 120], step=5, start=-10)
-    present = series([115, 115], step=5, start=20)
-    canary = rpo.measure_canary(
-        acknowledged=[ack],
-        present=[present],
-        fault_start=F,
-        failover_done=sec(15),
-        window_end=sec(30),
+def test_the_grid_builder_marks_filled_in_values_unknown() -> None:
+    step = 1000
+    outputs = [GridSeries(labels={}, values={FM + i * step: 1.0 for i in range(20)})]
+    # one underlying series sampled every 2 s until F+6 s, then silent (filled in)
+    stamps = [{FM + i * step: FM + min(i // 2 * 2, 6) * step for i in range(20)}]
+    (h,) = history.from_grid(outputs, stamps, step=step, sliding=False)
+    assert [t - FM for t, _ in h.points] == [0, 2000, 4000, 6000]
+    assert h.unknown and h.unknown[0][0] == FM + 10_000 and h.unknown[-1][1] == FM + 19_000
+
+
+def test_lag_bounds_grow_one_second_per_second_between_samples() -> None:
+    lag = rpo.compute_lag([hist([0.5] * 6, step=5, start=-25)], fault_start=FM, lookback=15_000)
+    assert lag.bounds == Bounds(lower=0.5, upper=5.5) and lag.problem is None
+    nan_only = rpo.compute_lag(
+        [hist([math.nan] * 6, step=5, start=-25)], fault_start=FM, lookback=15_000
     )
-    assert canary.lost_writes == 5 and canary.window_seconds is None
-    result = rpo.combine(lag=None, canary=canary, step_s=5).judged(None, 10)
-    assert result.status is Status.MET and result.seconds is None
-    assert result.judged(2.0, None).status is Status.INCONCLUSIVE  # no time measure for seconds
+    assert nan_only.bounds is None and nan_only.problem and "non-finite" in nan_only.problem
+    judged = rpo.combine(lag=nan_only, canary=None).judged(5.0, None)
+    assert judged.status is Status.INCONCLUSIVE
+    assert json.loads(json.dumps(judged.to_json(), allow_nan=False))["seconds"] is None
 
-    empty = rpo.measure_canary(
-        acknowledged=[ack], present=[], fault_start=F, failover_done=sec(15), window_end=sec(30)
+
+def test_a_nan_canary_never_raises_and_never_reaches_the_record() -> None:
+    nan = hist([math.nan] * 5, start=-2)
+    canary = rpo.compute_canary(
+        acknowledged=[nan],
+        present=[nan],
+        fault_start=FM,
+        failover_done=FM + 1000,
+        window_end=FM + 3000,
     )
-    assert empty.lost_writes is None and empty.problem is not None
-    assert rpo.combine(lag=None, canary=empty, step_s=5).judged(None, 0).met is None
-
-
-def test_rpo_json_round_trip() -> None:
-    lag = rpo.measure_lag(
-        [series([0.5, 1.5], step=5, start=-5)], fault_start=F, lookback_s=5, step_s=5
-    )
-    result = rpo.combine(lag=lag, canary=None, step_s=5).judged(1.0, None)
-    doc = json.loads(json.dumps(result.to_json()))
-    assert doc["status"] == "missed" and doc["method"] == "lag" and doc["seconds"] == 1.5
-    assert doc["details"]["lag"]["seconds"] == 1.5 and doc["details"]["canary"] is None
+    assert canary.lost_writes is None and canary.problem
+    result = rpo.combine(lag=None, canary=canary).judged(None, 0)
+    assert result.status is Status.INCONCLUSIVE
+    doc = json.loads(json.dumps(result.to_json(), allow_nan=False))
     assert RpoResult.from_json(doc) == result
+
+
+def test_lost_writes_with_zero_lost_time_never_pass() -> None:
+    canary = rpo.compute_canary(
+        acknowledged=[hist([100, 100], start=0)],
+        present=[hist([90, 90], start=2)],
+        acknowledged_time=[hist([50.0, 50.0], start=0)],
+        present_time=[hist([50.0, 50.0], start=2)],
+        fault_start=FM,
+        failover_done=FM + 1000,
+        window_end=FM + 4000,
+    )
+    assert canary.lost_writes == 10 and canary.window_seconds is None and canary.problem
+    assert rpo.combine(lag=None, canary=canary).judged(5.0, 20).status is Status.INCONCLUSIVE
 
 
 def test_steady_state_check_needs_full_coverage() -> None:

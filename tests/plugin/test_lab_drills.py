@@ -160,7 +160,7 @@ def test_aborted_and_inconclusive_drills_are_reported_as_such(
         [
             "drill inconclusive: RTO: *",
             "INCONCLUSIVE: lab-region-failover-unsure (run *",
-            "  RTO: the SLI query returned no data in the window",
+            "  RTO: the SLI query returned no data",
             "",
             "  objective  measured  target  met*uncertainty",
             "  RTO        unknown   <= 30s  inconclusive*",

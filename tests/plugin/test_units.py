@@ -82,3 +82,33 @@ def test_a_pattern_with_a_slash_matches_the_relative_path() -> None:
     assert not matches("other/lab/a.yaml", ("scenarios/lab/*.yaml",))
     assert not matches(None, ("scenarios/**/*.yaml",), name="a.yaml")
     assert matches("x/a.yaml", ("nothing/*.yaml", "*.yaml"))  # any pattern of several
+
+
+def test_report_rto_is_the_worst_case_the_data_allows() -> None:
+    """A user's `assert report.rto <= x` must hold only if it is proven: the upper bound."""
+    record = {
+        "runId": "x-2",
+        "scenario": {"name": "x"},
+        "status": "inconclusive",
+        "measurements": {
+            "rto": {
+                "seconds": 105.0,
+                "lowerSeconds": 90.0,
+                "upperSeconds": 120.0,
+                "objectiveSeconds": 110,
+                "status": "inconclusive",
+            },
+            "rpo": {
+                "seconds": None,
+                "lowerSeconds": 3.0,
+                "upperSeconds": None,
+                "objectiveSeconds": 5,
+                "status": "inconclusive",
+            },
+        },
+        "phases": [],
+        "faults": [],
+    }
+    report = DrillReport.from_record(record, record_dir=Path("results/x-2"))
+    assert report.rto == timedelta(seconds=120)
+    assert report.rpo is None

@@ -73,6 +73,20 @@ def _issues(tmp_path: Path, text: str) -> list[Issue]:
             id="measure-from",
         ),
         pytest.param(
+            "  objectives:",
+            "  measure:\n    rto: {sli: 'min(up offset 5m)', upWhen: '>= 1'}\n  objectives:",
+            (26, 16, "spec.measure.rto.sli"),
+            "offset and @ modifiers cannot be measured (they read the past)",
+            id="measured-query-offset",
+        ),
+        pytest.param(
+            "  objectives:",
+            "  measure:\n    rpo: {lag: {query: 'max(lag'}}\n  objectives:",
+            (26, 24, "spec.measure.rpo.lag.query"),
+            "not valid PromQL: unclosed left parenthesis",
+            id="measured-query-syntax",
+        ),
+        pytest.param(
             SECOND_FAULT,
             "    - {name: split, type: network-partition, cluster: east, peer: east, duration: 1m}"
             "\n" + SECOND_FAULT,
