@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("runner.cli.validate:schema_command", "Print the JSON Schema of a file kind."),
     "plan": ("runner.cli.plan:command", "Show the faults and steps a drill would run."),
     "run": ("runner.cli.run:command", "Run a drill."),
+    "measure": ("runner.cli.measure:command", "Measure RTO and RPO over any window."),
     "abort": ("runner.cli.runs:abort", "Abort a running drill."),
     "cleanup": ("runner.cli.cleanup:command", "Remove faults left by drill-runner."),
     "status": ("runner.cli.runs:status", "Show active runs and leftover faults."),

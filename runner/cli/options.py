@@ -14,3 +14,11 @@ results_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="The folder of run records (results/<run-id>/).",
 )
+
+drill_option = click.option(
+    "--drill",
+    "drill_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The drill file: where (targets) and which Prometheus.",
+)
