@@ -5,14 +5,20 @@ Polls use fresh connections with short timeouts, and a snapshot older than
 Replication lag of a standby is measured against the primary's current LSN (from
 the other site's latest snapshot): bytes behind, and seconds behind from the
 replay timestamp (0 once it has replayed everything the primary has).
+
+It also verifies the canary (docs/measurement.md, the `missing` form): on each site,
+which of the writes the other site acknowledged in its current epoch (from the
+router, the writer) are missing, and the writer's timestamp of the last one present
+before the first missing one.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from prometheus_client.core import GaugeMetricFamily
@@ -23,6 +29,7 @@ from runner.lab.state import SITES, other_site
 
 INTERVAL = 0.5
 STALE = 3.0
+TS_TOLERANCE = 0.001
 _POLL = """SELECT NOT pg_is_in_recovery(),
     CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
         - '0/0'::pg_lsn,
@@ -46,13 +53,23 @@ class Snapshot:
     receiver: str | None
     """The WAL receiver's status ('streaming' when healthy), None on a primary."""
     max_seq: dict[str, tuple[int, float]]
+    canary: dict[str, tuple[int, float | None]] = field(default_factory=dict)
+    """Per origin (the other site): (acknowledged writes missing here, writer's timestamp of
+    the last acknowledged write present before the first missing one)."""
+
+
+Acknowledged = Callable[[str, float], list[tuple[int, float]]]
+"""(site, since) -> the (seq, writer's ts) that site acknowledged in its current epoch."""
+_PRESENT = """SELECT seq, extract(epoch FROM created_at) FROM orders
+    WHERE origin = %s AND created_at >= to_timestamp(%s)"""
 
 
 class DbExporter(Collector):
     """Polls both sites' servers and exports what it saw."""
 
-    def __init__(self, db_ports: dict[str, int]) -> None:
+    def __init__(self, db_ports: dict[str, int], acknowledged: Acknowledged | None = None) -> None:
         self.db_ports = db_ports
+        self.acknowledged = acknowledged
         self.latest: dict[str, Snapshot | None] = dict.fromkeys(SITES)
         self._primary_lsn: dict[str, int] = {}
         self._stop = threading.Event()
@@ -77,6 +94,7 @@ class DbExporter(Collector):
                         str(o): (int(s), float(t))
                         for o, s, t in conn.execute(_MAX_SEQ.encode()).fetchall()
                     }
+                    canary = self._verify_canary(conn, other_site(site))
                 snap = Snapshot(
                     time.time(),
                     bool(primary),
@@ -85,6 +103,7 @@ class DbExporter(Collector):
                     float(db_now),
                     receiver,
                     max_seq,
+                    canary,
                 )
                 self.latest[site] = snap
                 if snap.primary:
@@ -92,6 +111,30 @@ class DbExporter(Collector):
             except (psycopg.Error, OSError):
                 self.latest[site] = None
             self._stop.wait(INTERVAL)
+
+    def _verify_canary(
+        self, conn: psycopg.Connection[Any], origin: str
+    ) -> dict[str, tuple[int, float | None]]:
+        """Which writes `origin` acknowledged (this epoch) this server lacks."""
+        if self.acknowledged is None:
+            return {}
+        acked = self.acknowledged(origin, 0.0)
+        if not acked:
+            return {origin: (0, None)}
+        since = min(ts for _, ts in acked) - 0.001
+        rows = conn.execute(_PRESENT.encode(), (origin, since)).fetchall()
+        present: dict[int, list[float]] = {}
+        for seq, ts in rows:
+            present.setdefault(int(seq), []).append(float(ts))
+        missing, last_present = 0, None
+        for seq, ts in acked:
+            # a promoted standby may hand out a seq that a lost write had: match the time too
+            if any(abs(t - ts) <= TS_TOLERANCE for t in present.get(seq, ())):
+                if missing == 0:
+                    last_present = ts
+            else:
+                missing += 1
+        return {origin: (missing, last_present)}
 
     def fresh(self, site: str) -> Snapshot | None:
         snap = self.latest[site]
@@ -138,4 +181,21 @@ class DbExporter(Collector):
             for origin, (s, t) in snap.max_seq.items():
                 seq.add_metric([site, origin], s)
                 seq_ts.add_metric([site, origin], t)
-        yield from (up, primary, lag_b, lag_s, seq, seq_ts)
+        missing = GaugeMetricFamily(
+            "lab_canary_missing_writes",
+            "Writes the origin site acknowledged (this epoch) that this site lacks",
+            labels=["site", "origin"],
+        )
+        present_ts = GaugeMetricFamily(
+            "lab_canary_present_timestamp_seconds",
+            "Writer's timestamp of the origin's last acknowledged write present here before"
+            " the first missing one",
+            labels=["site", "origin"],
+        )
+        for site in SITES:
+            snap = self.fresh(site)
+            for origin, (count, last) in (snap.canary if snap else {}).items():
+                missing.add_metric([site, origin], count)
+                if last is not None:
+                    present_ts.add_metric([site, origin], last)
+        yield from (up, primary, lag_b, lag_s, seq, seq_ts, missing, present_ts)

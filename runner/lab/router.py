@@ -2,7 +2,10 @@
 
 It is the source of truth for acknowledgements: every ack it relays is appended
 to `acks.jsonl` (site, seq, ts) and kept in gauges that hold their value after
-the site dies, so the RPO canary can compare them with what survived.
+the site dies. It is also the canary's writer: it remembers the writes each site
+acknowledged since traffic was last routed to that site (`acknowledged`), so the
+exporter can check them against the other site (the canary contract of
+docs/measurement.md, `missing` form).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +25,8 @@ from prometheus_client import CollectorRegistry, Gauge
 from runner.lab.state import SITES
 
 FORWARD_TIMEOUT = 2.0
+ACK_MEMORY = 600.0
+"""Acknowledged writes older than this are forgotten (a drill's loss is checked sooner)."""
 
 
 class Router:
@@ -39,6 +46,7 @@ class Router:
         self._on_switch = on_switch
         self._acks = acks.open("a", buffering=1)
         self._lock = threading.Lock()
+        self._epoch: dict[str, deque[tuple[int, float]]] = {s: deque() for s in SITES}
         self._seq = Gauge(
             "lab_router_last_ack_seq",
             "Last seq acked through the router",
@@ -71,9 +79,18 @@ class Router:
         self._acks.close()
 
     def route(self, site: str) -> None:
+        with self._lock:
+            # a new epoch for `site`: what it acknowledged before was checked in its drill
+            self._epoch[site].clear()
         self.active = site
         self._show_active()
         self._on_switch(site)
+
+    def acknowledged(self, site: str, since: float) -> list[tuple[int, float]]:
+        """(seq, writer's ts) of the writes `site` acknowledged in its current epoch,
+        from `since` (unix seconds) on, in the order they were acknowledged."""
+        with self._lock:
+            return [(seq, ts) for seq, ts in self._epoch[site] if ts >= since]
 
     def _show_active(self) -> None:
         for s in SITES:
@@ -100,6 +117,10 @@ class Router:
                 )
                 self._seq.labels(site).set(body["seq"])
                 self._ts.labels(site).set(body["ts"])
+                epoch = self._epoch[site]
+                epoch.append((int(body["seq"]), float(body["ts"])))
+                while epoch and epoch[0][1] < time.time() - ACK_MEMORY:
+                    epoch.popleft()
         return status, body
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

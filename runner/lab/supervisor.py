@@ -69,8 +69,6 @@ class Supervisor:
         self.roles = Roles(self.sites, self.proxies, on_promoted=self._record_promotion)
         self.faults = FaultBook(self.sites, self.proxies, self.lock)
         self.registry = CollectorRegistry()
-        self.exporter = DbExporter({s: self.sites[s].db.port for s in SITES})
-        self.registry.register(self.exporter)
         self.router = Router(
             active=active,
             order_ports={s: self.sites[s].order_port for s in SITES},
@@ -78,6 +76,10 @@ class Supervisor:
             registry=self.registry,
             on_switch=lambda _site: self._write_state(),
         )
+        self.exporter = DbExporter(
+            {s: self.sites[s].db.port for s in SITES}, acknowledged=self.router.acknowledged
+        )
+        self.registry.register(self.exporter)
         self.prober = Prober(
             router_port=self.router.port, probes=layout.probes, registry=self.registry
         )

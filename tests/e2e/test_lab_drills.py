@@ -36,10 +36,14 @@ def test_region_failover_passes_with_measurements_matching_ground_truth(lab: Lab
     assert run["status"] == "passed", run["reason"] + "\n" + log
     assert code == 0
     rto, rpo, observed = run["measurements"]["rto"], run["measurements"]["rpo"], run["observed"]
-    step = run["stepSeconds"]
-    assert rto["status"] == "met" and rto["seconds"] is not None
-    assert abs(rto["seconds"] - observed["rtoSeconds"]) <= step + 0.5, (rto, observed)
+    assert rto["status"] == "met" and rto["outcome"] == "recovered"
+    # the lab's own record of when users got service back lies inside the measured bounds
+    # (50 ms: a sample is stamped when its scrape starts, the gauge computed just after)
+    assert rto["lowerSeconds"] - 0.05 <= observed["rtoSeconds"] <= rto["upperSeconds"] + 0.05
     assert rpo["details"]["canary"]["lostWrites"] == observed["lostWrites"]
+    assert rpo["details"]["canary"]["windowSeconds"] == pytest.approx(
+        observed["lostWindowSeconds"], abs=0.01
+    )
     assert [p["name"] for p in run["phases"]][-3:] == ["post-steady-state", "cleanup", "report"]
     assert all(f["recoveredAt"] for f in run["faults"])
     assert_restored(lab)
@@ -54,7 +58,10 @@ def test_replication_lag_breach_fails_on_rpo(lab: Lab) -> None:
     assert rpo["status"] == "missed"
     assert observed["lostWrites"] > 0
     assert rpo["details"]["canary"]["lostWrites"] == observed["lostWrites"]
-    assert rpo["seconds"] > rpo["objectiveSeconds"]
+    assert rpo["details"]["canary"]["windowSeconds"] == pytest.approx(
+        observed["lostWindowSeconds"], abs=0.01
+    )
+    assert rpo["lowerSeconds"] > rpo["objectiveSeconds"]
     assert_restored(lab)
     assert_healthy_topology(lab)
 
