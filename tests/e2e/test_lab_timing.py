@@ -48,7 +48,7 @@ def _ready(lab: Lab, primary: str) -> bool:
         return False
     if status["sites"][standby]["role"] != "standby":
         return False
-    healthy = lab.prometheus("min_over_time(lab_probe_success[3s])")
+    healthy = lab.prometheus("min(min_over_time(lab_probe_success[3s]))")
     lag = lab.prometheus("max(max_over_time(lab_replication_lag_seconds[3s]))")
     return healthy is not None and healthy >= 0.99 and lag is not None and lag < 1
 
