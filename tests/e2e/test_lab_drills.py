@@ -71,6 +71,10 @@ def test_network_partition_runs_and_restores_the_links(lab: Lab) -> None:
     assert run["status"] in ("passed", "failed"), run["reason"] + "\n" + log
     assert code == (0 if run["status"] == "passed" else 1)
     assert run["faults"] and all(f["recoveredAt"] for f in run["faults"])
+    # the primary kept serving: the SLI never failed, and the record says so loudly
+    rto = run["measurements"]["rto"]
+    assert rto["outcome"] == "never-failed" and "NEVER FAILED" in rto["explanation"]
+    assert run["observed"]["failedProbes"] == 0
     assert_restored(lab)
 
 
