@@ -78,7 +78,6 @@ def _epoch(text: str) -> float:
 
 
 def test_measured_rto_brackets_the_observed_one_across_the_scrape_grid(lab: Lab) -> None:
-    lab.wait_warm(10)
     rows = []
     for k in range(DRILLS):
         primary, secondary = ("east", "west") if k % 2 == 0 else ("west", "east")
