@@ -19,6 +19,7 @@ from runner.clock import Clock
 from runner.errors import LockHeldError
 from runner.kube.client import KubeClient
 from runner.kube.errors import KubeConflictError, KubeNotFoundError
+from runner.kube.lease import holder as lease_holder
 from runner.kube.lease import is_expired, kube_time, lease_body
 from runner.kube.resources import LEASES
 
@@ -120,6 +121,9 @@ class LeaseLock:
         with contextlib.suppress(KubeNotFoundError):
             self.client.delete(LEASES, self.name, namespace=self.namespace)
         run.log("lock.released", {"target": self.target, "lease": self.name})
+
+    def held_by(self) -> str | None:
+        return lease_holder(self.client.get_or_none(LEASES, self.name, namespace=self.namespace))
 
     def force_unlock(self) -> str | None:
         """Delete the lease whoever holds it; returns the holder it had (None if none)."""

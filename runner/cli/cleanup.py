@@ -57,6 +57,7 @@ def command(
     output: str,
 ) -> None:
     """Remove faults left by drill-runner in every target of a drill."""
+    from runner.engine.dead_runs import sweep_faults
     from runner.engine.targets import open_targets
     from runner.errors import DrillError
     from runner.scenario import loader
@@ -77,29 +78,21 @@ def command(
                 else:
                     if holder is not None:
                         unlocked.append({"cluster": name, "holder": holder})
-            try:
-                found = backend.faults.sweep(run_id=run_id, older_than_seconds=older)
-            except DrillError as e:
-                errors.append(f"{name}: {e}")
-                continue
-            for leftover in found:
-                row = {
+            swept = sweep_faults(
+                name, backend, run_id=run_id, older_than_seconds=older, force=force
+            )
+            removed += [
+                {
                     "cluster": name,
-                    "kind": leftover.kind,
-                    "name": leftover.name,
-                    "namespace": leftover.namespace,
-                    "runId": leftover.run_id,
+                    "kind": x.kind,
+                    "name": x.name,
+                    "namespace": x.namespace,
+                    "runId": x.run_id,
                 }
-                try:
-                    backend.faults.remove_leftover(leftover, force=force)
-                    removed.append(row)
-                except DrillError as e:
-                    errors.append(f"{name}: {e}")
-            try:
-                for x in backend.faults.sweep(run_id=run_id, older_than_seconds=older):
-                    left.append({"cluster": name, "kind": x.kind, "name": x.name})
-            except DrillError as e:
-                errors.append(f"{name}: {e}")
+                for x in swept.removed
+            ]
+            left += [{"cluster": name, "kind": x.kind, "name": x.name} for x in swept.left]
+            errors += swept.errors
     data = {"removed": removed, "left": left, "errors": errors, "unlocked": unlocked}
     emit(data, output, _render)
     ctx.exit(exits.OK if not left and not errors else exits.RUNNER)

@@ -80,6 +80,7 @@ def command(
         launch,
         load,
         protected_targets,
+        watch_abort_file,
     )
     from runner.engine.verdict import EXIT_CODES
     from runner.records.summary import render_text
@@ -130,7 +131,7 @@ def command(
     def on_run_id(run_id: str) -> None:
         run_dir["dir"] = results_dir / run_id
         threading.Thread(
-            target=_watch_abort_file, args=(results_dir / run_id, abort, watcher_stop), daemon=True
+            target=watch_abort_file, args=(results_dir / run_id, abort, watcher_stop), daemon=True
         ).start()
 
     signals = {"count": 0}
@@ -204,16 +205,6 @@ def _prompt(text: str, timeout: float) -> bool:
     except click.Abort:
         return False
     return str(answer).strip().lower() in ("done", "yes", "y")
-
-
-def _watch_abort_file(run_dir: Path, abort: Any, stop: threading.Event) -> None:
-    """`drillctl abort RUN_ID` writes results/<run-id>/abort; turn it into an abort."""
-    path = run_dir / "abort"
-    while not stop.wait(0.5):
-        if path.exists():
-            reason = path.read_text().strip() or "aborted with drillctl abort"
-            abort.request(reason)
-            return
 
 
 def _plan_text(sc: Any, drill: Any) -> str:

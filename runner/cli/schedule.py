@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -434,10 +433,8 @@ def run_now(
         settings, leader=SoleLeader(default_identity()), clock=clock, run=launching(clock)
     )
 
-    stop = threading.Event()
-
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # only a flag: the abort is requested below, outside the handler
+        service.request_stop()  # only a flag: the abort is requested outside the handler
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -448,13 +445,7 @@ def run_now(
         if problem is not None:
             raise UsageError(f"drill {name!r} does not load:\n  " + "\n  ".join(problem.issues))
         raise UsageError(f"no drill named {name!r} in {drills}")
-    future = service.firer.submit(name, clock.now(), ev.Trigger.RUN_NOW)
-    while not future.done():
-        if stop.wait(1.0):
-            log.warning("stopping: the drill aborts, removes its faults and fails back first")
-            break
-    service.shutdown()  # aborts a run still going, then waits for its cleanup
-    outcome = future.result()
+    outcome = service.fire_here(name)
     if isinstance(outcome, ev.DrillRunSkipped):
         click.echo(f"{name}: skipped ({outcome.reason}: {outcome.detail})")
         sys.exit(exits.OK if outcome.reason == "blackout" else exits.RUNNER)

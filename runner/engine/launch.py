@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,20 @@ def launch(
             manual_failback=manual_failback,
         )
         return run.execute()
+
+
+def watch_abort_file(run_dir: Path, abort: AbortSignal, stop: threading.Event) -> None:
+    """`drillctl abort RUN_ID` writes results/<run-id>/abort: turn it into an abort of the
+    run (until `stop` is set). Every front-end runs this beside `launch`."""
+    path = run_dir / "abort"
+    while not stop.wait(0.5):
+        if path.exists():
+            try:
+                reason = path.read_text().strip()
+            except OSError:
+                reason = ""
+            abort.request(reason or "aborted with drillctl abort")
+            return
 
 
 def _instant_query(metrics: Metrics | None, clock: Clock) -> Callable[[str], float | None] | None:

@@ -18,6 +18,9 @@ class Status(StrEnum):
     ABORTED = "aborted"
     ERROR = "error"
     INCONCLUSIVE = "inconclusive"
+    CRASHED = "crashed"
+    """Its process died mid-run; set afterwards by whoever closed the run
+    (`runner.engine.dead_runs`), never decided by the run itself."""
 
 
 EXIT_CODES = {
@@ -26,6 +29,7 @@ EXIT_CODES = {
     Status.ABORTED: 3,
     Status.ERROR: 3,
     Status.INCONCLUSIVE: 3,
+    Status.CRASHED: 3,
 }
 
 

@@ -72,6 +72,10 @@ class SiteLock:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
+    def held_by(self) -> str | None:
+        held = self.holder()
+        return None if held is None else str(held.get("runId"))
+
     def force_unlock(self) -> str | None:
         """Remove the lock file whoever holds it; returns the run id it held."""
         held = self.holder()

@@ -166,6 +166,42 @@ class RunRecord:
             return True
 
 
+def mark_crashed(
+    results_dir: Path, run_id: str, *, at: datetime, reason: str, details: Mapping[str, Any]
+) -> str:
+    """Close the record of a run whose process died: status `crashed`, with the reason and
+    what was done about it (`crash`), and a `run.crashed` event. Only a record that still
+    says `running` changes. Never raises: returns what happened, in a few words."""
+    if not RUN_ID_RE.match(run_id):
+        return "not written (not a run id)"
+    folder = results_dir / run_id
+    try:
+        data = json.loads((folder / "run.json").read_text())
+    except FileNotFoundError:
+        return "not found"
+    except (OSError, ValueError) as e:
+        cause = describe_os_error(e) if isinstance(e, OSError) else "not JSON"
+        return f"unreadable ({cause})"
+    if not isinstance(data, dict):
+        return "unreadable (not a JSON object)"
+    if data.get("status") != "running":
+        return f"already {data.get('status')}"
+    crash = {"detectedAt": iso(at), **redact(dict(details))}
+    data.update(status="crashed", reason=reason, finishedAt=iso(at), crash=crash)
+    tmp = folder / f"run.json.crashed.{os.getpid()}.tmp"
+    event = {"time": iso(at), "actor": str(details.get("by") or ""), "action": "run.crashed"}
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        os.replace(tmp, folder / "run.json")
+        with (folder / "events.jsonl").open("a") as f:
+            f.write(json.dumps({**event, "details": {"reason": reason, **crash}}) + "\n")
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return f"not written ({describe_os_error(e)})"
+    return "marked crashed"
+
+
 def read_run(results_dir: Path, run_id: str) -> dict[str, Any]:
     path = results_dir / run_id / "run.json"
     data: dict[str, Any] = json.loads(path.read_text())

@@ -13,7 +13,14 @@ from runner.records.summary import objectives_rows
 from runner.reports import facts
 from runner.reports.record import RunFolder
 
-_ICONS = {"passed": "✅", "failed": "❌", "inconclusive": "⚠️", "aborted": "⏹️", "error": "⛔"}
+_ICONS = {
+    "passed": "✅",
+    "failed": "❌",
+    "inconclusive": "⚠️",
+    "aborted": "⏹️",
+    "error": "⛔",
+    "crashed": "💥",
+}
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _ORDERED = re.compile(r"\d{1,9}(?=[.)](\s|$))")
 _BLOCK = re.compile(r"[#+-](\s|$)|[-=][-=\s]*$")

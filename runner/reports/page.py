@@ -15,6 +15,7 @@ VERDICT_COLOURS = {
     "inconclusive": ("#d4a72c", "#1f2328"),
     "aborted": ("#6e7781", "#ffffff"),
     "error": ("#6e7781", "#ffffff"),
+    "crashed": ("#cf222e", "#ffffff"),
     "running": ("#0969da", "#ffffff"),
 }
 """status -> (background, text) of the verdict banner."""

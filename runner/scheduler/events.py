@@ -67,7 +67,8 @@ class DrillRunFinished(SchedulerEvent):
     scheduled_for: datetime
     trigger: Trigger
     status: str
-    """The worst status of its scenarios (error > aborted > failed > inconclusive > passed)."""
+    """The worst status of its scenarios (crashed > error > aborted > failed > inconclusive >
+    passed); `crashed` when the process running it died (set by `recovery`)."""
     results: tuple[ScenarioRunFinished, ...]
 
     @property
@@ -77,7 +78,7 @@ class DrillRunFinished(SchedulerEvent):
 
 EventSink = Callable[[SchedulerEvent], None]
 
-_SEVERITY = ("passed", "inconclusive", "failed", "aborted", "error")
+_SEVERITY = ("passed", "inconclusive", "failed", "aborted", "error", "crashed")
 
 
 def worst(statuses: tuple[str, ...] | list[str]) -> str:

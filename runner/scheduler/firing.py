@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runner.clock import Clock
-from runner.engine.drill import AbortSignal, RunResult
-from runner.engine.launch import DrillRequest, launch
+from runner.engine.drill import AbortSignal, RunResult, new_run_id
+from runner.engine.launch import DrillRequest, launch, watch_abort_file
 from runner.scenario import model
 from runner.scheduler import events as ev
 from runner.scheduler.catalog import DrillEntry
@@ -36,11 +36,78 @@ RunFunction = Callable[[DrillRequest, AbortSignal], RunResult]
 Outcome = ev.DrillRunFinished | ev.DrillRunSkipped
 
 
+class Holder(Protocol):
+    def describe(self) -> str:
+        """Who runs the drill, for a `running` skip's detail."""
+        ...
+
+
+class RunGuard(Protocol):
+    """One run per drill across processes (the store's active runs, `active.ActiveRuns`)."""
+
+    def claim(
+        self,
+        drill: str,
+        *,
+        trigger: str,
+        scheduled_for: datetime,
+        drill_path: Path,
+        results_dir: Path,
+    ) -> Holder | None:
+        """Take the drill: None when taken, else who holds it."""
+        ...
+
+    def started(self, drill: str, scenario: str, run_id: str) -> None:
+        """A scenario run is about to start (written before it does)."""
+        ...
+
+    def finished(self, drill: str, run_id: str, status: str) -> None: ...
+
+    def release(self, drill: str) -> None: ...
+
+
+class LocalGuard:
+    """No shared store: the firer's own per-drill guard is all there is."""
+
+    def claim(
+        self,
+        drill: str,
+        *,
+        trigger: str,
+        scheduled_for: datetime,
+        drill_path: Path,
+        results_dir: Path,
+    ) -> Holder | None:
+        return None
+
+    def started(self, drill: str, scenario: str, run_id: str) -> None:
+        pass
+
+    def finished(self, drill: str, run_id: str, status: str) -> None:
+        pass
+
+    def release(self, drill: str) -> None:
+        pass
+
+
 def launching(clock: Clock) -> RunFunction:
-    """The real run function: `launch` each scenario, unattended, with the abort signal."""
+    """The real run function: `launch` each scenario, unattended, with the abort signal
+    (set by a shutdown, or by `drillctl abort RUN_ID` from another shell)."""
 
     def run(request: DrillRequest, abort: AbortSignal) -> RunResult:
-        return launch(request, clock=clock, abort=abort)
+        stop = threading.Event()
+        if request.run_id is not None:  # `drillctl abort RUN_ID` reaches scheduled runs too
+            watcher = threading.Thread(
+                target=watch_abort_file,
+                args=(request.results_dir / request.run_id, abort, stop),
+                name=f"abort-{request.run_id}",
+                daemon=True,
+            )
+            watcher.start()
+        try:
+            return launch(request, clock=clock, abort=abort)
+        finally:
+            stop.set()
 
     return run
 
@@ -65,6 +132,7 @@ class DrillFirer:
     settings: FiringSettings = field(default_factory=FiringSettings)
     problem: Callable[[str], str | None] = lambda drill: None
     """Why the file of a drill that is not loaded does not load (None: no such file)."""
+    guard: RunGuard = field(default_factory=LocalGuard)
     _running: dict[str, AbortSignal] = field(default_factory=dict)
     _futures: set[concurrent.futures.Future[Outcome]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,14 +144,25 @@ class DrillFirer:
     def submit(
         self, drill: str, scheduled_for: datetime, trigger: ev.Trigger
     ) -> concurrent.futures.Future[Outcome]:
-        """Fire on the pool; the future holds the outcome event."""
+        """Fire on the pool; the future holds the outcome event (a `stopping` skip, already
+        recorded, once `close()` was called: a fire is never dropped)."""
         with self._lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    self.settings.max_parallel_drills, thread_name_prefix="drill"
+            closed = self._closed
+            if not closed:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        self.settings.max_parallel_drills, thread_name_prefix="drill"
+                    )
+                future = self._pool.submit(self.fire, drill, scheduled_for, trigger)
+                self._futures.add(future)
+        if closed:
+            future = concurrent.futures.Future()
+            future.set_result(
+                self.skip(
+                    drill, scheduled_for, trigger, "stopping", "the scheduler is shutting down"
                 )
-            future = self._pool.submit(self.fire, drill, scheduled_for, trigger)
-            self._futures.add(future)
+            )
+            return future
         future.add_done_callback(self._forget)
         return future
 
@@ -96,14 +175,32 @@ class DrillFirer:
         assert entry is not None
         abort = AbortSignal()
         with self._lock:
-            if self._closed:
-                return self.skip(drill, scheduled_for, trigger, "stopping", "shutting down")
-            if drill in self._running:
-                detail = "the previous run of this drill has not finished"
-                return self.skip(drill, scheduled_for, trigger, "running", detail)
-            self._running[drill] = abort
+            refused = (
+                ("stopping", "the scheduler is shutting down")
+                if self._closed
+                else ("running", "the previous run of this drill has not finished")
+                if drill in self._running
+                else None
+            )
+            if refused is None:
+                self._running[drill] = abort
+        if refused is not None:
+            return self.skip(drill, scheduled_for, trigger, *refused)
         try:
-            return self._run(entry, scheduled_for, trigger, abort)
+            holder = self.guard.claim(
+                drill,
+                trigger=str(trigger),
+                scheduled_for=scheduled_for,
+                drill_path=entry.path,
+                results_dir=self.settings.results_dir,
+            )
+            if holder is not None:
+                detail = f"the drill is running on {holder.describe()}"
+                return self.skip(drill, scheduled_for, trigger, "running", detail)
+            try:
+                return self._run(entry, scheduled_for, trigger, abort)
+            finally:
+                self.guard.release(drill)
         finally:
             with self._lock:
                 del self._running[drill]
@@ -112,22 +209,47 @@ class DrillFirer:
         with self._lock:
             return sorted(self._running)
 
-    def stop(self, reason: str, *, timeout: float | None = None) -> bool:
-        """Refuse new fires, ask running drills to abort (they still clean up), wait.
-
-        True when every run finished within `timeout`.
-        """
+    def close(self, reason: str) -> None:
+        """Refuse new fires (each is recorded as a `stopping` skip) and ask running drills to
+        abort: they stop their forward phases, remove their faults and fail back."""
         with self._lock:
             self._closed = True
-            for name, abort in self._running.items():
-                log.warning("asking drill %s to abort: %s", name, reason)
-                abort.request(reason)
+            running = dict(self._running)
+        for name, abort in running.items():
+            log.warning("asking drill %s to abort: %s", name, reason)
+            abort.request(reason)
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        beat: Callable[[], None] = lambda: None,
+        every: float = 5.0,
+    ) -> bool:
+        """Wait for the runs under way (calling `beat` every `every` seconds meanwhile);
+        True when all ended within `timeout`."""
+        with self._lock:
             pending = set(self._futures)
             pool = self._pool
-        _, not_done = concurrent.futures.wait(pending, timeout=timeout)
+        left = timeout
+        while pending:
+            step = every if left is None else max(0.0, min(every, left))
+            _, pending = concurrent.futures.wait(pending, timeout=step)
+            if not pending:
+                break
+            beat()
+            if left is not None:
+                left -= step
+                if left <= 0:
+                    break
         if pool is not None:
-            pool.shutdown(wait=not not_done)
-        return not not_done
+            pool.shutdown(wait=not pending)
+        return not pending
+
+    def stop(self, reason: str, *, timeout: float | None = None) -> bool:
+        """`close()`, then `wait()`: True when every run finished within `timeout`."""
+        self.close(reason)
+        return self.wait(timeout)
 
     # ------------------------------------------------------------------ internals
 
@@ -184,7 +306,7 @@ class DrillFirer:
         self, entry: DrillEntry, scheduled_for: datetime, trigger: ev.Trigger, abort: AbortSignal
     ) -> ev.DrillRunFinished:
         names = tuple(s.name for _, s in entry.scenarios)
-        self._publish(
+        self.publish(
             ev.DrillRunStarted(
                 drill=entry.name,
                 at=self.clock.now(),
@@ -200,7 +322,7 @@ class DrillFirer:
                 break
             finished = self._run_scenario(entry, path, scenario, abort)
             results.append(finished)
-            self._publish(finished)
+            self.publish(finished)
         status = ev.worst([r.status for r in results])
         if abort.event.is_set() and len(results) < len(names):
             status = ev.worst([status, "aborted"])
@@ -212,13 +334,15 @@ class DrillFirer:
             status=status,
             results=tuple(results),
         )
-        self._publish(done)
+        self.publish(done)
         return done
 
     def _run_scenario(
         self, entry: DrillEntry, path: Path, scenario: model.Scenario, abort: AbortSignal
     ) -> ev.ScenarioRunFinished:
         started = self.clock.now()
+        run_id = new_run_id(self.clock, scenario.name)
+        self.guard.started(entry.name, scenario.name, run_id)
         request = DrillRequest(
             scenario_path=path,
             drill_path=entry.path,
@@ -227,10 +351,12 @@ class DrillFirer:
             interactive=False,
             confirmed_targets=self.settings.confirmed_targets,
             loaded=(scenario, entry.drill),
+            run_id=run_id,
         )
         try:
             result = self.run(request, abort)
         except Exception as e:  # the drill could not start: the scheduler keeps going
+            self.guard.finished(entry.name, run_id, "error")
             log.error("drill %s, scenario %s could not start: %s", entry.name, scenario.name, e)
             return ev.ScenarioRunFinished(
                 drill=entry.name,
@@ -241,6 +367,7 @@ class DrillFirer:
                 reason=f"could not start: {e}",
                 started_at=started,
             )
+        self.guard.finished(entry.name, run_id, str(result.status))
         rto, rpo = (_measure(result.record, k) for k in ("rto", "rpo"))
         return ev.ScenarioRunFinished(
             drill=entry.name,
@@ -270,10 +397,11 @@ class DrillFirer:
             reason=reason,
             detail=detail,
         )
-        self._publish(event)
+        self.publish(event)
         return event
 
-    def _publish(self, event: ev.SchedulerEvent) -> None:
+    def publish(self, event: ev.SchedulerEvent) -> None:
+        """Tell every subscriber; one that fails is logged and the others still hear."""
         for sink in self.sinks:
             try:
                 sink(event)

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from runner.scheduler import events as ev
 
-STATUSES = ("passed", "failed", "aborted", "error", "inconclusive")
+STATUSES = ("passed", "failed", "aborted", "error", "inconclusive", "crashed")
 DRILL_STATUSES = (*STATUSES, "skipped")
 
 

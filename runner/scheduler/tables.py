@@ -2,8 +2,9 @@
 
 SQLite (one file) by default; a PostgreSQL URL for replicas that share state. APScheduler's
 `SQLAlchemyJobStore` keeps the jobs (trigger, next run time, paused) in `JOBS_TABLE`; the
-two tables below are ours. Times are stored in UTC and read back aware. A URL may carry a
-password: only `masked(url)` is ever logged or shown.
+three tables below are ours (history, run-now requests, runs going on). Times are stored
+in UTC and read back aware. A URL may carry a password: only `masked(url)` is ever logged
+or shown.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Engine,
@@ -63,6 +65,29 @@ requests = Table(
     Column("requested_by", String(120), nullable=False),
     Column("claimed_at", DateTime(timezone=True)),
     Column("claimed_by", String(120)),
+)
+
+
+active = Table(
+    "drill_runner_active",
+    metadata,
+    # One row per drill run going on, whoever runs it (see runner/scheduler/active.py).
+    Column("drill", String(63), primary_key=True),
+    Column("owner", String(120), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("pid_start", BigInteger),
+    Column("token", String(32), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("scheduled_for", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("drill_path", Text, nullable=False),
+    Column("results_dir", Text, nullable=False),
+    # JSON: [{scenario, run_id, status}], each written before the scenario run starts
+    Column("runs", Text, nullable=False),
+    Column("recovering_by", String(160)),
+    Column("recovering_at", DateTime(timezone=True)),
 )
 
 

@@ -108,6 +108,8 @@ class FakeRuns:
     release: threading.Event = field(default_factory=threading.Event)
     aborts: list[str] = field(default_factory=list)
     raises: Exception | None = None
+    cleanup_seconds: float = 0.0
+    """Real seconds an aborted run takes to remove its faults and fail back."""
 
     def __call__(self, request: DrillRequest, abort: AbortSignal) -> RunResult:
         self.calls.append(request)
@@ -120,6 +122,7 @@ class FakeRuns:
                 if abort.event.wait(0.01):
                     self.aborts.append(abort.reason)
                     status = Status.ABORTED
+                    threading.Event().wait(self.cleanup_seconds)
                     break
         measurements: dict[str, Any] = {
             "rto": {"seconds": self.rto, "objectiveSeconds": 300.0},

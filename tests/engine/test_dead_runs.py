@@ -1,0 +1,70 @@
+"""Telling a dead run from a live one, and closing its record: only a `running` one changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from runner.engine.dead_runs import process_gone, process_start, record_gone
+from runner.records.store import mark_crashed
+
+AT = datetime(2026, 3, 10, 3, 5, tzinfo=UTC)
+
+
+def test_a_process_is_gone_when_its_pid_is_dead_or_belongs_to_a_later_process() -> None:
+    host = socket.gethostname()
+    me, started = os.getpid(), process_start(os.getpid())
+    assert started is not None
+    assert process_gone(host, me) is False
+    assert process_gone(host, me, started) is False
+    assert process_gone(host, me, started + 1) is True  # same pid, another process
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    assert process_gone(host, done.pid) is True
+    assert process_gone("another-host", me) is None  # nobody here can tell
+    assert record_gone({"pid": done.pid, "host": host}) is True
+    assert record_gone({"pid": "x", "host": host}) is None
+
+
+@pytest.mark.parametrize(
+    ("record", "said"),
+    [
+        ({"status": "running"}, "marked crashed"),
+        ({"status": "passed"}, "already passed"),
+        (None, "not found"),
+        ("{not json", "unreadable (not JSON)"),
+        ([1, 2], "unreadable (not a JSON object)"),
+    ],
+    ids=["running", "passed", "missing", "corrupt", "list"],
+)
+def test_only_a_running_record_is_marked_crashed(tmp_path: Path, record: object, said: str) -> None:
+    run_id = "site-loss-20260310-030000-beef"
+    folder = tmp_path / run_id
+    if record is not None:
+        folder.mkdir()
+        text = record if isinstance(record, str) else json.dumps(record)
+        (folder / "run.json").write_text(text)
+    before = (folder / "run.json").read_text() if record is not None else None
+    details = {"by": "test", "faultsRemoved": ["east: lab/network-partition x"], "token": "s3"}
+    assert mark_crashed(tmp_path, run_id, at=AT, reason="process gone", details=details) == said
+    if said != "marked crashed":
+        if before is not None:
+            assert (folder / "run.json").read_text() == before
+        return
+    data = json.loads((folder / "run.json").read_text())
+    assert data["status"] == "crashed" and data["reason"] == "process gone"
+    assert data["finishedAt"] == AT.isoformat()
+    assert data["crash"]["faultsRemoved"] == ["east: lab/network-partition x"]
+    assert data["crash"]["token"] == "<redacted>"
+    [event] = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+    assert event["action"] == "run.crashed" and event["actor"] == "test"
+    assert mark_crashed(tmp_path, "../escape", at=AT, reason="x", details={}) == (
+        "not written (not a run id)"
+    )
