@@ -20,6 +20,7 @@ from runner.scheduler.firing import FiringSettings
 from runner.scheduler.leader import FileLeader, SoleLeader
 from runner.scheduler.service import SchedulerService, ServiceSettings
 from tests.scheduler.conftest import Events, FakeRuns, write_drill
+from tests.scheduler.replicas import drillctl
 from tests.scheduler.test_control import make_due, next_run
 
 
@@ -139,7 +140,22 @@ def test_run_now_here_while_another_process_runs_the_drill_is_a_running_skip(
     assert isinstance(outcome, ev.DrillRunSkipped), outcome
     assert outcome.reason == "running" and "running on leader (pid" in outcome.detail
     assert here_runs.calls == []
-    last = leader.history.last("nightly")
-    assert last is not None and last.status == "skipped" and last.reason.startswith("running:")
+    # The same from a real `run-now --here` process: a recorded skip, exit 3, no second run.
+    cli = drillctl(
+        "schedule",
+        "run-now",
+        "nightly",
+        "--here",
+        f"--drills={tmp_path / 'drills'}",
+        f"--results={tmp_path / 'results'}",
+        cwd=tmp_path,
+        store=store_url,
+    )
+    assert cli.returncode == 3, cli.stderr
+    assert cli.stdout.startswith("nightly: skipped (running: the drill is running on leader (pid")
+    assert "Traceback" not in cli.stderr
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").iterdir())
+    skips = leader.history.recent("nightly", kinds=("skipped",))
+    assert len(skips) == 2 and all(r.reason.startswith("running:") for r in skips)
     busy.release.set()
     assert leader.shutdown()
