@@ -49,8 +49,10 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="drill-bench-", dir="/tmp"))
     base.chmod(0o755)
     state = base / "lab"
-    drill = base / "lab.yaml"
-    text = (REPO / "drills" / "lab.yaml").read_text().replace("../scenarios/", f"{REPO}/scenarios/")
+    shutil.copytree(REPO / "scenarios" / "lab", base / "scenarios" / "lab")  # the drill's tree
+    (base / "drills").mkdir()
+    drill = base / "drills" / "lab.yaml"
+    text = (REPO / "drills" / "lab.yaml").read_text()
     for site in ("east", "west"):
         text = text.replace(f"site: {site}", f"site: {site}\n        stateDir: {state}")
     drill.write_text(text)

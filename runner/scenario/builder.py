@@ -3,10 +3,15 @@
 This module owns the YAML-to-data step: mappings, lists and scalars (resolved like
 PyYAML's safe loader), anchors, aliases and `<<` merges, and the structural problems of
 a document (duplicate keys, non-text keys, unknown tags, several documents, nesting past
-`MAX_DEPTH`, aliases expanding past `MAX_NODES`). It keeps its own stack instead of using
+`MAX_DEPTH`, more than `MAX_NODES` values once aliases are expanded, more than `MAX_ISSUES`
+problems). It keeps its own stack instead of using
 PyYAML's composer, whose C version recurses per nesting level and crashes the interpreter
 on very deep input. Mapping keys are always text, as in Kubernetes (`on:` is the key
 "on", not the boolean true).
+
+A problem that quotes the file (a key, a tag, a value) also has a bare form that names
+only its position: `source` shows the bare form unless the file turns out to be one of ours,
+so a file that is not a scenario or a drill is never echoed.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from runner.scenario.located import Key, Position, Source
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists accepted."""
-MAX_NODES = 250_000
-"""Most values a document may hold once aliases are expanded (stops 'billion laughs')."""
+MAX_NODES = 100_000
+"""Most keys and values a document may hold once aliases are expanded (stops 'billion laughs' and
+bounds the work on huge files: real scenarios and drills hold a few hundred)."""
+MAX_ISSUES = 100
+"""Most problems reported for one file; parsing stops there."""
 
 _Y = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _MERGE = _Y + "str", _Y + "map", _Y + "seq", _Y + "merge"
@@ -63,6 +71,8 @@ class Builder:
         self.file = file
         self.source = Source(file=file, data=None)
         self.issues: list[Issue] = []
+        self.bare: dict[int, str] = {}
+        """Index in `issues` -> the message without quoted content."""
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.total = 0
@@ -107,7 +117,8 @@ class Builder:
             self._add(value, pos, 1)
         elif isinstance(ev, yaml.AliasEvent):
             if ev.anchor not in self.anchors:
-                self._stop(pos, f"the alias *{ev.anchor} names no anchor defined before it")
+                msg = f"the alias *{ev.anchor} names no anchor defined before it"
+                self._stop(pos, msg, bare="an alias names no anchor defined before it")
             if self._is_key_slot():
                 self._stop(pos, "a mapping key must be plain text, not an alias")
             value, size = self.anchors[str(ev.anchor)]
@@ -119,7 +130,7 @@ class Builder:
             self._stop(pos, "a mapping key must be plain text, not a mapping or a list")
         is_map = isinstance(ev, yaml.MappingStartEvent)
         if ev.tag not in (None, "!", _MAP if is_map else _SEQ):
-            self._problem(pos, f"unsupported YAML tag {_tag(ev.tag)}")
+            self._problem(pos, f"unsupported YAML tag {_tag(ev.tag)}", bare=_BARE_TAG)
         if len(self.stack) >= MAX_DEPTH:
             self._stop(pos, f"the data is nested more than {MAX_DEPTH} levels deep")
         self._count(pos, 1)
@@ -138,22 +149,26 @@ class Builder:
 
     def _set_key(self, ev: Any, pos: Position) -> None:
         top = self.stack[-1]
+        self._count(pos, 1)
         if ev.anchor is not None:
             self.anchors[ev.anchor] = (ev.value, 1)
         tag = ev.tag or self.resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
         is_merge = tag == _MERGE
         seen = self.source.keys[id(top.container)]
         if ev.tag not in (None, "!", _STR, _MERGE):
-            self._problem(pos, f"a mapping key must be plain text, not tagged {_tag(ev.tag)}")
+            msg = f"a mapping key must be plain text, not tagged {_tag(ev.tag)}"
+            self._problem(pos, msg, bare="a mapping key must be plain text, not tagged")
         elif not is_merge and ev.value in seen:
             first = seen[ev.value].line
-            self._problem(pos, f"duplicate key {ev.value!r} (first written at line {first})")
+            msg = f"duplicate key {ev.value!r} (first written at line {first})"
+            self._problem(pos, msg, bare=f"duplicate key (first written at line {first})")
         top.key, top.key_pos, top.merging = ev.value, pos, is_merge
 
     def _count(self, pos: Position, size: int) -> None:
         self.total += size
         if self.total > MAX_NODES:
-            self._stop(pos, f"the data expands to more than {MAX_NODES:,} values (aliases?)")
+            msg = f"the data expands to more than {MAX_NODES:,} keys and values (counting aliases)"
+            self._stop(pos, msg)
 
     def _add(self, value: Any, pos: Position, size: int) -> None:
         if not self.stack:
@@ -208,25 +223,44 @@ class Builder:
         if tag == _STR:
             return ev.value
         if tag not in _SCALAR_TAGS:
-            self._problem(pos, f"unsupported YAML tag {_tag(tag)}")
+            self._problem(pos, f"unsupported YAML tag {_tag(tag)}", bare=_BARE_TAG)
             return ev.value
         node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+        kind = tag.removeprefix(_Y)
         try:
             return self.resolver.construct_object(node)
-        except (ValueError, OverflowError, yaml.YAMLError):
-            self._problem(pos, f"{ev.value!r} is not a valid {tag.removeprefix(_Y)}")
+        except Exception:  # PyYAML's constructors raise KeyError, AttributeError, ValueError...
+            msg = f"{_quote(ev.value)} is not a valid {kind}"
+            self._problem(pos, msg, bare=f"the value is not a valid {kind}")
             return ev.value
 
-    def _problem(self, pos: Position, message: str) -> None:
+    def _problem(self, pos: Position, message: str, *, bare: str | None = None) -> None:
+        if bare is not None:
+            self.bare[len(self.issues)] = bare
         self.issues.append(_issue(self.file, pos.line, pos.column, message))
+        if len(self.issues) >= MAX_ISSUES:
+            msg = f"stopped after {MAX_ISSUES} problems; fix these first"
+            self.issues.append(_issue(self.file, pos.line, pos.column, msg))
+            raise _Stop
 
-    def _stop(self, pos: Position, message: str) -> None:
-        self._problem(pos, message)
+    def _stop(self, pos: Position, message: str, *, bare: str | None = None) -> None:
+        self._problem(pos, message, bare=bare)
         raise _Stop
+
+    def partial_root(self) -> Any:
+        """The outermost container, finished or not (to tell what kind of file this is)."""
+        return self.stack[0].container if self.stack else self.source.data
 
 
 def _issue(file: str, line: int, column: int, message: str) -> Issue:
     return Issue(file=file, line=line, column=column, field="", message=message)
+
+
+_BARE_TAG = "unsupported YAML tag"
+
+
+def _quote(value: str) -> str:
+    return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
 
 
 def _tag(tag: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from runner.errors import Issue
+from runner.scenario.builder import MAX_ISSUES
 from runner.scenario.model import NAME_PATTERN
 from runner.scenario.source import Key, Path_, Source, format_path
 
@@ -46,7 +47,10 @@ def from_validation_error(
 ) -> list[Issue]:
     """Every error of `error` as an Issue located in `source`; union alternatives merged."""
     grouped: dict[tuple[int, int, str], list[str]] = {}
-    for err in error.errors(include_url=False):
+    errors = error.errors(include_url=False)
+    for err in errors:
+        if len(grouped) >= MAX_ISSUES:
+            break
         located = _locate(err, source, root)
         grouped.setdefault(located[:3], []).append(located[3])
     issues = []
@@ -54,6 +58,13 @@ def from_validation_error(
         message = _merge_alternatives(messages)
         issues.append(
             Issue(file=source.file, line=line, column=column, field=field, message=message)
+        )
+    shown = sum(len(m) for m in grouped.values())
+    if shown < len(errors):
+        last = issues[-1]
+        more = f"{len(errors) - shown:,} more problems not shown; fix these first"
+        issues.append(
+            Issue(file=source.file, line=last.line, column=last.column, field="", message=more)
         )
     return issues
 

@@ -65,10 +65,10 @@ def parse_text(text: str, file: str, expect: type[M]) -> M:
 
 
 def _kind_of(src: source.Source, allowed: tuple[str, ...]) -> type[BaseModel]:
+    """The model for the file's kind. A file that is not ours is described, never quoted."""
     data = src.data
     if not isinstance(data, dict):
-        got = issues.describe(data)
-        msg = f"expected a mapping with apiVersion, kind, metadata and spec, got {got}"
+        msg = f"expected a mapping with apiVersion, kind, metadata and spec, got {_what(data)}"
         raise InvalidInputError([_issue(src, (), msg)])
     kind = data.get("kind")
     wanted = " or ".join(repr(k) for k in allowed)
@@ -76,11 +76,25 @@ def _kind_of(src: source.Source, allowed: tuple[str, ...]) -> type[BaseModel]:
         msg = f"missing required field 'kind' ({wanted})"
         raise InvalidInputError([_issue(src, ("kind",), msg)])
     if kind not in allowed:
-        msg = f"expected {wanted}, got {issues.describe(kind)}"
+        got = issues.describe(kind) if source.is_ours(data) else _what(kind)
+        msg = f"expected {wanted}, got {got}"
         if isinstance(kind, str) and kind in KINDS:
             msg += f": this command needs a {allowed[0].lower()} file"
         raise InvalidInputError([_issue(src, ("kind",), msg)])
     return KINDS[str(kind)]
+
+
+def _what(value: object) -> str:
+    """A value's kind, without its content."""
+    if isinstance(value, dict | list) or value is None:
+        return issues.describe(value)
+    if isinstance(value, str):
+        return "text"
+    return (
+        "a number"
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else ("a value")
+    )
 
 
 def _validate(src: source.Source, cls: type[M]) -> M:

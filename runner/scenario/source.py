@@ -3,12 +3,14 @@
 This module owns the way in from disk: size limit, bytes to text (UTF-8, a BOM allowed),
 binary data and control characters refused with their position, YAML syntax errors
 turned into issues, and the rest handed to `builder`. Nothing here raises anything but
-`InvalidInputError`.
+`InvalidInputError`. A file that is not one of ours (`is_ours`) is never quoted in an
+issue: a drill may name any path, and its content must not reach a CI log.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,20 @@ from runner.errors import InvalidInputError, Issue
 from runner.scenario import builder
 from runner.scenario.located import Key, Path_, Position, Source, format_path
 
-__all__ = ["Key", "Path_", "Position", "Source", "format_path", "parse_bytes", "parse_text", "read"]
+__all__ = [
+    "Key",
+    "Path_",
+    "Position",
+    "Source",
+    "format_path",
+    "is_ours",
+    "parse_bytes",
+    "parse_text",
+    "read",
+]
 
+API_GROUP = "drill-runner.dev/"
+OUR_KINDS = ("Scenario", "Drill")
 MAX_BYTES = 4 * 1024 * 1024
 """Larger files are refused unread: no scenario or drill is anywhere near this."""
 # Characters YAML forbids in a stream (control characters other than tab and newlines).
@@ -34,6 +48,8 @@ def read(path: Path, display: str | None = None) -> Source:
             raw = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise InvalidInputError([_issue(file, 1, 1, f"cannot read the file: {e.strerror}")]) from e
+    except ValueError:  # a NUL character in the path
+        raise InvalidInputError([_issue(file, 1, 1, "cannot read the file: bad path")]) from None
     if len(raw) > MAX_BYTES:
         msg = f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB"
         raise InvalidInputError([_issue(file, 1, 1, msg)])
@@ -91,7 +107,13 @@ def _parse(text: str, file: str, loader_class: type[Any]) -> Source:
     finally:
         loader.dispose()
     if found.issues:
-        raise InvalidInputError(found.issues)
+        issues = found.issues
+        if not is_ours(found.partial_root()):
+            issues = [
+                replace(issue, message=found.bare[i]) if i in found.bare else issue
+                for i, issue in enumerate(issues)
+            ]
+        raise InvalidInputError(issues)
     return found.source
 
 
@@ -118,6 +140,14 @@ def _where(e: yaml.MarkedYAMLError) -> Any:
     if context is not None and e.problem and "could not find expected ':'" in e.problem:
         return context
     return problem
+
+
+def is_ours(data: object) -> bool:
+    """Does this data say it is a scenario or a drill (so its content may be quoted)?"""
+    if not isinstance(data, dict):
+        return False
+    api = data.get("apiVersion")
+    return data.get("kind") in OUR_KINDS or (isinstance(api, str) and api.startswith(API_GROUP))
 
 
 def _issue(file: str, line: int, column: int, message: str) -> Issue:

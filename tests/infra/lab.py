@@ -94,9 +94,11 @@ def start_lab() -> Iterator[Lab]:
     base = Path(tempfile.mkdtemp(prefix="drill-e2e-", dir="/tmp"))
     base.chmod(0o755)
     state = base / "lab"
-    drill = base / "lab.yaml"
+    # the repository's layout: a drill's scenarios must lie in the drill's tree
+    shutil.copytree(REPO / "scenarios" / "lab", base / "scenarios" / "lab")
+    (base / "drills").mkdir()
+    drill = base / "drills" / "lab.yaml"
     text = (REPO / "drills" / "lab.yaml").read_text()
-    text = text.replace("../scenarios/", f"{REPO}/scenarios/")
     text = text.replace("site: east", f"site: east\n        stateDir: {state}")
     text = text.replace("site: west", f"site: west\n        stateDir: {state}")
     drill.write_text(text)
