@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import requests
 import yaml
@@ -28,6 +28,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from tenacity import wait_exponential as _wait_exponential
 from urllib3.util.retry import Retry
 
+from runner import redact
 from runner.errors import ConfigurationError, PrometheusError
 from runner.scenario import model
 from runner.scenario.secrets import resolve_secret
@@ -139,7 +140,10 @@ class PrometheusClient:
         retry_attempts: int = 4,
         retry_max_wait: float = 8.0,
     ) -> None:
-        self.url = url.rstrip("/")
+        redact.register_url(url)  # a server may echo a token of its URL back
+        parts = urlsplit(url)
+        # `http://h/prom?token=x`: the API paths go after the path, the query on every request
+        self.url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
         self.display_url = safe_url(self.url)
         self._timeout = timeout
         self._attempts = max(1, retry_attempts)
@@ -151,6 +155,7 @@ class PrometheusClient:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
         self._auth = basic_auth
         self._session = requests.Session()
+        self._session.params = dict(parse_qsl(parts.query, keep_blank_values=True))
         self._session.verify = False if insecure else (ca_file or True)
         self._session.hooks["response"].append(_raise_for_status)
         self._conn = PrometheusConnect(
@@ -387,7 +392,7 @@ class PrometheusClient:
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        return redact.text(text)
 
 
 def _api_message(body: bytes) -> str:

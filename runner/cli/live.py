@@ -1,7 +1,9 @@
 """The live view of a running drill: a rich panel on a terminal, timestamped lines otherwise.
 
 It consumes the engine's events; the panel shows the phase, elapsed time, the current
-step, active faults per cluster and the SLI state.
+step, active faults per cluster and the SLI state. Every line and every cell is a
+`runner.text.line` (secrets masked, no escape sequence, no newline), and the panel's cells
+are plain `rich.text.Text`, never console markup (a step named `[link=...]` stays text).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import IO, Any
 import click
 
 from runner.engine import events as ev
+from runner.text import line as one
 
 
 class LiveView:
@@ -60,7 +63,8 @@ class LiveView:
         with self._lock:
             line = self._apply(event)
         if line and not self.rich:
-            click.echo(f"{event.at.astimezone().strftime('%H:%M:%S')} {line}", file=self.stream)
+            stamp = event.at.astimezone().strftime("%H:%M:%S")
+            click.echo(f"{stamp} {one(line)}", file=self.stream)
 
     def _apply(self, e: ev.Event) -> str:
         if isinstance(e, ev.DrillStarted):
@@ -112,20 +116,24 @@ class LiveView:
 
     def _render(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
         with self._lock:
             table = Table.grid(padding=(0, 2))
             table.add_column(style="bold")
             table.add_column()
-            table.add_row("run", self.run_id)
-            table.add_row("phase", self.phase)
-            table.add_row("elapsed", f"{time.monotonic() - self._started:.0f}s")
-            table.add_row("step", self.step or "-")
-            faults = [f"{c}: {f}" for c, fs in self.faults.items() for f in fs]
-            table.add_row("faults", "\n".join(faults) or "none active")
-            table.add_row("SLI", self.sli)
-            for note in self.notes:
-                table.add_row("note", note)
+            faults = [one(f"{c}: {f}") for c, fs in self.faults.items() for f in fs]
+            rows = [
+                ("run", one(self.run_id)),
+                ("phase", one(self.phase)),
+                ("elapsed", f"{time.monotonic() - self._started:.0f}s"),
+                ("step", one(self.step or "-")),
+                ("faults", "\n".join(faults) or "none active"),
+                ("SLI", one(self.sli)),
+                *(("note", one(note)) for note in self.notes),
+            ]
+            for name, value in rows:
+                table.add_row(Text(name), Text(value))
             return table
 
 

@@ -64,25 +64,33 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run drillctl; runner errors become a one-line message and exit code 3 (2 for input)."""
+    """Run drillctl; runner errors become a one-line message and exit code 3 (2 for input).
+
+    Every message is rendered with `runner.text` (secrets masked, control characters
+    escaped): it may quote a file, a server or a record."""
+    from runner import text
     from runner.errors import ConfigurationError, DrillError, InvalidInputError, UsageError
 
+    text.install_log_filter()
     try:
         rc: Any = cli.main(args=argv, prog_name="drillctl", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(exits.RUNNER)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # e.show(), with the message made safe
+        if isinstance(e, click.UsageError) and e.ctx is not None:
+            hint = f"Try '{e.ctx.command_path} {e.ctx.help_option_names[0]}' for help."
+            click.echo(f"{e.ctx.get_usage()}\n{hint}\n", err=True)
+        click.echo(f"Error: {text.block(e.format_message())}", err=True)
         sys.exit(exits.INVALID if e.exit_code == 2 else e.exit_code)
     except InvalidInputError as e:
         for issue in e.issues:
-            click.echo(str(issue), err=True)
+            click.echo(text.line(issue), err=True)
         sys.exit(exits.INVALID)
     except (UsageError, ConfigurationError) as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {text.block(e)}", err=True)
         sys.exit(exits.INVALID)
     except DrillError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {text.block(e)}", err=True)
         sys.exit(exits.RUNNER)
     sys.exit(rc if isinstance(rc, int) else exits.OK)

@@ -1,4 +1,7 @@
-"""Printing data as text, JSON or YAML (`--output`)."""
+"""Printing data as text, JSON or YAML (`--output`).
+
+Data is masked (`runner.redact.value`) and text rendered as a terminal `block`
+(`runner.text`): whatever a command prints may quote a file, a server or a record."""
 
 from __future__ import annotations
 
@@ -23,11 +26,15 @@ output_option = click.option(
 
 def emit(data: Any, fmt: str, text: Callable[[Any], str]) -> None:
     """Print `data` in `fmt`; `text` renders the human form."""
+    from runner import redact
+    from runner import text as safe
+
     if fmt == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(json.dumps(redact.value(data), indent=2, default=str))
     elif fmt == "yaml":
         import yaml
 
-        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+        dumped = yaml.safe_dump(redact.value(data), sort_keys=False, allow_unicode=False)
+        click.echo(dumped, nl=False)
     else:
-        click.echo(text(data))
+        click.echo(safe.block(text(data)))

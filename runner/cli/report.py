@@ -19,16 +19,16 @@ _DEFAULT_FILES = {"html": "report.html", "md": "report.md"}
 
 
 def _write(content: str, out: Path | None, default: Path | None) -> None:
-    """Write to `out` ('-' is stdout), else to `default`, else print."""
+    """Write to `out` ('-' is stdout), else to `default`, else print (as terminal text)."""
+    from runner.records import results
+    from runner.text import block, line
+
     target = out if out is not None else default
     if target is None or str(target) == "-":
-        click.echo(content, nl=not content.endswith("\n"))
+        click.echo(block(content), nl=not content.endswith("\n"))
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(content)
-    tmp.replace(target)
-    click.echo(f"wrote {target}")
+    results.write(target, content)
+    click.echo(f"wrote {line(target)}")
 
 
 def _exit_code(status: Any) -> int:
@@ -59,12 +59,13 @@ def command(run: str, results_dir: Path, fmt: str, out: Path | None) -> int:
     The exit code is the run's verdict: 0 passed, 1 failed, 3 aborted, error or
     inconclusive.
     """
+    from runner import redact
     from runner.reports import record
 
     folder = record.load(record.locate(run, results_dir))
     data = folder.run
     if fmt == "json":
-        _write(json.dumps(data, indent=2, default=str) + "\n", out, None)
+        _write(json.dumps(redact.value(data), indent=2, default=str) + "\n", out, None)
     elif fmt == "text":
         from runner.records.summary import render_text
 
@@ -115,11 +116,15 @@ def history(
     out: Path | None,
     fail_on_regression: bool,
 ) -> int:
-    """Show every run of a scenario over time: RTO and RPO against objectives, regressions."""
-    from runner.records.store import list_runs
-    from runner.reports import history as hist
+    """Show every run of a scenario over time: RTO and RPO against objectives, regressions.
 
-    histories = hist.build(list_runs(results_dir), scenario=scenario, last=last)
+    A run.json that is not a readable record is skipped with a warning naming it."""
+    from runner.records.results import list_runs
+    from runner.reports import history as hist
+    from runner.text import line
+
+    runs = list_runs(results_dir, warn=lambda m: click.echo(f"warning: {line(m)}", err=True))
+    histories = hist.build(runs, scenario=scenario, last=last)
     if scenario is not None and not histories:
         raise click.UsageError(f"no run of scenario {scenario!r} in {results_dir}")
     if fmt == "json":

@@ -18,9 +18,12 @@ def _alive(run: dict[str, Any]) -> bool:
     """A running record whose process still exists on this host."""
     if run.get("status") != "running" or run.get("host") != socket.gethostname():
         return False
+    pid = run.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False  # os.kill(0, ...) would signal our own process group
     try:
-        os.kill(int(run.get("pid") or 0), 0)
-    except (OSError, ValueError):
+        os.kill(pid, 0)
+    except (OSError, OverflowError):
         return False
     return True
 
@@ -32,35 +35,43 @@ def _alive(run: dict[str, Any]) -> bool:
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait.")
 @results_option
 def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Path) -> int:
-    """Abort a running drill: its faults are removed and failback runs per policy."""
-    from runner.clock import SystemClock
-    from runner.records.store import read_run
+    """Abort a running drill: its faults are removed and failback runs per policy.
 
-    run_dir = results_dir / run_id
-    if not (run_dir / "run.json").exists():
+    RUN_ID is a run id (never a path): the request is written only inside --results."""
+    from runner.clock import SystemClock
+    from runner.records import results
+    from runner.text import line
+
+    run_dir = results.run_folder(results_dir, run_id)
+    try:
+        found = (run_dir / "run.json").is_file()
+    except OSError:
+        found = False
+    if not found:
         raise click.UsageError(f"no run {run_id!r} in {results_dir}")
-    run = read_run(results_dir, run_id)
+    run = results.read_run(results_dir, run_id)
     if run.get("status") != "running":
-        click.echo(f"run {run_id} is not running (status: {run.get('status')})")
+        click.echo(f"run {run_id} is not running (status: {line(run.get('status'))})")
         return exits.OK
     if not _alive(run):
+        drill = (run.get("drill") or {}).get("path") or "DRILL"
         click.echo(
             f"run {run_id} is marked running but its process is gone (crashed?); "
             "sweep its faults with: "
-            f"drillctl cleanup --drill {run['drill']['path']} --run {run_id}",
+            f"drillctl cleanup --drill {line(drill)} --run {run_id}",
             err=True,
         )
         return exits.RUNNER
-    (run_dir / "abort").write_text(reason + "\n")
+    results.write(results.writable_run_folder(results_dir, run_id) / "abort", reason + "\n")
     click.echo(f"abort requested for run {run_id}")
     if not wait:
         return exits.OK
     clock = SystemClock()
     deadline = clock.monotonic() + timeout
     while clock.monotonic() < deadline:
-        run = read_run(results_dir, run_id)
+        run = results.read_run(results_dir, run_id)
         if run.get("status") != "running":
-            click.echo(f"run {run_id} ended: {run['status']} ({run.get('reason')})")
+            click.echo(f"run {run_id} ended: {line(run.get('status'))} ({line(run.get('reason'))})")
             return exits.OK
         clock.sleep(0.5)
     click.echo(f"run {run_id} is still cleaning up after {timeout:g}s", err=True)
@@ -77,16 +88,20 @@ def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Pat
 )
 @output_option
 def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
-    """Show active runs, and leftover faults per target of a drill."""
-    from runner.records.store import list_runs
+    """Show active runs, and leftover faults per target of a drill.
 
-    runs = [r for r in list_runs(results_dir) if r.get("status") == "running"]
+    A run.json that is not a readable record is skipped with a warning naming it."""
+    from runner.records.results import list_runs
+    from runner.text import line
+
+    warn = lambda m: click.echo(f"warning: {line(m)}", err=True)  # noqa: E731
+    runs = [r for r in list_runs(results_dir, warn) if r.get("status") == "running"]
     data: dict[str, Any] = {
         "activeRuns": [
             {
                 "runId": r["runId"],
                 "scenario": r["scenario"]["name"],
-                "startedAt": r["startedAt"],
+                "startedAt": r.get("startedAt"),
                 "alive": _alive(r),
                 "phase": (r.get("phases") or [{}])[-1].get("name"),
             }
@@ -111,7 +126,9 @@ def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
         lines = ["Active runs:"]
         for r in d["activeRuns"]:
             state = "" if r["alive"] else "  (process gone: crashed?)"
-            lines.append(f"  {r['runId']}  {r['scenario']}  phase {r['phase']}{state}")
+            lines.append(
+                f"  {line(r['runId'])}  {line(r['scenario'])}  phase {line(r['phase'])}{state}"
+            )
         if not d["activeRuns"]:
             lines.append("  none")
         if drill_path is not None:
@@ -120,7 +137,9 @@ def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
                 lines.append(
                     f"  {name}: "
                     + (
-                        ", ".join(f"{i['kind']} {i['name']} (run {i['runId']})" for i in items)
+                        ", ".join(
+                            line(f"{i['kind']} {i['name']} (run {i['runId']})") for i in items
+                        )
                         or "none"
                     )
                 )

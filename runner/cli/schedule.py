@@ -19,6 +19,7 @@ from types import FrameType
 import click
 from sqlalchemy import Engine
 
+from runner import text
 from runner.cli import exits
 from runner.cli.options import results_option
 from runner.clock import SystemClock
@@ -71,6 +72,7 @@ def _logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    text.install_log_filter()  # secrets masked, control characters escaped
     # APScheduler logs every job lookup at INFO; keep the scheduler's own lines readable.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
 

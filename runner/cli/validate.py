@@ -103,14 +103,15 @@ def _check(file: Path, cache: ScenarioCache) -> dict[str, Any]:
 
 def _render(results: list[dict[str, Any]]) -> str:
     from runner.errors import Issue
+    from runner.text import line
 
     lines = []
     for r in results:
         if r["ok"]:
             extra = f", {len(r['scenarios'])} scenarios" if "scenarios" in r else ""
-            lines.append(f"ok {r['path']} ({r['kind']} {r['name']}{extra})")
+            lines.append(line(f"ok {r['path']} ({r['kind']} {r['name']}{extra})"))
             continue
-        lines.extend(str(Issue(**i)) for i in r["issues"])
+        lines.extend(line(Issue(**i)) for i in r["issues"])
     bad = sum(not r["ok"] for r in results)
     if bad:
         lines.append(f"{bad} of {len(results)} files have problems")

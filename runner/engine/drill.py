@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import __version__
+from runner import __version__, redact
 from runner.backends import InjectedFault, RunContext, StepExecutor, TargetBackend
 from runner.clock import Clock
 from runner.engine import events as ev
@@ -605,7 +605,7 @@ class DrillRun:
         return RunResult(
             run_id=self.run_id,
             status=status,
-            reason=reason,
+            reason=redact.text(reason),
             record_dir=self.record.dir,
             record=self.record.data,
             record_failures=tuple(self.record.failures),

@@ -6,6 +6,7 @@ validate the same way and leave the same record.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import threading
@@ -19,6 +20,7 @@ from runner.engine.drill import AbortSignal, DrillRun, RunResult, new_run_id
 from runner.engine.metrics import Metrics
 from runner.engine.targets import open_targets
 from runner.errors import ConfigurationError, InvalidInputError, Issue, ProtectedTargetError
+from runner.records import results
 from runner.scenario import loader, model, references
 from runner.steps.generic import GenericStepExecutor, Prompt
 
@@ -131,38 +133,48 @@ def launch(
     manual_failback: Callable[[], bool] | None = None,
     loaded: tuple[model.Scenario, model.Drill] | None = None,
 ) -> RunResult:
-    """Run one drill to its verdict. Raises only when the drill could not start at all."""
+    """Run one drill to its verdict. Raises only when the drill could not start at all.
+
+    The results folder is checked (writable, room to write) and the run's folder reserved
+    (a new id if the first is taken) before any target is opened; the folder of a run that
+    could not start is removed again."""
     clock = clock or SystemClock()
     scenario, drill = loaded or request.loaded or load(request)
     refuse_unconfirmed(request, scenario, drill)
     drill_dir = request.drill_path.parent
-    run_id = request.run_id or new_run_id(clock, scenario.name)
-    on_run_id(run_id)
+    results.prepare(request.results_dir)
+    make_id = lambda: new_run_id(clock, scenario.name)  # noqa: E731
+    run_id = results.reserve(request.results_dir, make_id, first=request.run_id)
     used = set(scenario.cluster_names)
-    with open_targets(drill, drill_dir=drill_dir, only=used) as targets:
-        metrics = connect_metrics(drill, drill_dir=drill_dir)
-        generic = GenericStepExecutor(
-            query=_instant_query(metrics, clock), prompt=prompt, secrets_base=drill_dir
-        )
-        run = DrillRun(
-            scenario=scenario,
-            scenario_path=request.scenario_path,
-            drill=drill,
-            drill_path=request.drill_path,
-            targets=targets,
-            metrics=metrics,
-            generic_steps=generic,
-            clock=clock,
-            results_dir=request.results_dir,
-            run_id=run_id,
-            operator=request.operator or default_operator(),
-            abort=abort or AbortSignal(),
-            on_event=on_event,
-            interactive=request.interactive,
-            approve_manual=request.approve_manual,
-            manual_failback=manual_failback,
-        )
-        return run.execute()
+    try:
+        on_run_id(run_id)
+        with open_targets(drill, drill_dir=drill_dir, only=used) as targets:
+            metrics = connect_metrics(drill, drill_dir=drill_dir)
+            generic = GenericStepExecutor(
+                query=_instant_query(metrics, clock), prompt=prompt, secrets_base=drill_dir
+            )
+            run = DrillRun(
+                scenario=scenario,
+                scenario_path=request.scenario_path,
+                drill=drill,
+                drill_path=request.drill_path,
+                targets=targets,
+                metrics=metrics,
+                generic_steps=generic,
+                clock=clock,
+                results_dir=request.results_dir,
+                run_id=run_id,
+                operator=request.operator or default_operator(),
+                abort=abort or AbortSignal(),
+                on_event=on_event,
+                interactive=request.interactive,
+                approve_manual=request.approve_manual,
+                manual_failback=manual_failback,
+            )
+            return run.execute()
+    finally:
+        with contextlib.suppress(OSError):  # only an empty folder: a run that never started
+            (request.results_dir / run_id).rmdir()
 
 
 def watch_abort_file(run_dir: Path, abort: AbortSignal, stop: threading.Event) -> None:

@@ -3,7 +3,9 @@
 `run.json` is rewritten atomically (temp file + rename) on every change; `events.jsonl` is
 append-only, one JSON object a line; `ledger.jsonl` holds the intent to create each fault
 before it is created, so a crashed run can be swept up from its folder as well as by labels.
-The schema is versioned (`schemaVersion`) and documented in docs/run-record.md.
+The schema is versioned (`schemaVersion`) and documented in docs/run-record.md. Everything
+is masked on the way in (`runner.redact.value`), so neither the files nor `data` (which the
+summary, JUnit and reports are made from) ever hold a secret.
 
 A write that fails after the folder exists (disk full, read-only, I/O error) never raises:
 the change is kept in memory, the failure is remembered in `failures`, and the engine
@@ -14,6 +16,7 @@ locks). Only creating the folder raises, as `RecordWriteError`, before anything 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -23,27 +26,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runner import redact
 from runner.errors import DrillError
 
 SCHEMA_VERSION = 1
 RUN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
-_SECRET_KEYS = re.compile(r"(token|password|secret|authorization|credential)", re.IGNORECASE)
 
 
 def iso(t: datetime | None) -> str | None:
     return t.isoformat() if t is not None else None
-
-
-def redact(value: Any) -> Any:
-    """Drop the values of keys that look like credentials, recursively."""
-    if isinstance(value, Mapping):
-        return {
-            k: ("<redacted>" if _SECRET_KEYS.search(str(k)) else redact(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
 
 
 class RecordWriteError(DrillError):
@@ -52,8 +43,6 @@ class RecordWriteError(DrillError):
 
 def describe_os_error(e: OSError) -> str:
     """`No space left on device (ENOSPC)`: the cause without the path (we name it ourselves)."""
-    import errno
-
     code = errno.errorcode.get(e.errno or 0)
     text = e.strerror or type(e).__name__
     return f"{text} ({code})" if code else text
@@ -71,9 +60,11 @@ class RunRecord:
         """The first writes that failed, as `file: cause`, in order (at most 20 kept)."""
         self.failure_count = 0
         self.data: dict[str, Any] = {"schemaVersion": SCHEMA_VERSION, "runId": run_id}
-        self.data.update(initial)
+        self.data.update(redact.value(dict(initial)))
         try:
-            self.dir.mkdir(parents=True, exist_ok=False)
+            self.dir.mkdir(parents=True, exist_ok=True)  # `results.reserve` may have made it
+            if self.run_json.exists():  # never overwrite another run's record
+                raise FileExistsError(errno.EEXIST, "another run's record is there")
         except OSError as e:
             raise RecordWriteError(
                 f"cannot create the run record folder {self.dir}: {describe_os_error(e)}"
@@ -97,7 +88,7 @@ class RunRecord:
         with self._lock:
             tmp = self.dir / "run.json.tmp"
             try:
-                tmp.write_text(json.dumps(redact(self.data), indent=2, default=str) + "\n")
+                tmp.write_text(json.dumps(self.data, indent=2, default=str) + "\n")
                 os.replace(tmp, self.run_json)
             except OSError as e:
                 self._failed("run.json", e)
@@ -116,20 +107,20 @@ class RunRecord:
 
     def update(self, **fields: Any) -> None:
         with self._lock:
-            self.data.update(fields)
+            self.data.update(redact.value(fields))
             self.save()
 
     def append(self, key: str, item: Mapping[str, Any]) -> int:
         """Append to a list field; returns the item's index."""
         with self._lock:
             items = self.data.setdefault(key, [])
-            items.append(dict(item))
+            items.append(redact.value(dict(item)))
             self.save()
             return len(items) - 1
 
     def patch_item(self, key: str, index: int, **fields: Any) -> None:
         with self._lock:
-            self.data[key][index].update(fields)
+            self.data[key][index].update(redact.value(fields))
             self.save()
 
     def event(
@@ -141,16 +132,18 @@ class RunRecord:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Append one audit event: who did what to which target, when."""
-        line = {"time": at.isoformat(), "actor": actor, "action": action, "target": target}
+        line = redact.value(
+            {"time": at.isoformat(), "actor": actor, "action": action, "target": target}
+        )
         if details:
-            line["details"] = redact(dict(details))
+            line["details"] = redact.value(dict(details))
         self._append_line("events.jsonl", json.dumps(line, default=str), sync=False)
 
     def ledger(self, entry: Mapping[str, Any]) -> bool:
         """Write a fault intent or outcome to the ledger, flushed to disk before acting.
 
         False when it could not be written: the caller must not act on an unwritten intent."""
-        return self._append_line("ledger.jsonl", json.dumps(redact(dict(entry)), default=str))
+        return self._append_line("ledger.jsonl", json.dumps(redact.value(dict(entry)), default=str))
 
     def _append_line(self, name: str, line: str, *, sync: bool = True) -> bool:
         with self._lock:

@@ -1,5 +1,8 @@
 """The plain-text summary of a run record, shared by `drillctl run`, `drillctl report` and the
-pytest plugin: verdict, objectives table, phase timeline, faults, where the record is."""
+pytest plugin: verdict, objectives table, phase timeline, faults, where the record is.
+
+It is terminal text: every value from the record is one `runner.text.line` (no escape
+sequence, and no line of its own: a newline in a value shows as `\\n`)."""
 
 from __future__ import annotations
 
@@ -7,15 +10,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from runner.text import line as one
+
 
 def _secs(value: Any) -> str:
-    return "unknown" if value is None else f"{float(value):.1f}s"
+    try:
+        return "unknown" if value is None else f"{float(value):.1f}s"
+    except (TypeError, ValueError):
+        return one(value)
 
 
 def _measured(m: Mapping[str, Any]) -> str:
     """The midpoint, or "> lower" when only a lower bound is known (not recovered)."""
     if m.get("seconds") is None and m.get("lowerSeconds") is not None:
-        return f"> {float(m['lowerSeconds']):.1f}s"
+        return f"> {_secs(m['lowerSeconds'])}"
     return _secs(m.get("seconds"))
 
 
@@ -34,29 +42,43 @@ def objectives_rows(run: Mapping[str, Any]) -> list[tuple[str, str, str, str, st
             (
                 key.upper(),
                 _measured(m),
-                "-" if target is None else f"<= {float(target):g}s",
+                "-" if target is None else f"<= {_num(target)}s",
                 met,
                 "-"
                 if m.get("uncertaintySeconds") is None
-                else f"±{float(m['uncertaintySeconds']):.1f}s",
+                else f"±{_secs(m['uncertaintySeconds'])}",
             )
         )
     return rows
 
 
-def _elapsed(start: str | None, end: str | None) -> str:
+def _num(value: Any) -> str:
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return one(value)
+
+
+def _elapsed(start: Any, end: Any) -> str:
     if not start or not end:
         return "-"
-    seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    try:
+        seconds = (
+            datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))
+        ).total_seconds()
+    except (TypeError, ValueError):
+        return "?"
     return f"{seconds:.1f}s"
 
 
 def render_text(run: Mapping[str, Any], *, record_dir: str | None = None) -> str:
     """A human summary of a run.json."""
-    status = str(run.get("status", "?")).upper()
+    status = one(run.get("status", "?")).upper()
+    scenario = run.get("scenario")
+    scenario = scenario if isinstance(scenario, Mapping) else {}
     lines = [
-        f"{status}: {run.get('scenario', {}).get('name')} (run {run.get('runId')})",
-        f"  {run.get('reason') or ''}".rstrip(),
+        f"{status}: {one(scenario.get('name'))} (run {one(run.get('runId'))})",
+        f"  {one(run.get('reason') or '')}".rstrip(),
         "",
     ]
     rows = objectives_rows(run)
@@ -68,27 +90,29 @@ def render_text(run: Mapping[str, Any], *, record_dir: str | None = None) -> str
         for key in ("rto", "rpo"):
             m = (run.get("measurements") or {}).get(key)
             if m and m.get("explanation"):
-                lines.append(f"  {key.upper()}: {m['explanation']}")
+                lines.append(f"  {key.upper()}: {one(m['explanation'])}")
         lines.append("")
     for when, gate in (run.get("steadyState") or {}).items():
         failed = [c for c in gate.get("checks", []) if not c.get("passed")]
         for c in failed:
-            lines.append(f"  steady state {when}: {c.get('name')} failed: {c.get('reason')}")
+            lines.append(
+                f"  steady state {one(when)}: {one(c.get('name'))} failed: {one(c.get('reason'))}"
+            )
         if failed:
             lines.append("")
     observed = run.get("observed")
     if observed:
         parts = [
-            f"{k}={round(v, 2) if isinstance(v, float) else v}"
+            one(f"{k}={round(v, 2) if isinstance(v, float) else v}")
             for k, v in observed.items()
             if not isinstance(v, dict | list)
         ]
         lines += ["  observed (ground truth): " + ", ".join(parts), ""]
     lines.append("  phases:")
     for p in run.get("phases", []):
-        err = f"  ({p['error']})" if p.get("error") else ""
+        err = f"  ({one(p['error'])})" if p.get("error") else ""
         lines.append(
-            f"    {p['name']:<18} {p['status']:<10} "
+            f"    {one(p.get('name')):<18} {one(p.get('status')):<10} "
             f"{_elapsed(p.get('startedAt'), p.get('finishedAt')):>8}{err}"
         )
     faults = run.get("faults", [])
@@ -96,9 +120,11 @@ def render_text(run: Mapping[str, Any], *, record_dir: str | None = None) -> str
         lines.append("  faults:")
         for f in faults:
             state = "removed" if f.get("recoveredAt") else "NOT REMOVED"
-            lines.append(f"    {f['cluster']}: {f['kind']} {f['name']} ({state})")
+            lines.append(
+                f"    {one(f.get('cluster'))}: {one(f.get('kind'))} {one(f.get('name'))} ({state})"
+            )
     if record_dir:
-        lines += ["", f"  record: {record_dir}"]
+        lines += ["", f"  record: {one(record_dir)}"]
         if run.get("report"):
-            lines.append(f"  report: {record_dir}/{run['report']}")
+            lines.append(f"  report: {one(record_dir)}/{one(run['report'])}")
     return "\n".join(lines)

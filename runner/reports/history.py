@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from runner.text import line as one
+
 METRICS = ("rto", "rpo")
 
 
@@ -239,13 +241,14 @@ def _target(rows: Sequence[Row], metric: str) -> str:
 
 
 def render_text(histories: Sequence[ScenarioHistory]) -> str:
+    """Terminal text: every value from a record is one `runner.text.line`."""
     if not histories:
         return "no runs found"
     lines: list[str] = []
     for h in histories:
         runs = f"{len(h.rows)} run{'' if len(h.rows) == 1 else 's'}"
         lines.append(
-            f"{h.scenario}: {runs}; RTO objective {_target(h.rows, 'rto')}, "
+            f"{one(h.scenario)}: {runs}; RTO objective {_target(h.rows, 'rto')}, "
             f"RPO objective {_target(h.rows, 'rpo')}"
         )
         header = ("started (UTC)", "run", "status", "RTO", "RPO", "regression")
@@ -256,9 +259,9 @@ def render_text(histories: Sequence[ScenarioHistory]) -> str:
             ]
             table.append(
                 (
-                    r.started_at[:19].replace("T", " "),
-                    r.run_id,
-                    r.status,
+                    one(r.started_at[:19].replace("T", " ")),
+                    one(r.run_id),
+                    one(r.status),
                     _cell(r.values.get("rto")),
                     _cell(r.values.get("rpo")),
                     ", ".join(flags) or "-",
@@ -270,7 +273,9 @@ def render_text(histories: Sequence[ScenarioHistory]) -> str:
             for row in table
         ]
         if h.regressions:
-            lines += [f"  REGRESSION: {g.message} (run {g.run_id})" for g in h.regressions]
+            lines += [
+                f"  REGRESSION: {one(g.message)} (run {one(g.run_id)})" for g in h.regressions
+            ]
         else:
             lines.append("  no regression in the latest measured run")
         lines.append("")

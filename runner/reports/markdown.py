@@ -1,14 +1,14 @@
 """The Markdown report of one run, compact enough for a pull-request comment or a chat
 message: verdict line, objectives table, problems, phases on one line, faults, and where the
-record is. Every value from the record is escaped, so it renders as text and never as
-Markdown or HTML."""
+record is. Every value from the record goes through `runner.text.markdown`, so it renders as
+text and never as Markdown, HTML, a mention or a link."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from runner import text
 from runner.records.summary import objectives_rows
 from runner.reports import facts
 from runner.reports.record import RunFolder
@@ -21,27 +21,8 @@ _ICONS = {
     "error": "⛔",
     "crashed": "💥",
 }
-_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_ORDERED = re.compile(r"\d{1,9}(?=[.)](\s|$))")
-_BLOCK = re.compile(r"[#+-](\s|$)|[-=][-=\s]*$")
-
-
-def md(value: Any) -> str:
-    """Text that renders as itself: HTML escaped, Markdown punctuation backslashed, one line."""
-    s = " ".join(str(value).split())
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _SPECIAL.sub(r"\\\1", s)
-    if m := _ORDERED.match(s):  # "1. x" would start a list
-        return f"{s[: m.end()]}\\{s[m.end() :]}"
-    return f"\\{s}" if _BLOCK.match(s) else s  # a list item, heading or rule
-
-
-def code(value: Any) -> str:
-    """A code span when the value can be one (outside tables), else escaped text."""
-    s = str(value)
-    if not s or "`" in s or "\n" in s or "|" in s:
-        return md(s)
-    return f"`{s}`"
+md = text.markdown
+code = text.markdown_code
 
 
 def _phases(run: Mapping[str, Any]) -> str:

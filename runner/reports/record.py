@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import UsageError
+from runner.records import results
 
 
 @dataclass(frozen=True)
@@ -25,21 +26,30 @@ class RunFolder:
 
 def locate(run: str, results_dir: Path) -> Path:
     """The folder of RUN: a folder holding run.json, else a run id under results_dir."""
-    path = Path(run)
-    if (path / "run.json").is_file():
-        return path
-    if "/" not in run and (results_dir / run / "run.json").is_file():
+    if "\x00" not in run and _is_file(Path(run) / "run.json"):
+        return Path(run)
+    if results.RUN_ID_RE.match(run) and _is_file(results_dir / run / "run.json"):
         return results_dir / run
-    raise UsageError(f"no run {run!r} in {results_dir} (and {run!r} is not a run folder)")
+    shown = run if len(run) <= 80 else run[:77] + "..."
+    raise UsageError(f"no run {shown!r} in {results_dir} (and {shown!r} is not a run folder)")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long, a loop: not a run folder
+        return False
 
 
 def read_events(folder: Path) -> list[dict[str, Any]]:
     """The audit trail, skipping a last line cut short by a crash."""
     path = folder / "events.jsonl"
-    if not path.is_file():
-        return []
+    try:
+        text = path.read_text(errors="replace") if path.is_file() else ""
+    except OSError:
+        return []  # the trail is a courtesy; the record is the truth
     events = []
-    for line in path.read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         try:
             item = json.loads(line)
         except ValueError:
@@ -50,10 +60,5 @@ def read_events(folder: Path) -> list[dict[str, Any]]:
 
 
 def load(folder: Path) -> RunFolder:
-    try:
-        data = json.loads((folder / "run.json").read_text())
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read {folder / 'run.json'}: {e}") from e
-    if not isinstance(data, dict):
-        raise UsageError(f"{folder / 'run.json'} is not a run record")
-    return RunFolder(dir=folder, run=data, events=read_events(folder))
+    """The record in `folder`; `results.ResultsError` when run.json is not one."""
+    return RunFolder(dir=folder, run=results.read(folder / "run.json"), events=read_events(folder))

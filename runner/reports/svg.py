@@ -11,10 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from runner.text import block as _safe
+
 
 def esc(value: object) -> str:
-    """Escape text for HTML and SVG, in element content and in quoted attribute values."""
-    return escape(str(value), quote=True)
+    """Escape text for HTML and SVG, in element content and in quoted attribute values;
+    secrets masked and control characters shown as escapes (`runner.text.block`)."""
+    return escape(_safe(value), quote=True)
 
 
 def attrs(values: Mapping[str, object]) -> str:

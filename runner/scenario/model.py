@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from runner.scenario.values import Comparison, Duration
+from runner.scenario.values import Comparison, Duration, HttpUrl
 
 API_VERSION = "drill-runner.dev/v1alpha1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -252,7 +252,7 @@ class WaitForQueryStep(_StepBase):
 
 class HttpStep(_StepBase):
     action: Literal["http"]
-    url: str = Field(min_length=1)
+    url: HttpUrl
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
     header_secrets: dict[str, SecretRef] = Field(default_factory=dict)
@@ -490,7 +490,7 @@ class BasicAuth(Model):
 class PrometheusSource(Model):
     """Where measurements come from. `lab: true` takes the URL of the running local lab."""
 
-    url: str | None = None
+    url: HttpUrl | None = None
     lab: bool = False
     bearer_token: SecretRef | None = None
     basic_auth: BasicAuth | None = None

@@ -1,6 +1,7 @@
 """Reading credentials named by a `SecretRef` (an environment variable or a file).
 
-Errors name where the secret should come from, never its value.
+Errors name where the secret should come from, never its value. Every value read is
+registered with `runner.redact`, so it is masked wherever it would be printed or stored.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from runner import redact
 from runner.errors import ConfigurationError
 from runner.scenario import model
 
@@ -18,6 +20,7 @@ def resolve_secret(ref: model.SecretRef, *, what: str, base: Path | None = None)
         value = os.environ.get(ref.env, "")
         if not value:
             raise ConfigurationError(f"{what}: environment variable {ref.env} is not set")
+        redact.register(value)
         return value
     assert ref.file is not None
     path = Path(os.path.expanduser(ref.file))
@@ -29,4 +32,5 @@ def resolve_secret(ref: model.SecretRef, *, what: str, base: Path | None = None)
         raise ConfigurationError(f"{what}: cannot read secret file {path} ({e.strerror})") from None
     if not value:
         raise ConfigurationError(f"{what}: secret file {path} is empty")
+    redact.register(value)
     return value

@@ -1,7 +1,10 @@
-"""Scalar values users write by hand: durations (`30s`, `1h30m`) and expectations (`>= 0.99`).
+"""Scalar values users write by hand: durations (`30s`, `1h30m`), expectations (`>= 0.99`)
+and http(s) URLs.
 
-Both parse into small frozen values with a canonical text form, so a
-model round-trips to YAML and JSON as users wrote it.
+Durations and expectations parse into small frozen values with a canonical text form, so a
+model round-trips to YAML and JSON as users wrote it. A URL stays text, checked the way the
+HTTP clients will read it (scheme, host, port), and is shown in messages with its
+credentials and query values masked.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+
+from runner import redact
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
@@ -121,6 +127,37 @@ Comparison = Annotated[
     WithJsonSchema(
         {"type": "string", "pattern": EXPECTATION_PATTERN, "examples": [">= 0.99", "< 5m"]}
     ),
+]
+
+
+def check_http_url(text: str) -> str:
+    """`text` if it is an http(s) URL with a host and a valid port, else ValueError."""
+    shown = _show(redact.url(text))
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError(f"expected an http(s) URL without spaces, got {shown}")
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError as e:  # a bad [IPv6] literal or a port out of range
+        raise ValueError(f"expected a valid URL ({_reason(e)}), got {shown}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"expected an http:// or https:// URL, got {shown}")
+    if not host:
+        raise ValueError(f"expected a URL with a host, got {shown}")
+    if port == 0:
+        raise ValueError(f"expected a port from 1 to 65535, got {shown}")
+    return text
+
+
+def _reason(error: ValueError) -> str:
+    text = str(error)
+    return "the port is not a number from 1 to 65535" if "ort" in text else "a bad IPv6 address"
+
+
+HttpUrl = Annotated[
+    str,
+    AfterValidator(check_http_url),
+    WithJsonSchema({"type": "string", "pattern": "^https?://", "format": "uri"}),
 ]
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner import redact
 from runner.backends import RunContext, StepResult
 from runner.errors import StepError
 from runner.scenario import model
@@ -57,6 +58,8 @@ class GenericStepExecutor:
         raise StepError(f"action {step.action!r} is not a generic step")
 
     def _http(self, step: model.HttpStep) -> StepResult:
+        redact.register_url(step.url)  # a server may echo its token back
+        shown = redact.url(step.url)
         headers = dict(step.headers)
         for name, ref in step.header_secrets.items():
             headers[name] = resolve_secret(
@@ -74,11 +77,11 @@ class GenericStepExecutor:
             status, body = e.code, e.read(OUTPUT_LIMIT)
         except (urllib.error.URLError, TimeoutError, OSError) as e:
             reason = getattr(e, "reason", e)
-            raise StepError(f"{step.method} {step.url} failed: {reason}") from None
+            raise StepError(f"{step.method} {shown} failed: {redact.text(str(reason))}") from None
         text = body.decode(errors="replace")
         if status not in step.expect_status:
             raise StepError(
-                f"{step.method} {step.url} returned {status}, expected one of {step.expect_status}"
+                f"{step.method} {shown} returned {status}, expected one of {step.expect_status}"
             )
         return StepResult(output=text, details={"status": status})
 
