@@ -27,6 +27,8 @@ MIN_SECRET_CHARS = 6
 _URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://)([^\s\"'<>`]*)")
 _REQUEST_LINE = re.compile(r"\b((?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) /[^\s?\"]*)\?([^\s\"]+)")
 """`GET /path?query` as HTTP libraries log it (urllib3 at debug level)."""
+_AUTH_HEADER = re.compile(r"(?i)\b((?:basic|bearer)\s+)(?=\S*[0-9=._~+/-])[A-Za-z0-9._~+/=-]{8,}")
+"""An HTTP Authorization value (`Basic dXNlcjpwdw==`, `Bearer abc...`), as servers echo it."""
 _SECRET_KEYS = re.compile(
     r"(token|password|passwd|secret|authorization|credential|api[-_]?key|cookie)", re.IGNORECASE
 )
@@ -88,7 +90,7 @@ def text(value: str) -> str:
         value = _URL.sub(_mask_url, value)
     if "?" in value:
         value = _REQUEST_LINE.sub(lambda m: m.group(1) + "?" + _mask_pairs(m.group(2)), value)
-    return value
+    return _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, value)
 
 
 def url(value: str) -> str:

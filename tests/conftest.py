@@ -45,6 +45,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"skipped, and --no-skips is on: {reason}"
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Secrets a test resolved are masked in that test only (runner.redact is per process)."""
+    yield
+    from runner import redact
+
+    redact.forget_all()
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """One real local lab for the whole test session (e2e and pytest-plugin tests)."""

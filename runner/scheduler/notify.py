@@ -15,8 +15,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from runner import redact
 from runner.clock import Clock
 from runner.scenario import model
 from runner.scenario.secrets import resolve_secret
@@ -92,12 +94,18 @@ class Notifier:
         payload = slack_body(event) if notification.type == "slack" else webhook_body(event)
         message = Message(
             what=what,
-            url=partial(resolve_secret, notification.url, what="its URL", base=entry.path.parent),
+            url=partial(_webhook_url, notification.url, entry.path.parent),
             body=json.dumps(payload).encode(),
             kind=type(event).__name__,
             queued_at=self.clock.monotonic(),
         )
         self.outboxes.put((entry.name, notification.name), message)
+
+
+def _webhook_url(ref: model.SecretRef, base: Path) -> str:
+    url = resolve_secret(ref, what="its URL", base=base)
+    redact.register_url(url)  # its credential query values are masked wherever they appear
+    return url
 
 
 def _seconds(value: float | None) -> str:

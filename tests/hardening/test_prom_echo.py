@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
@@ -16,7 +16,7 @@ import pytest
 from runner import redact
 from runner.errors import PrometheusError
 from runner.prom import PrometheusClient
-from tests.measure.test_prom import OK_VECTOR, FakeServer, Reply, fake  # noqa: F401
+from tests.measure.test_prom import OK_VECTOR, FakeServer, Reply
 
 TOKEN = "qTok3n-8a1f-secret"
 PASSWORD = "pAssw0rd-6c2e-secret"
@@ -39,14 +39,23 @@ def _all_forms() -> list[str]:
     return [TOKEN, PASSWORD, BEARER, basic]
 
 
+@pytest.fixture
+def served() -> Iterator[list[FakeServer]]:
+    servers: list[FakeServer] = []
+    yield servers
+    for server in servers:
+        server.close()
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 500, 502, 503])
 @pytest.mark.parametrize("html", [False, True], ids=["json", "html"])
 @pytest.mark.parametrize("auth", ["url-password", "bearer"])
 def test_echoed_credentials_never_reach_an_error(
-    fake: Callable[[Reply], FakeServer], status: int, html: bool, auth: str
+    served: list[FakeServer], status: int, html: bool, auth: str
 ) -> None:
     redact.forget_all()  # only what this client registers itself may be masked
-    server = fake(echo(status, html))
+    server = FakeServer(echo(status, html))
+    served.append(server)
     host = server.url.split("://", 1)[1]
     userinfo = f"drill:{PASSWORD}@" if auth == "url-password" else ""
     client = PrometheusClient(
@@ -67,8 +76,9 @@ def test_echoed_credentials_never_reach_an_error(
     assert TOKEN not in repr(client) and PASSWORD not in repr(client)
 
 
-def test_a_prometheus_url_with_a_query_string_works(fake: Callable[[Reply], FakeServer]) -> None:
-    server = fake(lambda h: (200, json.dumps(OK_VECTOR).encode()))
+def test_a_prometheus_url_with_a_query_string_works(served: list[FakeServer]) -> None:
+    server = FakeServer(lambda h: (200, json.dumps(OK_VECTOR).encode()))
+    served.append(server)
     client = PrometheusClient(f"{server.url}/prom?token={TOKEN}")
     (vector,) = client.query("up", NOW)
     assert vector.value == 7.0

@@ -179,7 +179,7 @@ def test_a_taken_run_id_gets_a_new_one(tmp_path: Path) -> None:
     assert (results_dir / "taken-run-1" / "run.json").read_text() == "{}"  # untouched
     with pytest.raises(results.ResultsError, match="10 run ids in a row were taken"):
         results.reserve(results_dir, lambda: "taken-run-1")
-    with pytest.raises(RecordWriteError, match="another run.s record is there"):
+    with pytest.raises(RecordWriteError, match="another run's record is there"):
         RunRecord(results_dir, "taken-run-1", {"status": "running"})
     assert (results_dir / "taken-run-1" / "run.json").read_text() == "{}"
 
