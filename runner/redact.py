@@ -1,7 +1,7 @@
 """Secrets out of everything the runner prints or stores.
 
 This module owns what counts as a secret and how it is masked: the credentials and the
-query and fragment values of every URL in a text (`https://***@host/p?token=***`), the
+query and fragment values of every URL in a text (`https://user:***@host/p?token=***`), the
 values of mapping keys that name a credential (`password`, `token`, ...), and every value
 resolved from a `SecretRef` (`register`, called by `runner.scenario.secrets`), also in its
 URL-encoded and JSON-escaped forms. Every boundary that writes a record, a report, a log
@@ -64,9 +64,9 @@ def register_url(value: str) -> None:
         authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
         if "@" in authority:
             info = authority[: authority.rfind("@")]
-            register(info)
-            for part in info.split(":", 1):
-                register(urllib.parse.unquote(part))
+            secret = info.split(":", 1)[1] if ":" in info else info  # a password, or a token
+            register(secret)
+            register(urllib.parse.unquote(secret))
         for name, _, secret in (p.partition("=") for p in re.split(r"[&;?#]", rest)[1:]):
             if secret and (_SECRET_KEYS.search(name) or _SECRET_PARAMS.search(name)):
                 register(secret)
@@ -94,7 +94,7 @@ def text(value: str) -> str:
 
 
 def url(value: str) -> str:
-    """One URL, safe to show: `https://***@host:1/path?a=***&b=***#***`."""
+    """One URL, safe to show: `https://user:***@host:1/path?a=***&b=***#***`."""
     return text(value)
 
 
@@ -123,8 +123,9 @@ def _mask_url(match: re.Match[str]) -> str:
         if at >= 0:
             end = min(end, at)
     authority, tail = rest[:end], rest[end:]
-    if "@" in authority:
-        authority = MASK + authority[authority.rfind("@") :]
+    if "@" in authority:  # `user:***@`, or `***@` for a user-info token
+        info, host = authority[: authority.rfind("@")], authority[authority.rfind("@") :]
+        authority = (info.split(":", 1)[0] + ":" + MASK if ":" in info else MASK) + host
     path, sep, fragment = tail.partition("#")
     path, qsep, query = path.partition("?")
     if qsep:
