@@ -6,7 +6,8 @@ escape sequence, OSC 8 hyperlink, clear screen, BEL or backspace reaches a termi
 value can start a line of its own), `block` for terminal text of several lines (newlines
 kept), `markdown` and `markdown_code` for Markdown that renders as itself (no HTML, no
 Markdown syntax, no `@mention` and no autolink, also inside escaped link syntax), and
-`xml` for text in XML (JUnit). Every rendering masks secrets first (`runner.redact`).
+`slack` for a Slack message (no `<!channel>` or `<url|link>` of a value's), and `xml` for
+text in XML (JUnit). Every rendering masks secrets first (`runner.redact`).
 `LogFilter` does the same for log lines (their messages are a `block`).
 """
 
@@ -73,6 +74,12 @@ def markdown_code(value: Any) -> str:
     if not s or "`" in s or "|" in s or s != s.strip():
         return markdown(s)
     return f"`{s}`"
+
+
+def slack(value: Any) -> str:
+    """Text for a Slack message: as `block` (newlines kept), with `&`, `<` and `>` escaped as
+    Slack asks, so no value can write `<!channel>`, `<@U123>` or `<https://x|a link>`."""
+    return block(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def xml(value: Any) -> str:

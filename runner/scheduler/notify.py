@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from runner import redact
+from runner import redact, text
 from runner.clock import Clock
 from runner.scenario import model
 from runner.scenario.secrets import resolve_secret
@@ -139,7 +139,8 @@ def summary(event: ev.SchedulerEvent) -> str:
 
 
 def slack_body(event: ev.SchedulerEvent) -> dict[str, Any]:
-    return {"text": summary(event)}
+    """Slack's `{"text": ...}`; a reason or name cannot mention anyone or make a link."""
+    return {"text": text.slack(summary(event))}
 
 
 def webhook_body(event: ev.SchedulerEvent) -> dict[str, Any]:

@@ -260,3 +260,24 @@ def test_line_escapes_every_control_and_keeps_the_rest() -> None:
     for code in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x202E, 0x2066, 0x200B, 0x2028]:
         assert chr(code) not in line(f"a{chr(code)}b")
     assert line("Zürich ✓ 東京 émoji 🎉") == "Zürich ✓ 東京 émoji 🎉"
+
+
+def test_a_slack_notification_mentions_nobody_and_makes_no_link() -> None:
+    from runner.scheduler import events as sev
+    from runner.scheduler.notify import slack_body
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    reason = "step '<!channel> <@U024BE7LH> <https://evil.example|click> &amp;' failed\n" + OSC8
+    result = sev.ScenarioRunFinished(
+        drill="nightly", at=at, scenario="site-loss", run_id="r1", status="failed",
+        reason=reason, started_at=at, report="results/r1/report.html",
+    )  # fmt: skip
+    event = sev.DrillRunFinished(
+        drill="nightly", at=at, scheduled_for=at, trigger=sev.Trigger.SCHEDULE,
+        status="failed", results=(result,),
+    )  # fmt: skip
+    text = slack_body(event)["text"]
+    # Slack's control sequences are <...>; & starts an entity: none may come from a value
+    assert "<" not in text and ">" not in text, text
+    assert "&lt;!channel&gt;" in text and "&amp;amp;" in text
+    assert "\x1b" not in text and "\x07" not in text
