@@ -97,7 +97,7 @@ def command(
     )
     sc, drill = load(request)
     if dry_run:
-        click.echo(_plan_text(sc, drill))
+        click.echo(_plan_text(sc, drill))  # every value in it is a text.line
         return exits.OK
     typed_names: set[str] = set()
     for name in protected_targets(sc, drill):
@@ -199,7 +199,9 @@ def unwritten_record(result: Any) -> str:
 
 
 def _prompt(text: str, timeout: float) -> bool:
-    click.echo(f"\nMANUAL STEP: {text}")
+    from runner.text import block
+
+    click.echo(f"\nMANUAL STEP: {block(text)}")  # the scenario's instructions, lines kept
     try:
         answer: Any = click.prompt("Type 'done' when finished", default="", show_default=False)
     except click.Abort:
@@ -209,12 +211,13 @@ def _prompt(text: str, timeout: float) -> bool:
 
 def _plan_text(sc: Any, drill: Any) -> str:
     from runner.engine.plan import ordered_steps
+    from runner.text import line
 
     lines = [f"Scenario {sc.name}: dry run, nothing will be injected.", "", "Targets:"]
     for name in sc.cluster_names:
         t = drill.spec.targets[name]
         where = f"lab site {t.lab.site}" if t.lab else f"kube context {t.kubernetes.context}"
-        lines.append(f"  {name}: {where}" + ("  [protected]" if t.protected else ""))
+        lines.append(line(f"  {name}: {where}") + ("  [protected]" if t.protected else ""))
     lines += ["", "What the run will do, in order:"]
-    lines += [f"  {i:>2}. [{ph}] {what}" for i, (ph, what) in enumerate(ordered_steps(sc), 1)]
+    lines += [f"  {i:>2}. [{ph}] {line(what)}" for i, (ph, what) in enumerate(ordered_steps(sc), 1)]
     return "\n".join(lines)

@@ -278,12 +278,13 @@ def list_(drills: Path, store_url: str) -> None:
     if not names:
         click.echo(f"no scheduled drills in {drills} or {masked(store_url)}")
     for name in names:
-        click.echo("\n".join(_describe(name, catalog, jobs.get(name), last[name], now)))
+        described = _describe(name, catalog, jobs.get(name), last[name], now)
+        click.echo("\n".join(text.line(row) for row in described))
     shown = set(names)
     for problem in sorted(catalog.problems.values(), key=lambda p: str(p.path)):
         if problem.drill not in shown:
             for issue in problem.issues:
-                click.echo(f"error: {issue}", err=True)
+                click.echo(f"error: {text.line(issue)}", err=True)
 
 
 def _describe(
@@ -350,9 +351,9 @@ def _bound(t: datetime, schedule: Schedule) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=zone(schedule))
 
 
-def _escape(text: str) -> str:
-    """User- and store-provided text on one terminal line: no control characters."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+def _escape(value: str) -> str:
+    """User- and store-provided text on one terminal line (`runner.text.line`)."""
+    return text.line(value)
 
 
 def _t(t: datetime | None) -> str:
@@ -449,9 +450,9 @@ def run_now(
         raise UsageError(f"no drill named {name!r} in {drills}")
     outcome = service.fire_here(name)
     if isinstance(outcome, ev.DrillRunSkipped):
-        click.echo(f"{name}: skipped ({outcome.reason}: {outcome.detail})")
+        click.echo(text.line(f"{name}: skipped ({outcome.reason}: {outcome.detail})"))
         sys.exit(exits.OK if outcome.reason == "blackout" else exits.RUNNER)
     click.echo(f"{name}: {outcome.status}")
     for r in outcome.results:
-        click.echo(f"  {r.scenario}: {r.status} ({r.reason})")
+        click.echo(f"  {text.line(r.scenario)}: {text.line(r.status)} ({text.line(r.reason)})")
     sys.exit({"passed": exits.OK, "failed": exits.MISSED}.get(outcome.status, exits.RUNNER))
