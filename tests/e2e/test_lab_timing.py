@@ -34,7 +34,7 @@ def _drill_file(lab: Lab, primary: str, secondary: str) -> Path:
     text = lab.drill.read_text()
     text = text.replace("site: east", "site: @P").replace("site: west", "site: @S")
     text = text.replace("@P", primary).replace("@S", secondary)
-    path = lab.work / f"timing-{primary}.yaml"
+    path = lab.drill.parent / f"timing-{primary}.yaml"  # beside it: its scenario paths hold
     path.write_text(text)
     return path
 
