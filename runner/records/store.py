@@ -179,8 +179,8 @@ def mark_crashed(
         return "unreadable (not a JSON object)"
     if data.get("status") != "running":
         return f"already {data.get('status')}"
-    crash = {"detectedAt": iso(at), **redact(dict(details))}
-    data.update(status="crashed", reason=reason, finishedAt=iso(at), crash=crash)
+    crash = {"detectedAt": iso(at), **redact.value(dict(details))}
+    data.update(status="crashed", reason=redact.text(reason), finishedAt=iso(at), crash=crash)
     tmp = folder / f"run.json.crashed.{os.getpid()}.tmp"
     event = {"time": iso(at), "actor": str(details.get("by") or ""), "action": "run.crashed"}
     try:
@@ -193,24 +193,6 @@ def mark_crashed(
             tmp.unlink(missing_ok=True)
         return f"not written ({describe_os_error(e)})"
     return "marked crashed"
-
-
-def read_run(results_dir: Path, run_id: str) -> dict[str, Any]:
-    path = results_dir / run_id / "run.json"
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
-def list_runs(results_dir: Path) -> list[dict[str, Any]]:
-    """Every readable run.json under results_dir, oldest first."""
-    runs = []
-    if results_dir.is_dir():
-        for path in results_dir.glob("*/run.json"):
-            try:
-                runs.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
-                continue
-    return sorted(runs, key=lambda r: str(r.get("startedAt") or ""))
 
 
 def read_ledger(results_dir: Path, run_id: str) -> list[dict[str, Any]]:
