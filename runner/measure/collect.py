@@ -84,6 +84,9 @@ def guardrails(
 SLI_CONTEXT: Ms = 300_000
 """The SLI is read from this long before the fault start: the state at the fault, when an
 outage already under way began, and the SLI's own sample interval."""
+POLL_SPAN: Ms = 600_000
+"""A poll measures the last this-much of the SLI (at least twice `hold`) to decide whether
+recovery has held; `finish` measures everything."""
 PRESENT_SPAN: Ms = 300_000
 """The new primary's canary series are read over at most this much before the window end."""
 
@@ -154,6 +157,7 @@ class Verification:
             if (r := spec.measure.rto) is not None:
                 start = self.fault_start - max(SLI_CONTEXT, 2 * _duration(r.hold))
                 self._sli = Reader(prom, r.sli, start=start, step=self.step)
+                self._poll_span = max(POLL_SPAN, 2 * _duration(r.hold))
         except ExpressionError as e:
             raise ConfigurationError(f"measure.rto.sli: {e}") from None
 
@@ -163,16 +167,27 @@ class Verification:
             return None
         end = timebase.ms(now)
         self._sli.advance(end)
-        return self._rto(self._sli.histories(end), end, None)
+        # only a recent span: enough to see recovery hold (the engine polls every few
+        # seconds), and a poll costs the same after six hours as after six seconds. The
+        # verdict itself comes from `finish`, over everything.
+        since = max(self._sli.start, end - self._poll_span)
+        sli = self._sli.histories(end, since=since)
+        starts = [h.points[0][0] for h in sli if h.points]
+        f = self.fault_start if since <= self._sli.start else max([self.fault_start, *starts])
+        return _rto(
+            self.spec,
+            sli,
+            fault_start=f,
+            window_end=end,
+            fault_requested=self.fault_requested,
+            failover_done=None,
+        )
 
     def sli_value(self) -> float | None:
         """The latest SLI value read (for the live view), or None."""
         if self._sli is None:
             return None
-        found = self._sli.histories()
-        if len(found) != 1 or not found[0].points:
-            return None
-        return found[0].points[-1][1]
+        return self._sli.latest()
 
     def finish(self, end: datetime, *, failover_done: datetime | None) -> Measurements:
         """The final measurement over [fault start, end]: the SLI's last samples, the RPO."""
@@ -218,16 +233,6 @@ class Verification:
             fetched=tuple(fetched),
         )
         return compute(self.spec, inputs)
-
-    def _rto(self, sli: list[Any], end: Ms, failover_done: Ms | None) -> RtoResult | None:
-        return _rto(
-            self.spec,
-            sli,
-            fault_start=self.fault_start,
-            window_end=end,
-            fault_requested=self.fault_requested,
-            failover_done=failover_done,
-        )
 
 
 def measure(

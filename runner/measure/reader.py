@@ -17,6 +17,10 @@ window gives the same data.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
+from typing import Any
+
 from runner.measure import history, timebase
 from runner.measure.history import GridSeries, History, LabelKey
 from runner.measure.timebase import Ms
@@ -25,6 +29,26 @@ from runner.scenario.promql import Shape, shape
 
 SETTLE: Ms = 30_000
 """Each read goes back this far over what was read before, for late-arriving samples."""
+
+
+class _Timed:
+    """Values by time with a sorted index, so reads of a recent span cost only that span."""
+
+    def __init__(self) -> None:
+        self.values: dict[Ms, float] = {}
+        self.order: list[Ms] = []
+
+    def replace(self, lo: Ms, hi: Ms, fresh: dict[Ms, float]) -> None:
+        """Drop what was held in [lo, hi] and put `fresh` (all inside it) in its place."""
+        i, j = bisect.bisect_left(self.order, lo), bisect.bisect_right(self.order, hi)
+        for t in self.order[i:j]:
+            del self.values[t]
+        self.order[i:j] = sorted(fresh)
+        self.values.update(fresh)
+
+    def span(self, lo: Ms, hi: Ms) -> list[tuple[Ms, float]]:
+        i, j = bisect.bisect_left(self.order, lo), bisect.bisect_right(self.order, hi)
+        return [(t, self.values[t]) for t in self.order[i:j]]
 
 
 class Reader:
@@ -37,9 +61,10 @@ class Reader:
         self.start = start
         self.step = max(1, step)
         self.read_to: Ms | None = None
-        self._raw: dict[LabelKey, tuple[dict[str, str], dict[Ms, float]]] = {}
-        self._grid: dict[LabelKey, tuple[dict[str, str], dict[Ms, float]]] = {}
-        self._stamps: dict[tuple[int, LabelKey], dict[Ms, Ms]] = {}
+        self._series: dict[LabelKey, tuple[dict[str, str], _Timed]] = {}
+        """Raw samples (plain selector) or grid values (compound), per output series."""
+        self._stamps: dict[tuple[int, LabelKey], tuple[dict[str, str], _Timed]] = {}
+        """Compound: per selector and series, the sample time behind each grid point."""
 
     @property
     def mode(self) -> str:
@@ -56,37 +81,36 @@ class Reader:
             self._read_grid(lo, hi)
         self.read_to = hi if self.read_to is None else max(self.read_to, hi)
 
-    def histories(self, until: Ms | None = None) -> list[History]:
-        """What has been read up to `until` (default: all), as histories (see
+    def histories(self, until: Ms | None = None, *, since: Ms | None = None) -> list[History]:
+        """What has been read in [since, until] (default: everything), as histories (see
         `runner.measure.history`). Data read past `until` is left out, so a reader that
-        was polled beyond a window end gives what a read of exactly that window gives."""
+        was polled beyond a window end gives what a read of exactly that window gives; a
+        recent span costs only that span."""
         end = until if until is not None else (self.read_to or self.start)
+        first = self.start if since is None else max(self.start, since)
         if self.shape.selector:
-            return [
-                history.from_samples(labels, sorted(p for p in points.items() if p[0] <= end))
-                for labels, points in self._raw.values()
-                if any(t <= end for t in points)
-            ]
+            found = [(labels, timed.span(first, end)) for labels, timed in self._series.values()]
+            return [history.from_samples(labels, points) for labels, points in found if points]
         outputs = [
-            GridSeries(labels=lab, values={g: v for g, v in values.items() if g <= end})
-            for lab, values in self._grid.values()
-            if any(g <= end for g in values)
+            GridSeries(labels=labels, values=dict(points))
+            for labels, timed in self._series.values()
+            if (points := timed.span(first, end))
         ]
-        return history.from_grid(
-            outputs,
-            [{g: t for g, t in found.items() if g <= end} for found in self._stamps.values()],
-            step=self.step,
-            sliding=self.shape.range_ms > 0,
-        )
+        stamps = [
+            {g: round(t) for g, t in timed.span(first, end)} for _, timed in self._stamps.values()
+        ]
+        return history.from_grid(outputs, stamps, step=self.step, sliding=self.shape.range_ms > 0)
+
+    def latest(self) -> float | None:
+        """The last value read of the only series (None when there is not exactly one)."""
+        if len(self._series) != 1:
+            return None
+        ((_, timed),) = self._series.values()
+        return timed.values[timed.order[-1]] if timed.order else None
 
     def _read_raw(self, lo: Ms, hi: Ms) -> None:
         answer = self.prom.query_raw(self.expr, timebase.at(lo), timebase.at(hi))
-        for _, points in self._raw.values():
-            _drop(points, lo, hi)
-        for s in answer:
-            kept = self._raw.setdefault(_key(s), (dict(s.labels), {}))[1]
-            for t, v in s.samples:
-                kept[timebase.from_seconds(t)] = v
+        self._store(self._series, lo, hi, {_key(s): s for s in answer}, lambda v: v)
 
     def _read_grid(self, lo: Ms, hi: Ms) -> None:
         first = -(-lo // self.step) * self.step
@@ -99,25 +123,26 @@ class Reader:
             self.prom.query_range(f"timestamp({selector})", start, end, step)
             for selector in self.shape.selectors
         ]
-        for _, values in self._grid.values():
-            _drop(values, first, last)
-        for found in self._stamps.values():
-            _drop(found, first, last)
-        for s in outputs:
-            values = self._grid.setdefault(_key(s), (dict(s.labels), {}))[1]
-            for t, v in s.samples:
-                values[timebase.from_seconds(t)] = v
-        for i, answer in enumerate(stamps):
-            for s in answer:
-                found = self._stamps.setdefault((i, _key(s)), {})
-                for t, v in s.samples:
-                    found[timebase.from_seconds(t)] = timebase.from_seconds(v)
+        self._store(self._series, first, last, {_key(s): s for s in outputs}, lambda v: v)
+        by_selector = {(i, _key(s)): s for i, answer in enumerate(stamps) for s in answer}
+        self._store(self._stamps, first, last, by_selector, timebase.from_seconds)
+
+    @staticmethod
+    def _store(
+        held: dict[Any, tuple[dict[str, str], _Timed]],
+        lo: Ms,
+        hi: Ms,
+        answer: dict[Any, Series],
+        value: Callable[[float], float],
+    ) -> None:
+        """Replace what `held` had in [lo, hi] by this answer, series by series."""
+        for key in set(held) | set(answer):
+            s = answer.get(key)
+            fresh = {} if s is None else {timebase.from_seconds(t): value(v) for t, v in s.samples}
+            if key not in held:
+                held[key] = ({} if s is None else dict(s.labels), _Timed())
+            held[key][1].replace(lo, hi, fresh)
 
 
 def _key(s: Series) -> LabelKey:
     return frozenset(s.labels.items())
-
-
-def _drop(values: dict[Ms, float] | dict[Ms, Ms], first: Ms, last: Ms) -> None:
-    for t in [t for t in values if first <= t <= last]:
-        del values[t]

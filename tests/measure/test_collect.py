@@ -153,3 +153,33 @@ def test_inputs_stored_by_measurement_v1_are_refused_clearly() -> None:
     spec = rto_spec("lab_probe_success")
     with pytest.raises(ConfigurationError, match="measurement v1"):
         collect.remeasure(run["measurementInputs"], spec)
+
+
+@pytest.mark.parametrize(
+    ("sli", "done_at"),
+    [
+        ('drill_sli{case="clean"}', 95),  # healthy from F+65, held 30 s
+        ('drill_sli{case="never"}', None),  # never recovers
+        ('drill_avail{case="steady"}', None),  # never fails: keep watching to the end
+        ('min(drill_avail{case="steady"})', None),
+    ],
+)
+def test_polls_beyond_the_poll_span_decide_as_the_whole_history_would(
+    prom: PrometheusClient, sli: str, done_at: int | None
+) -> None:
+    """Polls measure only the last ten minutes; 900 s of polling must still stop exactly
+    when recovery has held, and never for an SLI that never failed."""
+    spec = rto_spec(sli)
+    verification = collect.Verification(prom, spec, fault_start=history.FAULT_START, step_s=STEP)
+    stopped = None
+    for offset in range(5, 900, 5):
+        result = verification.poll(history.at(offset))
+        assert result is not None
+        if result.outcome.value in ("recovered", "relapsed"):
+            stopped = offset
+            break
+    assert stopped == done_at
+    final = verification.finish(history.at(stopped or 895), failover_done=None).rto
+    assert final is not None
+    if done_at is not None:
+        assert final.bounds is not None and (final.bounds.lower, final.bounds.upper) == (60, 65)
