@@ -124,6 +124,7 @@ def test_control_commands_on_an_unreachable_store_fail_cleanly(tmp_path: Path) -
         ("schedule", "pause", "nightly"),
         ("schedule", "resume", "nightly"),
         ("schedule", "run-now", "nightly"),
+        ("schedule", "serve", "--metrics-port=0"),
     ):
         done = drillctl(*args, cwd=tmp_path, store=url)
         assert done.returncode == 3, (args, done.stdout, done.stderr)
