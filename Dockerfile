@@ -8,9 +8,13 @@ FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/drill-runner
+# Exactly the versions and hashes of requirements/runtime.lock (pip's hash-checking mode), the
+# same pins as the development lock; then the package itself, built with the locked setuptools.
+COPY requirements/runtime.lock ./requirements/
+RUN /opt/drill-runner/bin/pip install --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY runner ./runner
-RUN /opt/drill-runner/bin/pip install . \
+RUN /opt/drill-runner/bin/pip install --no-deps --no-build-isolation . \
     && find /opt/drill-runner -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 FROM python:3.11.11-slim-bookworm

@@ -129,3 +129,45 @@ def test_the_environment_was_installed_from_the_lock() -> None:
         n: (str(v), str(installed.get(n))) for n, (v, _) in PINS.items() if installed.get(n) != v
     }
     assert not drift, f"installed versions differ from the lock (locked, installed): {drift}"
+
+
+RUNTIME = parse_lock((REPO / "requirements" / "runtime.lock").read_text(encoding="utf-8"))
+
+
+def test_the_runtime_lock_pins_the_development_locks_versions_and_hashes() -> None:
+    """The image (Dockerfile) installs runtime.lock: the same files the tests ran."""
+    differ = {
+        n: (str(v), str(PINS.get(n, ("absent",))[0]))
+        for n, (v, _) in RUNTIME.items()
+        if n not in PINS or PINS[n][0] != v
+    }
+    assert not differ, f"runtime.lock pins differ from dev.lock (runtime, dev): {differ}"
+    rehashed = [n for n, (_, hashes) in RUNTIME.items() if set(hashes) != set(PINS[n][1])]
+    assert not rehashed, f"runtime.lock hashes differ from dev.lock: {rehashed}"
+
+
+def test_the_runtime_lock_is_the_closure_of_the_runtime_dependencies() -> None:
+    """Every runtime dependency, transitively, is pinned in runtime.lock; the dev-only tools
+    (pytest, mypy, ...) are not; setuptools is, to build the package in the image."""
+    project = PYPROJECT["project"]
+    todo = [Requirement(r) for r in project["dependencies"]]
+    reached: set[str] = set()
+    env = default_environment()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        assert name in RUNTIME, f"{req} is needed at run time but not in runtime.lock"
+        if name in reached:
+            continue
+        reached.add(name)
+        todo += [
+            dep
+            for dep in map(Requirement, metadata.requires(name) or [])
+            if dep.marker is None
+            or dep.marker.evaluate({**env, "extra": ""})
+            or any(dep.marker.evaluate({**env, "extra": e}) for e in req.extras)
+        ]
+    extra = set(RUNTIME) - reached - {"setuptools"}
+    assert not extra, f"runtime.lock pins what nothing at run time needs: {sorted(extra)}"
+    assert "setuptools" in RUNTIME
+    assert not {"pytest", "mypy", "ruff"} & set(RUNTIME)
