@@ -28,6 +28,7 @@ from typing import Any
 
 from runner import redact
 from runner.errors import DrillError
+from runner.records import chain
 
 SCHEMA_VERSION = 1
 RUN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
@@ -137,7 +138,18 @@ class RunRecord:
         )
         if details:
             line["details"] = redact.value(dict(details))
-        self._append_line("events.jsonl", json.dumps(line, default=str), sync=False)
+        self.entry(line)
+
+    def entry(self, line: Mapping[str, Any]) -> None:
+        """Append one masked entry to the hash-chained log and carry its head in run.json."""
+        with self._lock:
+            try:
+                head = chain.append(self.dir, self.data["runId"], line)
+            except OSError as e:
+                self._failed(chain.EVENTS, e)
+                return
+            self.data["journal"] = head.to_json()
+            self.save()
 
     def ledger(self, entry: Mapping[str, Any]) -> bool:
         """Write a fault intent or outcome to the ledger, flushed to disk before acting.
@@ -183,11 +195,11 @@ def mark_crashed(
     data.update(status="crashed", reason=redact.text(reason), finishedAt=iso(at), crash=crash)
     tmp = folder / f"run.json.crashed.{os.getpid()}.tmp"
     event = {"time": iso(at), "actor": str(details.get("by") or ""), "action": "run.crashed"}
+    event = redact.value({**event, "details": {"reason": reason, **crash}})
     try:
+        data["journal"] = chain.append(folder, run_id, event).to_json()
         tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
         os.replace(tmp, folder / "run.json")
-        with (folder / "events.jsonl").open("a") as f:
-            f.write(json.dumps({**event, "details": {"reason": reason, **crash}}) + "\n")
     except OSError as e:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
