@@ -55,6 +55,13 @@ def _forget_secrets() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
+def _session_lab() -> Iterator[Lab]:
     """One real local lab for the whole test session (e2e and pytest-plugin tests)."""
     yield from start_lab()
+
+
+@pytest.fixture
+def lab(_session_lab: Lab) -> Lab:
+    """The session's lab, running: started again first if an earlier test left it down."""
+    _session_lab.revive()
+    return _session_lab

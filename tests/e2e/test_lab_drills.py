@@ -139,5 +139,4 @@ def test_sigkill_mid_drill_then_cleanup_restores_the_lab(lab: Lab) -> None:
     time.sleep(1)
     assert_restored(lab)
     # the killed run may have failed over; put the lab back for later tests
-    reset = lab.drillctl("lab", "reset", "--state-dir", str(lab.state_dir), timeout=120)
-    assert reset.returncode == 0, reset.stderr
+    lab.restore()

@@ -75,6 +75,39 @@ class Lab:
         data: dict[str, Any] = json.loads(proc.stdout)
         return data
 
+    def running(self) -> bool:
+        proc = self.drillctl("lab", "status", "--state-dir", str(self.state_dir), "-o", "json")
+        return proc.returncode == 0
+
+    def healthy(self) -> bool:
+        """No fault, every process up, east primary and west streaming from it."""
+        status = self.status()
+        sites = status["sites"]
+        return (
+            not status["faults"]
+            and all(sites[s]["db"]["running"] and sites[s]["orders"]["running"] for s in sites)
+            and status["activeSite"] == "east"
+            and sites["east"]["role"] == "primary"
+            and sites["west"]["role"] == "standby"
+        )
+
+    def revive(self) -> None:
+        """Start the lab again if an earlier test left it down (say, a `lab reset` killed by
+        its timeout), so that test's failure stays its own instead of failing every later one."""
+        if self.running():
+            return
+        self.drillctl("lab", "down", "--state-dir", str(self.state_dir), timeout=120)
+        up = self.drillctl("lab", "up", "--state-dir", str(self.state_dir), timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+
+    def restore(self) -> None:
+        """A running, healthy lab for the next test: wiped and started fresh only if needed."""
+        self.revive()
+        if self.healthy():
+            return
+        reset = self.drillctl("lab", "reset", "--state-dir", str(self.state_dir), timeout=300)
+        assert reset.returncode == 0, reset.stdout + reset.stderr
+
     def prometheus(self, expr: str) -> float | None:
         url = json.loads((self.state_dir / "lab.json").read_text())["prometheus_url"]
         q = urllib.parse.urlencode({"query": expr})
