@@ -36,8 +36,10 @@ class KubernetesBackend:
         peers: Mapping[str, model.Target],
         description: str,
         clock: Clock,
+        chaos_mesh: model.ChaosMeshSettings | None = None,
     ) -> None:
         self.name = name
+        self.chaos_mesh = chaos_mesh or model.ChaosMeshSettings()
         self.description = description
         self.client = client
         self.namespace = namespace
@@ -62,6 +64,7 @@ class KubernetesBackend:
             scenario=scenario,
             peers=self.peers,
             run=run,
+            chaos_mesh=self.chaos_mesh,
         )
 
     def observed(
@@ -95,4 +98,5 @@ def open_kubernetes_target(
         peers=peers,
         description=f"kube {source}, namespace {kube.namespace}",
         clock=clock or SystemClock(),
+        chaos_mesh=kube.chaos_mesh,
     )

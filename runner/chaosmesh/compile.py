@@ -241,6 +241,30 @@ def _compile(
     return [obj("PodChaos", spec)]
 
 
+def _require_namespaces(fault: str, kind: str, spec: dict[str, Any], namespace: str) -> None:
+    """A pasted pod selector must name its namespaces: Chaos Mesh's webhook would fill in
+    the chaos object's own namespace, so the fault would select pods where it lives."""
+    for path in (("selector",), ("target", "selector")):
+        if not crds.declares(kind, ("spec", *path)):
+            continue
+        parent: Any = spec.get("target") if path[0] == "target" else spec
+        if path[0] == "target" and not parent:
+            continue  # no target side: nothing is selected there
+        if kind == "PhysicalMachineChaos" and "selector" not in spec:
+            continue  # it selects by `address` instead
+        selector = parent.get("selector") if isinstance(parent, dict) else None
+        namespaces = selector.get("namespaces") if isinstance(selector, dict) else None
+        if not namespaces:
+            where = ".".join(("manifest.spec", *path, "namespaces"))
+            pods = selector.get("pods") if isinstance(selector, dict) else None
+            hint = f" (here: {sorted(pods)})" if isinstance(pods, dict) and pods else ""
+            raise ManifestError(
+                f"fault {fault!r}: {where} is missing or empty; name the namespaces to select "
+                f"in{hint}. Chaos Mesh would otherwise select in {namespace!r}, the namespace "
+                "the chaos object is created in, not where your workload runs"
+            )
+
+
 def _raw(fault: model.ChaosMeshFault, *, namespace: str, stamp: Stamp) -> ChaosObject:
     """A pasted upstream manifest: only metadata and (if absent) spec.duration change."""
     m = copy.deepcopy(fault.manifest)
@@ -258,6 +282,7 @@ def _raw(fault: model.ChaosMeshFault, *, namespace: str, stamp: Stamp) -> ChaosO
         raise ManifestError(f"fault {fault.name!r}: manifest.spec must be a mapping")
     if fault.duration is not None and "duration" not in spec:
         spec["duration"] = chaos_duration(fault.duration)
+    _require_namespaces(fault.name, kind, spec, namespace)
     one_shot = (kind, str(spec.get("action", ""))) in ONE_SHOT
     if "duration" not in spec and not one_shot:
         raise ManifestError(

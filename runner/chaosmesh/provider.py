@@ -1,6 +1,9 @@
 """`ChaosMeshFaultProvider`: create Chaos Mesh objects, confirm injection, remove them.
 
-Inject: create with fieldValidation=Strict, report each object through `on_created`
+Inject: create with fieldValidation=Strict and check the answer kept every field sent
+(servers before 1.25 ignore Strict and prune; a dropped field is removed at once and
+fails the fault; preflight's dry run normally refuses it first), report each object
+through `on_created`
 (so the engine can always remove it), then WATCH the object until Selected and
 AllInjected are True. Selected=False fails fast naming the selector; each fault has
 a deadline. Remove: delete and wait until the object is gone; a finalizer that never
@@ -24,7 +27,7 @@ from runner.chaosmesh.compile import ChaosObject, Stamp, compile_fault
 from runner.clock import Clock, SystemClock
 from runner.errors import AbortRequested, FaultError, KubeError
 from runner.kube.client import KubeClient
-from runner.kube.errors import KubeCrdMissingError, KubeNotFoundError
+from runner.kube.errors import KubeCrdMissingError, KubeDroppedFieldsError, KubeNotFoundError
 from runner.kube.lease import parse_kube_time
 from runner.kube.resources import CHAOS_KINDS, chaos_resource
 from runner.scenario import model
@@ -100,7 +103,14 @@ class ChaosMeshFaultProvider:
     ) -> list[backends.InjectedFault]:
         objects = self.compile(fault, run)
         for obj in objects:
-            self.client.create(chaos_resource(obj.kind), obj.manifest, namespace=obj.namespace)
+            try:
+                self.client.create_checked(
+                    chaos_resource(obj.kind), obj.manifest, namespace=obj.namespace
+                )
+            except KubeDroppedFieldsError as e:
+                # it exists, with fields missing: have it removed at once, never waited on
+                on_created(self._handle(fault.name, obj, None))
+                raise FaultError(f"fault {fault.name!r}: {e}; removing it") from None
             run.log("fault.created", {"cluster": self.cluster, "kind": obj.kind, "name": obj.name})
             on_created(self._handle(fault.name, obj, None))
         deadline = self.clock.monotonic() + run.inject_timeout_seconds

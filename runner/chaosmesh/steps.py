@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from runner import backends
 from runner.clock import Clock
 from runner.errors import KubeError, StepError
 from runner.kube.client import KubeClient
-from runner.kube.errors import KubeConflictError, KubeNotFoundError
+from runner.kube.errors import KubeConflictError, KubeForbiddenError, KubeNotFoundError
 from runner.kube.exec import POD_EXEC, ExecResult, KubeExecTimeoutError
 from runner.kube.resources import CHAOS_GROUP, PODS, Resource, chaos_resource
 from runner.scenario import model
@@ -57,6 +59,23 @@ def resource_for(kind: str, api_version: str | None) -> Resource:
     return Resource(group, version, _plural(kind), kind)
 
 
+def served_resource(client: KubeClient, kind: str, api_version: str | None) -> Resource:
+    """The resource of a kind as the cluster serves it (discovery: the real plural and
+    scope); StepError naming the kind when the cluster does not serve it. Falls back to
+    `resource_for` when discovery itself is forbidden."""
+    guess = resource_for(kind, api_version)
+    try:
+        found = client.resource_of(guess.api_version, kind)
+    except KubeForbiddenError:
+        return guess
+    if found is None:
+        raise StepError(
+            f"kind {kind} ({guess.api_version}) is not served by cluster {client.cluster!r}: "
+            "is its CRD installed, and is the apiVersion right?"
+        )
+    return found
+
+
 def _plural(kind: str) -> str:
     """The plural as apimachinery guesses it (NetworkPolicy -> networkpolicies), but Gateway
     -> gateways. Kinds with irregular plurals need discovery, which this does not do."""
@@ -79,7 +98,57 @@ _VERBS = {
 }
 
 
-def required_access(step: model.Step, namespace: str) -> list[tuple[str, Resource, str]]:
+@dataclass(frozen=True, kw_only=True)
+class StepObject:
+    """The object a Kubernetes step acts on, as the scenario names it."""
+
+    kind: str
+    api_version: str | None
+    namespace: str
+    name: str
+    creates: bool
+    """An `apply` or `job` step: it makes the object, so it need not exist before."""
+
+
+def step_object(step: model.Step, namespace: str) -> StepObject | None:
+    """What a Kubernetes step acts on (exec: its pod, when named); None for other steps.
+    Objects without a namespace are in the target's `namespace`."""
+    if isinstance(step, model.ApplyStep | model.JobStep):
+        meta = step.manifest.get("metadata") or {}
+        return StepObject(
+            kind=str(step.manifest.get("kind", "")),
+            api_version=step.manifest.get("apiVersion"),
+            namespace=str(meta.get("namespace") or namespace),
+            name=str(meta.get("name") or ""),
+            creates=True,
+        )
+    if isinstance(step, model.ExecStep):
+        pod = step.pod or ""
+        return StepObject(
+            kind="Pod", api_version="v1", namespace=step.namespace, name=pod, creates=False
+        )
+    if isinstance(
+        step,
+        model.ScaleStep
+        | model.PatchStep
+        | model.DeleteStep
+        | model.RolloutRestartStep
+        | model.WaitForStep,
+    ):
+        ref = step.target
+        return StepObject(
+            kind=ref.kind,
+            api_version=ref.api_version,
+            namespace=ref.namespace or namespace,
+            name=ref.name,
+            creates=False,
+        )
+    return None
+
+
+def required_access(
+    step: model.Step, namespace: str, resolve: Callable[[str, str | None], Resource] = resource_for
+) -> list[tuple[str, Resource, str]]:
     """(verb, resource, namespace) a Kubernetes step needs; empty for other steps.
 
     exec: `create` and `get` on `pods/exec` (the exec websocket is a GET, authorized as
@@ -89,30 +158,14 @@ def required_access(step: model.Step, namespace: str) -> list[tuple[str, Resourc
         ns = step.namespace
         checks = [("create", POD_EXEC, ns), ("get", POD_EXEC, ns)]
         return checks if step.pod else [*checks, ("list", PODS, ns)]
-    if step.action not in _VERBS:
-        return []
-    if isinstance(step, model.ApplyStep | model.JobStep):
-        meta = step.manifest.get("metadata") or {}
-        kind = str(step.manifest.get("kind", ""))
-        api_version = step.manifest.get("apiVersion")
-        ns = str(meta.get("namespace") or namespace)
-    elif isinstance(
-        step,
-        model.ScaleStep
-        | model.PatchStep
-        | model.DeleteStep
-        | model.RolloutRestartStep
-        | model.WaitForStep,
-    ):
-        kind, api_version = step.target.kind, step.target.api_version
-        ns = step.target.namespace or namespace
-    else:
+    target = step_object(step, namespace)
+    if step.action not in _VERBS or target is None:
         return []
     try:
-        res = resource_for(kind, api_version)
+        res = resolve(target.kind, target.api_version)
     except StepError:
-        return []  # reported when the step runs; validation names the missing apiVersion
-    return [(verb, res, ns) for verb in _VERBS[step.action]]
+        return []  # reported by preflight's step checks; validation names a missing apiVersion
+    return [(verb, res, target.namespace) for verb in _VERBS[step.action]]
 
 
 def _field(obj: Any, path: str) -> Any:
@@ -155,7 +208,7 @@ class KubernetesSteps:
         ):
             raise StepError(f"step {step.name!r}: action {step.action!r} is not a Kubernetes step")
         ref = step.target
-        res = resource_for(ref.kind, ref.api_version)
+        res = served_resource(self.client, ref.kind, ref.api_version)
         ns = ref.namespace or self.namespace
         what = f"{ref.kind} {ns}/{ref.name}"
         if isinstance(step, model.ScaleStep):
@@ -180,7 +233,9 @@ class KubernetesSteps:
     def _apply(self, manifest: dict[str, Any]) -> backends.StepResult:
         meta = manifest.get("metadata") or {}
         name = str(meta.get("name") or "")
-        res = resource_for(str(manifest.get("kind", "")), manifest.get("apiVersion"))
+        res = served_resource(
+            self.client, str(manifest.get("kind", "")), manifest.get("apiVersion")
+        )
         ns = meta.get("namespace") or self.namespace
         try:
             self.client.create(res, manifest, namespace=ns)

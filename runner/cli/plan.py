@@ -2,7 +2,9 @@
 
 With `--server-dry-run`, each Kubernetes object is sent with dryRun=All and
 fieldValidation=Strict, so the API server, the CRD schema and the Chaos Mesh webhooks
-judge it without storing it; their verdicts are printed with field-level causes.
+judge it without storing it; their verdicts are printed with field-level causes. An
+object is "accepted" only when the answer is that object with every field that was sent
+(servers before 1.25 drop unknown fields silently: that is a rejection, exit code 2).
 Exit code 0 when everything is accepted, 2 when a manifest is invalid, 3 otherwise.
 """
 
@@ -125,13 +127,13 @@ def _dry_run(cluster: str, target: Any, drill_dir: Path, objects: list[dict[str,
     try:
         for row in objects:
             try:
-                client.create(
+                client.create_checked(
                     chaos_resource(row["kind"]),
                     row["manifest"],
                     namespace=row["namespace"],
                     dry_run=True,
                 )
-                row["server"] = {"accepted": True}
+                row["server"] = {"accepted": True}  # the answer is the object, every field kept
             except KubeInvalidError as e:
                 row["server"] = {"accepted": False, "error": str(e), "causes": list(e.causes)}
                 worst = max(worst, exits.INVALID)

@@ -229,9 +229,15 @@ class DrillRun:
 
     def _preflight(self) -> None:
         missing: list[str] = []
+        notes: dict[str, list[str]] = {}
         for name in self.scenario.cluster_names:
             report = self.targets[name].preflight(self.scenario, self.run)
             missing += [f"{name}: {m}" for m in report.missing]
+            if report.notes:
+                notes[name] = list(report.notes)
+            for note in report.notes:
+                self._notice(f"preflight {name}: {note}")
+        self.record.update(preflight={"missing": missing, "notes": notes})
         if missing:
             raise DrillError("preflight found problems:\n  " + "\n  ".join(missing))
         for name in self.scenario.cluster_names:

@@ -7,6 +7,11 @@ URL from a `Resource`, sends JSON, and translates `ApiException` and urllib3 tra
 errors into `runner.kube.errors` once. Objects are plain dicts (no generated models):
 the runner only reads a few fields and must pass Chaos Mesh manifests through unchanged.
 `kubernetes` is imported lazily so `drillctl --help` never loads it.
+
+Every answer is checked for what it must be before anyone reads it: JSON, an object of the
+kind (and name) asked for, a list with `items`, a watch event. Anything else (an HTML login
+page, a malformed Status, a JSON list) is a `KubeProtocolError`, never a traceback, and
+never taken for success.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any, Literal
 from runner.clock import Clock
 from runner.errors import ConfigurationError
 from runner.kube import errors
+from runner.kube.answers import dropped_fields
 from runner.kube.exec import OUTPUT_LIMIT, ExecResult, exec_in_pod
 from runner.kube.resources import CRDS, SELF_SUBJECT_ACCESS_REVIEWS, Resource
 from runner.scenario import model
@@ -43,6 +49,7 @@ class KubeClient:
         self._api = api_client
         self.cluster = cluster
         self.timeout = timeout
+        self._discovered: dict[tuple[str, str], Resource | None] = {}
 
     # ------------------------------------------------------------------ transport
 
@@ -98,7 +105,51 @@ class KubeClient:
         log.debug("%s %s -> %s", method, path, resp.status)
         if resp.status >= 300:
             raise errors.from_status(resp.status, raw, cluster=self.cluster, verb=verb, what=what)
-        return json.loads(raw) if raw else None
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise errors.not_kubernetes(
+                self.cluster, verb, what, raw, resp.headers.get("Content-Type"), "not JSON"
+            ) from None
+
+    def _object(
+        self, answer: Any, res: Resource, name: str | None, *, verb: str, what: str
+    ) -> dict[str, Any]:
+        """The answer if it is the object asked for: a mapping of the resource's kind (when it
+        says one) and of the name asked for (when it says one)."""
+        if not isinstance(answer, dict):
+            raise self._unexpected(answer, verb, what, f"expected a {res.kind} object")
+        kind = answer.get("kind")
+        if kind is not None and kind != res.kind:
+            raise self._unexpected(answer, verb, what, f"expected a {res.kind} object")
+        got = (
+            (answer.get("metadata") or {}).get("name")
+            if isinstance(answer.get("metadata"), dict)
+            else None
+        )
+        if name and got is not None and got != name:
+            raise self._unexpected(answer, verb, what, f"expected {res.kind} {name!r}")
+        return answer
+
+    def _unexpected(
+        self, answer: Any, verb: str, what: str, wanted: str
+    ) -> errors.KubeProtocolError:
+        if isinstance(answer, dict):
+            shape = f"a {str(answer.get('kind') or 'mapping without a kind')[:60]}"
+            meta = answer.get("metadata")
+            named = meta.get("name") if isinstance(meta, dict) else None
+            if isinstance(named, str):
+                shape += f" named {named[:63]!r}"
+        else:
+            shape = f"a JSON {type(answer).__name__.replace('NoneType', 'null')}"
+        return errors.KubeProtocolError(
+            f"cluster {self.cluster!r}: {verb} {what}: the server's answer is not a Kubernetes "
+            f"API response ({wanted}, got {shape}); check that the kubeconfig's server address "
+            "is the API server itself",
+            cluster=self.cluster,
+        )
 
     @staticmethod
     def _what(res: Resource, name: str | None, namespace: str | None) -> str:
@@ -122,21 +173,46 @@ class KubeClient:
             "dryRun": "All" if dry_run else None,
             "fieldValidation": "Strict" if strict else None,
         }
-        result: dict[str, Any] = self._call(
-            "POST",
-            res.path(namespace),
-            verb="create",
-            what=self._what(res, name, namespace),
-            query=query,
-            body=dict(obj),
+        what = self._what(res, name, namespace)
+        answer = self._call(
+            "POST", res.path(namespace), verb="create", what=what, query=query, body=dict(obj)
         )
-        return result
+        return self._object(answer, res, name, verb="create", what=what)
+
+    def create_checked(
+        self,
+        res: Resource,
+        obj: Mapping[str, Any],
+        *,
+        namespace: str | None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Create with strict field validation, and prove the server kept every field sent.
+
+        Kubernetes < 1.25 ignores `fieldValidation=Strict` and silently prunes the fields a
+        CRD's schema does not know (a misspelled selector then selects more). The answer is
+        compared with what was sent; `KubeDroppedFieldsError` names each field it lacks (the
+        object exists then, unless `dry_run`: the caller must remove it)."""
+        answer = self.create(res, obj, namespace=namespace, dry_run=dry_run)
+        what = self._what(res, obj.get("metadata", {}).get("name"), namespace)
+        if answer.get("kind") != res.kind:
+            raise self._unexpected(answer, "create", what, f"expected the {res.kind} sent")
+        dropped = tuple(dropped_fields(obj, answer))
+        if dropped:
+            raise errors.KubeDroppedFieldsError(
+                f"cluster {self.cluster!r}: create {what}: the API server dropped field(s) it "
+                f"does not know: {', '.join(dropped)} (this server ignores strict field "
+                "validation; check the spelling against the CRD: a dropped selector field "
+                "widens what the fault selects)",
+                cluster=self.cluster,
+                fields=dropped,
+            )
+        return answer
 
     def get(self, res: Resource, name: str, *, namespace: str | None) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
-            "GET", res.path(namespace, name), verb="get", what=self._what(res, name, namespace)
-        )
-        return result
+        what = self._what(res, name, namespace)
+        answer = self._call("GET", res.path(namespace, name), verb="get", what=what)
+        return self._object(answer, res, name, verb="get", what=what)
 
     def get_or_none(
         self, res: Resource, name: str, *, namespace: str | None
@@ -150,14 +226,27 @@ class KubeClient:
         self, res: Resource, *, namespace: str | None = None, label_selector: str | None = None
     ) -> dict[str, Any]:
         """The whole list object (items plus metadata.resourceVersion, for a following watch)."""
-        result: dict[str, Any] = self._call(
+        what = self._what(res, None, namespace)
+        answer = self._call(
             "GET",
             res.path(namespace),
             verb="list",
-            what=self._what(res, None, namespace),
+            what=what,
             query={"labelSelector": label_selector},
         )
-        return result
+        items = answer.get("items") if isinstance(answer, dict) else None
+        kind = answer.get("kind") if isinstance(answer, dict) else None
+        if (
+            not isinstance(answer, dict)
+            or not isinstance(items, list | None)
+            or (kind is not None and not str(kind).endswith("List"))
+        ):
+            raise self._unexpected(answer, "list", what, f"expected a {res.kind}List")
+        if items is None:
+            answer["items"] = []  # an empty list may omit `items`
+        elif not all(isinstance(i, dict) for i in items):
+            raise self._unexpected(answer, "list", what, f"expected {res.kind} objects in items")
+        return answer
 
     def patch(
         self,
@@ -169,39 +258,52 @@ class KubeClient:
         patch_type: PatchType = "merge",
         dry_run: bool = False,
     ) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
+        what = self._what(res, name, namespace)
+        answer = self._call(
             "PATCH",
             res.path(namespace, name),
             verb="patch",
-            what=self._what(res, name, namespace),
+            what=what,
             query={"dryRun": "All" if dry_run else None},
             body=patch,
             content_type=_PATCH_CONTENT[patch_type],
         )
-        return result
+        return self._object(answer, res, name, verb="patch", what=what)
 
     def replace(
         self, res: Resource, name: str, obj: Mapping[str, Any], *, namespace: str | None
     ) -> dict[str, Any]:
         """PUT; carries metadata.resourceVersion, so a stale copy fails with a conflict."""
-        result: dict[str, Any] = self._call(
-            "PUT",
-            res.path(namespace, name),
-            verb="update",
-            what=self._what(res, name, namespace),
-            body=dict(obj),
+        what = self._what(res, name, namespace)
+        answer = self._call(
+            "PUT", res.path(namespace, name), verb="update", what=what, body=dict(obj)
         )
-        return result
+        return self._object(answer, res, name, verb="update", what=what)
 
     def delete(
-        self, res: Resource, name: str, *, namespace: str | None, dry_run: bool = False
+        self,
+        res: Resource,
+        name: str,
+        *,
+        namespace: str | None,
+        dry_run: bool = False,
+        resource_version: str | None = None,
     ) -> None:
+        """Delete; with `resource_version`, only that version (409 if it changed since)."""
+        body = None
+        if resource_version is not None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
+                "preconditions": {"resourceVersion": resource_version},
+            }
         self._call(
             "DELETE",
             res.path(namespace, name),
             verb="delete",
             what=self._what(res, name, namespace),
             query={"dryRun": "All" if dry_run else None},
+            body=body,
         )
 
     def watch(
@@ -241,8 +343,15 @@ class KubeClient:
             for line in stream:
                 if not line.strip():
                     continue
-                event = json.loads(line)
-                obj = event.get("object") or {}
+                try:
+                    event = json.loads(line)
+                except (ValueError, RecursionError):
+                    raise errors.not_kubernetes(
+                        self.cluster, "watch", what, line, None, "a watch line that is not JSON"
+                    ) from None
+                obj = event.get("object") if isinstance(event, dict) else None
+                if not isinstance(obj, dict):
+                    raise self._unexpected(event, "watch", what, "expected a watch event")
                 if event.get("type") == "ERROR":
                     status = int(obj.get("code") or 500)
                     if status == 410:  # resourceVersion too old: caller re-lists
@@ -276,8 +385,12 @@ class KubeClient:
             "spec": {"resourceAttributes": attrs},
         }
         result = self.create(SELF_SUBJECT_ACCESS_REVIEWS, review, namespace=None, strict=False)
-        status = result.get("status") or {}
-        return bool(status.get("allowed")), str(status.get("reason") or "")
+        status = result.get("status")
+        if not isinstance(status, dict) or not isinstance(status.get("allowed", False), bool):
+            raise self._unexpected(
+                result, "create", "selfsubjectaccessreviews", "expected a review with a status"
+            )
+        return status.get("allowed") is True, str(status.get("reason") or "")
 
     def exec(
         self,
@@ -304,6 +417,31 @@ class KubeClient:
             cancel=cancel,
             limit=limit,
         )
+
+    def resource_of(self, api_version: str, kind: str) -> Resource | None:
+        """The resource serving `kind` in `api_version`, found by discovery (so irregular
+        plurals are right); None when the cluster does not serve it. Cached per client."""
+        key = (api_version, kind)
+        if key in self._discovered:
+            return self._discovered[key]
+        group, _, version = api_version.rpartition("/")
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        what = f"API group/version {api_version}"
+        try:
+            answer = self._call("GET", path, verb="discover", what=what)
+        except (errors.KubeCrdMissingError, errors.KubeNotFoundError):
+            answer = {"resources": []}
+        listed = answer.get("resources") if isinstance(answer, dict) else None
+        if not isinstance(listed, list):
+            raise self._unexpected(answer, "discover", what, "expected an APIResourceList")
+        found = None
+        for entry in listed:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and "/" not in name and entry.get("kind") == kind:
+                found = Resource(group, version, name, kind, bool(entry.get("namespaced")))
+                break
+        self._discovered[key] = found
+        return found
 
     def crd(self, name: str) -> dict[str, Any] | None:
         """The CustomResourceDefinition `name` (e.g. `podchaos.chaos-mesh.org`), or None."""
@@ -345,7 +483,7 @@ def client_for_target(
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path, context=target.context, client_configuration=cfg
             )
-    except (config.ConfigException, OSError, ValueError, TypeError) as e:
+    except Exception as e:  # the loader raises whatever its YAML/dict access hits
         source = (
             "in-cluster service account"
             if target.in_cluster
@@ -354,6 +492,23 @@ def client_for_target(
         )
         raise ConfigurationError(
             f"cluster {cluster!r}: cannot load Kubernetes credentials from {source}: "
-            f"{type(e).__name__}"
+            f"{_config_problem(e)}"
         ) from None
     return KubeClient(client.ApiClient(cfg), cluster=cluster, timeout=timeout)
+
+
+def _config_problem(e: Exception) -> str:
+    """Why a kubeconfig did not load, without quoting it (it holds credentials)."""
+    import yaml
+
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return f"not valid YAML ({e.problem or type(e).__name__}{where})"
+    if isinstance(e, yaml.YAMLError):
+        return "not valid YAML"
+    if isinstance(e, OSError):
+        return f"{type(e).__name__}: {e.strerror or 'cannot read it'}"
+    if isinstance(e, TypeError | AttributeError | KeyError | IndexError):
+        return "not a kubeconfig (expected a mapping with clusters, contexts and users)"
+    return type(e).__name__

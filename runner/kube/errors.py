@@ -49,14 +49,48 @@ class KubeUnreachableError(KubeError):
     """The API server did not answer (connection refused, DNS, TLS, timeout)."""
 
 
+class KubeProtocolError(KubeError):
+    """The server answered, but not as a Kubernetes API server does (an HTML page, a JSON
+    list where an object belongs, another object than the one asked for)."""
+
+
+class KubeDroppedFieldsError(KubeInvalidError):
+    """The server accepted an object but silently dropped fields of it (Kubernetes < 1.25
+    ignores strict field validation and prunes fields its schema does not know)."""
+
+    def __init__(self, message: str, *, cluster: str, fields: tuple[str, ...]) -> None:
+        super().__init__(
+            message, status=None, cluster=cluster, causes=tuple(f"{f}: dropped" for f in fields)
+        )
+        self.fields = fields
+
+
 def _status_body(body: str | bytes | None) -> dict[str, Any]:
     if not body:
         return {}
     try:
         data = json.loads(body)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return {}
     return data if isinstance(data, dict) and data.get("kind") == "Status" else {}
+
+
+def _text(value: Any) -> str:
+    """A Status field as text; a malformed Status may put anything anywhere."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value, default=str)[:_BODY_LIMIT]
+
+
+def _causes(details: Any) -> tuple[str, ...]:
+    causes = details.get("causes") if isinstance(details, dict) else None
+    if not isinstance(causes, list):
+        return ()
+    return tuple(
+        f"{_text(c.get('field'))}: {_text(c.get('message'))}".strip(": ")
+        for c in causes
+        if isinstance(c, dict)
+    )
 
 
 def from_status(
@@ -64,11 +98,15 @@ def from_status(
 ) -> KubeError:
     """Map an HTTP error status and its body to the KubeError subclass that says what to do."""
     data = _status_body(body)
-    reason = str(data.get("reason", ""))
-    message = str(data.get("message", ""))
+    reason = _text(data.get("reason"))[:80]
+    message = _text(data.get("message"))
     if not data:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-        message = text.strip()[:_BODY_LIMIT]
+        text = text.strip()
+        if text[:1] == "<":  # a proxy's or login portal's page: described, never quoted
+            message = f"an HTML page ({len(text)} characters) instead of a Kubernetes Status"
+        else:
+            message = text.splitlines()[0][:_BODY_LIMIT] if text else ""
     where = f"cluster {cluster!r}: {verb} {what}"
     if status in (401,):
         return KubeForbiddenError(
@@ -103,12 +141,7 @@ def from_status(
             cluster=cluster,
         )
     if status in (400, 422):
-        details = data.get("details") or {}
-        causes = tuple(
-            f"{c.get('field', '')}: {c.get('message', '')}".strip(": ")
-            for c in details.get("causes", [])
-            if isinstance(c, dict)
-        )
+        causes = _causes(data.get("details"))
         return KubeInvalidError(
             f"{where}: rejected ({reason or status}): {message}",
             status=status,
@@ -128,5 +161,19 @@ def unreachable(cluster: str, verb: str, what: str, exc: BaseException) -> KubeU
     return KubeUnreachableError(
         f"cluster {cluster!r}: {verb} {what}: the API server is unreachable ({detail}); check "
         "the kubeconfig server address, the network path and the VPN",
+        cluster=cluster,
+    )
+
+
+def not_kubernetes(
+    cluster: str, verb: str, what: str, raw: bytes, content_type: str | None, why: str
+) -> KubeProtocolError:
+    """An answer that is not what a Kubernetes API server sends; the body is described, not
+    quoted (a login page or a proxy's error page can carry anything)."""
+    kind = (content_type or "no content type").split(";")[0].strip()
+    return KubeProtocolError(
+        f"cluster {cluster!r}: {verb} {what}: the server's answer is not a Kubernetes API "
+        f"response ({why}; {kind}, {len(raw)} bytes); check that the kubeconfig's server "
+        "address is the API server itself, not a login page, a proxy or another service",
         cluster=cluster,
     )

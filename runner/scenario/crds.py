@@ -111,6 +111,19 @@ def namespaced(kind: str) -> bool:
     return bool(_index()[kind]["namespaced"])
 
 
+def declares(kind: str, path: tuple[str, ...]) -> bool:
+    """Whether the schema of `kind` declares the object field at `path` (e.g.
+    `('spec', 'target', 'selector')`); False for an unknown kind."""
+    if kind not in _index():
+        return False
+    node: Any = json.loads(_read(f"{kind}.json"))
+    for key in path:
+        node = (node.get("properties") or {}).get(key) if isinstance(node, dict) else None
+        if node is None:
+            return False
+    return True
+
+
 def validate_manifest(obj: object) -> list[tuple[str, str]]:
     """Problems of one Chaos Mesh object as (field path, message); empty when valid."""
     return [(format_path(path), message) for path, message in manifest_problems(obj)]

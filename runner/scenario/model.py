@@ -510,6 +510,16 @@ class PrometheusSource(Model):
         return self
 
 
+class ChaosMeshSettings(Model):
+    """Where the target's Chaos Mesh runs, and whether a run needs to see it running."""
+
+    namespace: str = Field(default="chaos-mesh", pattern=NAME_PATTERN)
+    """The namespace of the `chaos-controller-manager` Deployment (checked in preflight)."""
+    require_controller: bool = True
+    """Refuse a run when the controller is clearly absent (its Deployment not found, or no
+    replica available); false: only note it (e.g. Chaos Mesh installed under another name)."""
+
+
 class KubernetesTarget(Model):
     kubeconfig: str | None = None
     """Path to the kubeconfig (default: $KUBECONFIG or ~/.kube/config)."""
@@ -517,6 +527,7 @@ class KubernetesTarget(Model):
     in_cluster: bool = False
     namespace: str = "chaos-drills"
     """Where the runner creates Chaos Mesh objects and its Lease."""
+    chaos_mesh: ChaosMeshSettings = Field(default_factory=ChaosMeshSettings)
 
     @model_validator(mode="after")
     def _context_or_in_cluster(self) -> KubernetesTarget:

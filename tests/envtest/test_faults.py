@@ -40,8 +40,26 @@ def _examples() -> dict[str, dict[str, Any]]:
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc["kind"].endswith("Chaos") and doc["kind"] not in UNSUPPORTED_RAW:
                 name = f"example {path.relative_to(EXAMPLES)}"
-                out[name] = {"type": "chaos-mesh", "manifest": doc, "duration": "1m"}
+                out[name] = {"type": "chaos-mesh", "manifest": _namespaced(doc), "duration": "1m"}
     return out
+
+
+def _namespaced(doc: dict[str, Any]) -> dict[str, Any]:
+    """The example with its pod selectors' namespaces named, as the runner requires (and a
+    user must add to most upstream examples: tests/safety/test_raw_namespaces.py)."""
+    spec = doc.get("spec") or {}
+    for parent in (spec, spec.get("target") if doc["kind"] == "NetworkChaos" else None):
+        selector = parent.get("selector") if isinstance(parent, dict) else None
+        if isinstance(selector, dict) and not selector.get("namespaces"):
+            selector["namespaces"] = ["app"]
+        elif (
+            isinstance(parent, dict)
+            and "selector" not in parent
+            and parent is spec
+            and doc["kind"] not in ("AWSChaos", "GCPChaos", "AzureChaos", "PhysicalMachineChaos")
+        ):
+            parent["selector"] = {"namespaces": ["app"]}
+    return doc
 
 
 ALL_FAULTS = {**CASES, **_examples()}

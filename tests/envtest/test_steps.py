@@ -184,7 +184,7 @@ def test_messages_for_forbidden_not_found_and_unknown_types(envtest: Envtest, ns
         "kind": "PostgresCluster",
         "apiVersion": "postgres-operator.crunchydata.com/v1beta1",
     }
-    with pytest.raises(StepError, match=r"the resource type is not served by this cluster"):
+    with pytest.raises(StepError, match=r"PostgresCluster .* is not served by cluster 'east'"):
         steps.execute(step(action="scale", target={**crd_kind, "name": "pg"}, replicas=1), run)
     with pytest.raises(StepError, match="kind 'Widget' is not built in: give its apiVersion"):
         steps.execute(step(action="delete", target=ref("w", kind="Widget")), run)

@@ -36,6 +36,17 @@ from tests.infra.loop_thread import LoopThread
 from tests.infra.upstream import CRDS
 
 CRD_DIR = CRDS
+KINDS = {
+    "leases": "Lease",
+    "pods": "Pod",
+    "deployments": "Deployment",
+    "statefulsets": "StatefulSet",
+    "jobs": "Job",
+    "configmaps": "ConfigMap",
+    "services": "Service",
+    "networkpolicies": "NetworkPolicy",
+}
+"""Kinds of the built-in resources a test may serve (discovery answers with them)."""
 _VERBS = {
     enums.action.CREATE: "create",
     enums.action.FETCH: "get",
@@ -443,7 +454,8 @@ class KubeEmulatorThread(LoopThread):
             for crd in self._crds:
                 handler.add_crd(crd)
             for res in ["coordination.k8s.io/v1/leases", "v1/pods", *self._extra]:
-                handler.resources[res] = kmock.ResourceInfo(namespaced=True)
+                kind = KINDS.get(res.rsplit("/", 1)[-1])
+                handler.resources[res] = kmock.ResourceInfo(kind=kind, namespaced=True)
             handler.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = (
                 kmock.ResourceInfo(kind="CustomResourceDefinition", namespaced=False)
             )

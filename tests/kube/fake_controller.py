@@ -8,12 +8,14 @@ releases the finalizer on delete. Per-object behaviour comes from the fault labe
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Literal
 
 from runner.backends import LABEL_FAULT
+from runner.errors import KubeError
 from runner.kube.client import KubeClient
-from runner.kube.errors import KubeNotFoundError
+from runner.kube.errors import KubeConflictError, KubeCrdMissingError, KubeNotFoundError
 from runner.kube.resources import chaos_resource
 
 Behaviour = Literal["inject", "never-select", "stuck-finalizer", "ignore"]
@@ -39,7 +41,10 @@ class FakeChaosController:
         namespace: str | None,
         kinds: tuple[str, ...] = ("NetworkChaos", "PodChaos"),
         watch_timeout: float = 0.5,
+        publish: bool = True,
     ) -> None:
+        self.publish = publish
+        """Make the controller look installed: its Deployment, with an available replica."""
         self.watch_timeout = watch_timeout
         self.client = client
         self.namespace = namespace
@@ -50,6 +55,8 @@ class FakeChaosController:
         self._threads = [threading.Thread(target=self._loop, args=(k,), daemon=True) for k in kinds]
 
     def __enter__(self) -> FakeChaosController:
+        if self.publish:
+            publish_deployment(self.client)
         for t in self._threads:
             t.start()
         return self
@@ -168,3 +175,46 @@ class FakeChaosController:
                 )
         except KubeNotFoundError:
             pass
+
+
+def publish_deployment(client: KubeClient, namespace: str = "chaos-mesh") -> None:
+    """`chaos-mesh/chaos-controller-manager` with one available replica, as preflight looks
+    for it; the status goes through `/status` too, as a real API server requires. Nothing
+    happens on a server that does not serve Deployments (preflight then only notes it)."""
+    from runner.chaosmesh.preflight import CONTROLLER, CONTROLLER_NAME
+    from runner.kube.resources import NAMESPACES
+    from tests.envtest.status import status_of
+
+    status = {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": CONTROLLER_NAME, "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": CONTROLLER_NAME}},
+            "template": {
+                "metadata": {"labels": {"app": CONTROLLER_NAME}},
+                "spec": {"containers": [{"name": "manager", "image": "chaos-mesh:test"}]},
+            },
+        },
+        "status": status,
+    }
+    try:
+        with contextlib.suppress(KubeError):
+            client.create(
+                NAMESPACES, {"metadata": {"name": namespace}}, namespace=None, strict=False
+            )
+        client.create(CONTROLLER, deploy, namespace=namespace, strict=False)
+    except KubeCrdMissingError:
+        return
+    except KubeConflictError:
+        pass
+    with contextlib.suppress(KubeError):  # envtest keeps status only through /status
+        current = client.get(CONTROLLER, CONTROLLER_NAME, namespace=namespace)
+        client.replace(
+            status_of(CONTROLLER),
+            CONTROLLER_NAME,
+            {**current, "status": status},
+            namespace=namespace,
+        )

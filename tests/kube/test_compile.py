@@ -267,7 +267,7 @@ def test_raw_manifest_only_metadata_and_duration_change() -> None:
             {
                 "apiVersion": "chaos-mesh.org/v1alpha1",
                 "kind": "PodChaos",
-                "spec": {"action": "pod-failure"},
+                "spec": {"action": "pod-failure", "selector": {"namespaces": ["db"]}},
             },
             "give 'duration'",
         ),
@@ -275,7 +275,12 @@ def test_raw_manifest_only_metadata_and_duration_change() -> None:
             {
                 "apiVersion": "chaos-mesh.org/v1alpha1",
                 "kind": "PodChaos",
-                "spec": {"action": "pod-explode", "mode": "all", "selector": {}, "duration": "1m"},
+                "spec": {
+                    "action": "pod-explode",
+                    "mode": "all",
+                    "selector": {"namespaces": ["db"]},
+                    "duration": "1m",
+                },
             },
             "is invalid: spec.action",
         ),

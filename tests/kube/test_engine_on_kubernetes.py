@@ -125,12 +125,10 @@ SCALE_UP = {
     "replicas": 3,
 }
 WAIT = {"name": "wait", "action": "sleep", "duration": "60s"}
-BROKEN = {
-    "name": "scale missing",
-    "action": "scale",
-    "cluster": "secondary",
-    "target": {"kind": "Deployment", "namespace": "shop", "name": "nope"},
-    "replicas": 1,
+BROKEN = {  # fails when it runs (a missing target would be refused by preflight)
+    "name": "a failing check",
+    "action": "command",
+    "command": ["false"],
 }
 
 

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from runner.chaosmesh.backend import open_kubernetes_target
 from runner.chaosmesh.preflight import CONTROLLER, preflight
+from runner.chaosmesh.steps import resource_for
 from runner.kube.client import client_from_url
 from runner.kube.resources import NAMESPACES
 from runner.scenario import model
 from tests.infra.kube_emulator import KubeEmulatorThread, load_crds
 from tests.kube.conftest import NS, make_run
+from tests.kube.fake_controller import publish_deployment
 
 SCENARIO = model.Scenario.model_validate(
     {
@@ -72,6 +74,7 @@ def test_everything_missing_is_listed() -> None:
                         }
                     }
                 },
+                "status": {"availableReplicas": 1},
             },
             namespace="chaos-mesh",
             strict=False,
@@ -118,9 +121,7 @@ def test_backend_opens_from_kubeconfig(tmp_path: Path, emulator: KubeEmulatorThr
         backend.close()
 
 
-def test_the_permissions_of_the_scenarios_own_steps_are_checked(
-    emulator: KubeEmulatorThread,
-) -> None:
+def test_the_permissions_of_the_scenarios_own_steps_are_checked() -> None:
     raw = SCENARIO.model_dump(mode="json", by_alias=True)
     raw["spec"]["failover"] = {
         "steps": [
@@ -155,11 +156,17 @@ def test_the_permissions_of_the_scenarios_own_steps_are_checked(
         ]
     }
     scenario = model.Scenario.model_validate(raw)
-    emulator.call(lambda h: h.denied.update({("patch", "deployments"), ("create", "jobs")}))
-    kube = client_from_url(emulator.url, cluster="east")
-    report = preflight(
-        kube, cluster="east", namespace=NS, scenario=scenario, peers={}, run=make_run()
-    )
+    with KubeEmulatorThread(
+        crds=load_crds(), extra=["apps/v1/deployments", "batch/v1/jobs"]
+    ) as emu:
+        kube = client_from_url(emu.url, cluster="east")
+        web = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
+        kube.create(resource_for("Deployment", None), web, namespace="shop")
+        publish_deployment(kube)
+        emu.call(lambda h: h.denied.update({("patch", "deployments"), ("create", "jobs")}))
+        report = preflight(
+            kube, cluster="east", namespace=NS, scenario=scenario, peers={}, run=make_run()
+        )
     assert set(report.missing) == {
         "RBAC: patch deployments.apps in namespace 'shop'",
         "RBAC: create jobs.batch in namespace 'chaos-drills'",

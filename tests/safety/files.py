@@ -49,6 +49,7 @@ def write(
     name: str = "safety",
     timeouts: dict[str, str] | None = None,
     schedule: dict[str, str] | None = None,
+    chaos_mesh: dict[str, object] | None = None,
 ) -> tuple[Path, Path]:
     """scenario.yaml and drill.yaml in `folder`; returns their paths."""
     write_kubeconfig(folder / "kubeconfig", url, token=TOKEN)
@@ -66,7 +67,12 @@ def write(
     }
     targets = {
         c: {
-            "kubernetes": {"kubeconfig": "kubeconfig", "context": "emu", "namespace": NS},
+            "kubernetes": {
+                "kubeconfig": "kubeconfig",
+                "context": "emu",
+                "namespace": NS,
+                **({"chaosMesh": chaos_mesh} if chaos_mesh is not None else {}),
+            },
             "protected": c in protected,
             "addresses": ["10.9.0.0/16"],
         }
