@@ -134,8 +134,11 @@ class FaultProvider(Protocol):
         """Find faults labelled by drill-runner (optionally of one run or older than)."""
         ...
 
-    def remove_leftover(self, leftover: Leftover, *, force: bool) -> None:
-        """Remove a fault found by `sweep`."""
+    def remove_leftover(
+        self, leftover: Leftover, *, force: bool, timeout: float | None = None
+    ) -> None:
+        """Remove a fault found by `sweep`, waiting at most `timeout` seconds for it to go
+        (default: the provider's own); thread-safe, so a cleanup removes them in parallel."""
         ...
 
 
@@ -147,6 +150,20 @@ class StepExecutor(Protocol):
     def execute(self, step: model.Step, run: RunContext) -> StepResult:
         """Do one attempt of the step; raise StepError on failure."""
         ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockHolder:
+    """Who holds a target's lock, and whether the holder has stopped keeping it."""
+
+    run_id: str
+    since: str
+    """When it was taken, as the lock records it."""
+    expired: bool
+    """The holder stopped keeping it: a Lease not renewed within its duration, or a lab lock
+    whose process is gone. An expired lock is free for the next run to take."""
+    detail: str = ""
+    """e.g. `renewed 2026-11-29T20:01:02Z, lease 60s`."""
 
 
 class TargetLock(Protocol):
@@ -167,6 +184,15 @@ class TargetLock(Protocol):
     def force_unlock(self) -> str | None:
         """Break the lock whoever holds it (`drillctl cleanup --force-unlock`); returns the
         holder it had, or None when it was free. Only for a holder known to be dead."""
+        ...
+
+    def holder(self) -> LockHolder | None:
+        """Who holds the lock now; None when it is free."""
+        ...
+
+    def release_dead(self, run_id: str) -> bool:
+        """Release the lock only if `run_id` still holds it (a run proven dead); True when it
+        was released, False when it was free or someone else holds it by now."""
         ...
 
 

@@ -7,10 +7,15 @@ drill runs in milliseconds in tests. Waits are interruptible through a
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+Cancel = Callable[[], None]
 
 
 class Clock(Protocol):
@@ -26,6 +31,13 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
         """Wait up to `seconds`; return True if `cancel` was set (and stop waiting at once)."""
+        ...
+
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> Cancel:
+        """Call `fn` once, `seconds` from now, unless the returned function is called first.
+
+        It runs on a timer thread of its own (system clock), or in whichever thread moves the
+        fake clock past that instant (fake clock), so `fn` must be thread-safe."""
         ...
 
 
@@ -44,6 +56,12 @@ class SystemClock:
             return False
         return cancel.wait(max(0.0, seconds))
 
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> Cancel:
+        timer = threading.Timer(max(0.0, seconds), fn)
+        timer.daemon = True
+        timer.start()
+        return timer.cancel
+
 
 class FakeClock:
     """A clock that jumps forward when slept on; thread-safe."""
@@ -52,6 +70,9 @@ class FakeClock:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._mono = 0.0
         self._lock = threading.Lock()
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cancelled: set[int] = set()
 
     def now(self) -> datetime:
         with self._lock:
@@ -62,9 +83,35 @@ class FakeClock:
             return self._mono
 
     def advance(self, seconds: float) -> None:
+        """Move time forward; timers due on the way fire at their instant, in order."""
         with self._lock:
-            self._now += timedelta(seconds=seconds)
-            self._mono += seconds
+            target = self._mono + seconds
+        while True:
+            with self._lock:
+                if not self._due or self._due[0][0] > target:
+                    if target > self._mono:
+                        self._now += timedelta(seconds=target - self._mono)
+                        self._mono = target
+                    return
+                due, seq, fn = heapq.heappop(self._due)
+                if due > self._mono:
+                    self._now += timedelta(seconds=due - self._mono)
+                    self._mono = due
+                skip = seq in self._cancelled
+                self._cancelled.discard(seq)
+            if not skip:
+                fn()  # outside the lock: it may read or sleep on this clock
+
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> Cancel:
+        with self._lock:
+            seq = next(self._seq)
+            heapq.heappush(self._due, (self._mono + max(0.0, seconds), seq, fn))
+
+        def cancel() -> None:
+            with self._lock:
+                self._cancelled.add(seq)
+
+        return cancel
 
     def sleep(self, seconds: float, cancel: threading.Event | None = None) -> bool:
         if cancel is not None and cancel.is_set():

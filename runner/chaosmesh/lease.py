@@ -125,6 +125,34 @@ class LeaseLock:
     def held_by(self) -> str | None:
         return lease_holder(self.client.get_or_none(LEASES, self.name, namespace=self.namespace))
 
+    def holder(self) -> backends.LockHolder | None:
+        lease = self.client.get_or_none(LEASES, self.name, namespace=self.namespace)
+        if lease is None or not (lease.get("spec") or {}).get("holderIdentity"):
+            return None
+        spec = lease.get("spec") or {}
+        return backends.LockHolder(
+            run_id=str(spec.get("holderIdentity")),
+            since=str(spec.get("acquireTime") or spec.get("renewTime") or "unknown"),
+            expired=self._expired(lease),
+            detail=f"Lease {self.namespace}/{self.name} renewed {spec.get('renewTime')}, "
+            f"for {spec.get('leaseDurationSeconds') or self.lease_seconds}s",
+        )
+
+    def release_dead(self, run_id: str) -> bool:
+        """Delete the Lease if `run_id` holds it, on the resourceVersion read: if anyone took
+        it over meanwhile, the server refuses (409) and nothing is released."""
+        lease = self.client.get_or_none(LEASES, self.name, namespace=self.namespace)
+        if lease is None or (lease.get("spec") or {}).get("holderIdentity") != run_id:
+            return False
+        version = (lease.get("metadata") or {}).get("resourceVersion")
+        try:
+            self.client.delete(
+                LEASES, self.name, namespace=self.namespace, resource_version=version
+            )
+        except (KubeNotFoundError, KubeConflictError):
+            return False
+        return True
+
     def force_unlock(self) -> str | None:
         """Delete the lease whoever holds it; returns the holder it had (None if none)."""
         lease = self.client.get_or_none(LEASES, self.name, namespace=self.namespace)

@@ -321,5 +321,9 @@ class ChaosMeshFaultProvider:
                 )
         return found
 
-    def remove_leftover(self, leftover: backends.Leftover, *, force: bool) -> None:
-        self._delete_and_wait(leftover.kind, leftover.name, leftover.namespace, force=force)
+    def remove_leftover(
+        self, leftover: backends.Leftover, *, force: bool, timeout: float | None = None
+    ) -> None:
+        self._delete_and_wait(
+            leftover.kind, leftover.name, leftover.namespace, force=force, timeout=timeout
+        )

@@ -1,26 +1,32 @@
-"""`drillctl cleanup`: remove faults drill-runner left in every target of a drill.
+"""`drillctl cleanup`: remove faults drill-runner left in every target of a drill, and
+finalise runs that died.
 
-Each target (Kubernetes or lab, through the same FaultProvider protocol) is swept by
-drill-runner's labels, optionally for one run or older than an age; every leftover is
-removed and the sweep is repeated. `--force` clears stuck Chaos Mesh finalizers (needed
-when the Chaos Mesh controller is gone; the fault may then remain in the pods).
-`--force-unlock` also breaks each target's drill lock (a Lease expires by itself 60 s after
-its holder died; this is for when you know the holder is gone and cannot wait).
-Exit code 0 when nothing is left, 3 otherwise.
+First the dead runs: every run that holds a target's lock, or whose record in `--results`
+still says `running`, is judged (`runner.engine.dead_runs`). A provably dead one (its process
+on this host is gone, or its Lease expired) has its faults swept, the locks it still holds
+released and its record marked `crashed`; the lock of a running (or unknown) one is left
+alone and reported.
+Then each target is swept by drill-runner's labels (optionally for one run or older than an
+age); every leftover is removed, all of them in parallel, each waiting at most `--timeout`,
+and the sweep is repeated. `--force` clears stuck Chaos Mesh finalizers (needed when the
+Chaos Mesh controller is gone; the fault may then remain in the pods). `--force-unlock` also
+breaks each target's drill lock whoever holds it. Exit code 0 when nothing is left, 3 otherwise.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 from pathlib import Path
 from typing import Any
 
 import click
 
 from runner.cli import exits
+from runner.cli.options import results_option
 from runner.cli.output import emit, output_option
 
 
-def _age(text: str | None) -> float | None:
+def _age(text: str | None, option: str) -> float | None:
     if text is None:
         return None
     from runner.scenario.values import parse_duration
@@ -28,7 +34,7 @@ def _age(text: str | None) -> float | None:
     try:
         return parse_duration(text).total_seconds()
     except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--older-than") from None
+        raise click.BadParameter(str(e), param_hint=option) from None
 
 
 @click.command()
@@ -45,6 +51,13 @@ def _age(text: str | None) -> float | None:
 @click.option(
     "--force-unlock", is_flag=True, help="Also break each target's lock, whoever holds it."
 )
+@click.option(
+    "--timeout",
+    default="60s",
+    show_default=True,
+    help="How long to wait, in all, for leftovers to go (they are removed in parallel).",
+)
+@results_option
 @output_option
 @click.pass_context
 def command(
@@ -54,21 +67,67 @@ def command(
     older_than: str | None,
     force: bool,
     force_unlock: bool,
+    timeout: str,
+    results_dir: Path,
     output: str,
 ) -> None:
     """Remove faults left by drill-runner in every target of a drill."""
-    from runner.engine.dead_runs import sweep_faults
+    from runner.clock import SystemClock
+    from runner.engine import dead_runs
     from runner.engine.targets import open_targets
     from runner.errors import DrillError
     from runner.scenario import loader
 
-    older = _age(older_than)
+    older = _age(older_than, "--older-than")
+    wait = _age(timeout, "--timeout") or 0.0
     drill = loader.load_drill(drill_path)
-    removed: list[dict[str, Any]] = []
-    errors: list[str] = []
-    left: list[dict[str, Any]] = []
-    unlocked: list[dict[str, Any]] = []
+    clock = SystemClock()
+    data: dict[str, Any] = {
+        "deadRuns": [],
+        "liveRuns": [],
+        "removed": [],
+        "left": [],
+        "errors": [],
+        "unlocked": [],
+    }
+    errors: list[str] = data["errors"]
     with open_targets(drill, drill_dir=drill_path.parent) as backends:
+        evidence = dead_runs.lock_holders(backends)
+        errors += evidence.errors
+        candidates = {h.run_id for h in evidence.holders.values()}
+        candidates |= {
+            str(r.get("runId")) for r in dead_runs.running_runs(results_dir, drill=drill.name)
+        }
+        if run_id is not None:
+            candidates &= {run_id}
+        for candidate in sorted(candidates):
+            done = dead_runs.finalise_if_dead(
+                candidate,
+                results_dir=results_dir,
+                targets=backends,
+                clock=clock,
+                remove_timeout=wait,
+            )
+            row = {
+                "runId": candidate,
+                "state": done.judgement.liveness.value,
+                "reason": done.judgement.reason,
+            }
+            if done.finalised is not None:
+                f = done.finalised
+                data["deadRuns"].append(
+                    {
+                        **row,
+                        "faultsRemoved": list(f.removed),
+                        "faultsLeft": list(f.left),
+                        "locksReleased": list(f.unlocked),
+                        "record": f.record,
+                    }
+                )
+                errors += list(f.errors)
+            else:
+                data["liveRuns"].append(row)
+            errors += list(done.errors)
         for name, backend in backends.items():
             if force_unlock:
                 try:
@@ -77,29 +136,62 @@ def command(
                     errors.append(f"{name}: lock not broken: {e}")
                 else:
                     if holder is not None:
-                        unlocked.append({"cluster": name, "holder": holder})
-            swept = sweep_faults(
-                name, backend, run_id=run_id, older_than_seconds=older, force=force
+                        data["unlocked"].append({"cluster": name, "holder": holder})
+        # every target at once, and within each every leftover at once: bounded by --timeout
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(backends))) as pool:
+            swept = pool.map(
+                lambda item: (
+                    item[0],
+                    dead_runs.sweep_faults(
+                        item[0],
+                        item[1],
+                        run_id=run_id,
+                        older_than_seconds=older,
+                        force=force,
+                        timeout=wait,
+                    ),
+                ),
+                list(backends.items()),
             )
-            removed += [
-                {
-                    "cluster": name,
-                    "kind": x.kind,
-                    "name": x.name,
-                    "namespace": x.namespace,
-                    "runId": x.run_id,
-                }
-                for x in swept.removed
-            ]
-            left += [{"cluster": name, "kind": x.kind, "name": x.name} for x in swept.left]
-            errors += swept.errors
-    data = {"removed": removed, "left": left, "errors": errors, "unlocked": unlocked}
+            for name, result in swept:
+                data["removed"] += [
+                    {
+                        "cluster": name,
+                        "kind": x.kind,
+                        "name": x.name,
+                        "namespace": x.namespace,
+                        "runId": x.run_id,
+                    }
+                    for x in result.removed
+                ]
+                data["left"] += [
+                    {"cluster": name, "kind": x.kind, "name": x.name} for x in result.left
+                ]
+                errors += list(result.errors)
+    data["errors"] = list(dict.fromkeys(errors))  # the second sweep repeats the first's
     emit(data, output, _render)
-    ctx.exit(exits.OK if not left and not errors else exits.RUNNER)
+    ctx.exit(exits.OK if not data["left"] and not errors else exits.RUNNER)
 
 
 def _render(data: dict[str, Any]) -> str:
-    lines = [
+    lines = []
+    for d in data["deadRuns"]:
+        did = [f"{len(d['faultsRemoved'])} fault(s) removed"]
+        if d["faultsLeft"]:
+            did.append(f"LEFT: {', '.join(d['faultsLeft'])}")
+        if d["locksReleased"]:
+            did.append(f"lock released on {', '.join(d['locksReleased'])}")
+        did.append(f"record {d['record']}")
+        lines.append(f"dead run {d['runId']} ({d['reason']}): {'; '.join(did)}")
+    for r in data["liveRuns"]:
+        if r["state"] == "running":
+            lines.append(f"running  {r['runId']} ({r['reason']}): its lock is left alone")
+        else:
+            lines.append(
+                f"unknown  {r['runId']} ({r['reason']}): its lock is left alone; it expires by "
+                "itself, or break it with --force-unlock once you know the run is dead"
+            )
+    lines += [
         f"removed {r['cluster']}: {r['kind']} {r['namespace']}/{r['name']} (run {r['runId']})"
         for r in data["removed"]
     ]
@@ -107,5 +199,7 @@ def _render(data: dict[str, Any]) -> str:
     lines += [f"LEFT    {x['cluster']}: {x['kind']} {x['name']}" for x in data["left"]]
     lines += [f"error   {e}" for e in data["errors"]]
     if not data["left"] and not data["errors"]:
-        lines.append("nothing left" if data["removed"] else "nothing to clean up")
+        lines.append(
+            "nothing left" if data["removed"] or data["deadRuns"] else "nothing to clean up"
+        )
     return "\n".join(lines)

@@ -1,9 +1,10 @@
-"""`drillctl abort` and `drillctl status`: looking at runs from another shell."""
+"""`drillctl abort` and `drillctl status`: looking at runs from another shell.
+
+Whether a `running` record belongs to a live run is judged by `runner.engine.dead_runs`:
+its process on this host, or the target locks it holds (with `status --drill`)."""
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +13,6 @@ import click
 from runner.cli import exits
 from runner.cli.options import results_option
 from runner.cli.output import emit, output_option
-
-
-def _alive(run: dict[str, Any]) -> bool:
-    """A running record whose process still exists on this host."""
-    if run.get("status") != "running" or run.get("host") != socket.gethostname():
-        return False
-    pid = run.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False  # os.kill(0, ...) would signal our own process group
-    try:
-        os.kill(pid, 0)
-    except (OSError, OverflowError):
-        return False
-    return True
 
 
 @click.command()
@@ -39,6 +26,7 @@ def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Pat
 
     RUN_ID is a run id (never a path): the request is written only inside --results."""
     from runner.clock import SystemClock
+    from runner.engine.dead_runs import Liveness, judge
     from runner.records import results
     from runner.text import line
 
@@ -53,16 +41,25 @@ def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Pat
     if run.get("status") != "running":
         click.echo(f"run {run_id} is not running (status: {line(run.get('status'))})")
         return exits.OK
-    if not _alive(run):
-        drill = (run.get("drill") or {}).get("path") or "DRILL"
+    judged = judge(run)
+    drill = line((run.get("drill") or {}).get("path") or "DRILL")
+    if judged.liveness is Liveness.DEAD:
         click.echo(
-            f"run {run_id} is marked running but its process is gone (crashed?); "
-            "sweep its faults with: "
-            f"drillctl cleanup --drill {line(drill)} --run {run_id}",
+            f"run {run_id} is marked running but is dead ({line(judged.reason)}); sweep its "
+            f"faults and mark it crashed with: drillctl cleanup --drill {drill} --run {run_id}",
             err=True,
         )
         return exits.RUNNER
     results.write(results.writable_run_folder(results_dir, run_id) / "abort", reason + "\n")
+    if judged.liveness is Liveness.UNKNOWN:
+        click.echo(
+            f"abort requested for run {run_id}, but whether it is alive cannot be told from "
+            f"here ({line(judged.reason)}); it acts on the request only if it watches this "
+            f"results folder. If it died, finalise it with: drillctl cleanup --drill {drill} "
+            f"--run {run_id}",
+            err=True,
+        )
+        return exits.RUNNER
     click.echo(f"abort requested for run {run_id}")
     if not wait:
         return exits.OK
@@ -84,54 +81,87 @@ def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Pat
     "--drill",
     "drill_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also list leftover faults in every target of this drill.",
+    help="Also show every target's lock and leftover faults (and judge runs by their locks).",
 )
 @output_option
 def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
-    """Show active runs, and leftover faults per target of a drill.
+    """Show active runs (running, dead or unknown), locks and leftover faults per target.
 
     A run.json that is not a readable record is skipped with a warning naming it."""
-    from runner.records.results import list_runs
+    from runner.engine import dead_runs
     from runner.text import line
 
     warn = lambda m: click.echo(f"warning: {line(m)}", err=True)  # noqa: E731
-    runs = [r for r in list_runs(results_dir, warn) if r.get("status") == "running"]
-    data: dict[str, Any] = {
-        "activeRuns": [
-            {
-                "runId": r["runId"],
-                "scenario": r["scenario"]["name"],
-                "startedAt": r.get("startedAt"),
-                "alive": _alive(r),
-                "phase": (r.get("phases") or [{}])[-1].get("name"),
-            }
-            for r in runs
-        ],
-        "leftovers": {},
-    }
+    runs = dead_runs.running_runs(results_dir, warn=warn)
+    data: dict[str, Any] = {"activeRuns": [], "locks": {}, "leftovers": {}, "errors": []}
+    holders: dict[str, Any] = {}
     if drill_path is not None:
         from runner.engine.targets import open_targets
         from runner.scenario.references import check_drill
 
         drill, _ = check_drill(drill_path)
         with open_targets(drill, drill_dir=drill_path.parent) as targets:
+            evidence = dead_runs.lock_holders(targets)
+            holders = evidence.holders
+            data["errors"] += evidence.errors
             for name, backend in targets.items():
                 found = backend.faults.sweep(run_id=None, older_than_seconds=None)
                 data["leftovers"][name] = [
                     {"kind": f.kind, "name": f.name, "namespace": f.namespace, "runId": f.run_id}
                     for f in found
                 ]
+        records = {str(r.get("runId")): r for r in runs}
+        for name, h in sorted(holders.items()):
+            judged = dead_runs.judge(
+                records.get(h.run_id) or {"runId": h.run_id, "status": "running"},
+                holders=holders,
+            )
+            data["locks"][name] = {
+                "runId": h.run_id,
+                "since": h.since,
+                "expired": h.expired,
+                "state": judged.liveness.value,
+                "reason": judged.reason,
+            }
+    for r in runs:
+        judged = dead_runs.judge(r, holders=holders)
+        data["activeRuns"].append(
+            {
+                "runId": r["runId"],
+                "scenario": r["scenario"]["name"],
+                "drill": (r.get("drill") or {}).get("path"),
+                "startedAt": r.get("startedAt"),
+                "state": judged.liveness.value,
+                "alive": judged.liveness is dead_runs.Liveness.RUNNING,
+                "reason": judged.reason,
+                "phase": (r.get("phases") or [{}])[-1].get("name"),
+            }
+        )
 
     def text(d: dict[str, Any]) -> str:
         lines = ["Active runs:"]
         for r in d["activeRuns"]:
-            state = "" if r["alive"] else "  (process gone: crashed?)"
+            if r["state"] == "dead":
+                state = (
+                    f"DEAD ({line(r['reason'])}); finalise it: drillctl cleanup --drill "
+                    f"{line(r['drill'])}"
+                )
+            else:
+                state = f"{r['state']} ({line(r['reason'])})"
             lines.append(
-                f"  {line(r['runId'])}  {line(r['scenario'])}  phase {line(r['phase'])}{state}"
+                f"  {line(r['runId'])}  {line(r['scenario'])}  phase {line(r['phase'])}  {state}"
             )
         if not d["activeRuns"]:
             lines.append("  none")
         if drill_path is not None:
+            lines.append("Locks:")
+            for name, lock in d["locks"].items():
+                lines.append(
+                    f"  {name}: held by run {line(lock['runId'])} since {line(lock['since'])}: "
+                    f"{lock['state']} ({line(lock['reason'])})"
+                )
+            if not d["locks"]:
+                lines.append("  none held")
             lines.append("Leftover faults:")
             for name, items in d["leftovers"].items():
                 lines.append(
@@ -143,7 +173,8 @@ def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
                         or "none"
                     )
                 )
+        lines += [f"error   {line(e)}" for e in d["errors"]]
         return "\n".join(lines)
 
     emit(data, output, text)
-    return exits.OK
+    return exits.RUNNER if data["errors"] else exits.OK

@@ -11,28 +11,45 @@ uses this module:
 * `finalise_dead_run(...)` sweeps the run's faults in every target of its drill (by the
   run's label, as `drillctl cleanup --run` does; each target on its own, so one that
   cannot be reached does not stop the others), releases the target locks the run still
-  holds, and only then marks its record `crashed` with the reason. The sweep and the
-  release never depend on the record, which may be on another host or unwritable.
+  holds (only if it still holds them: a lock someone took meanwhile stays), and only then
+  marks its record `crashed` with the reason. The sweep and the release never depend on
+  the record, which may be on another host or unwritable.
+* `judge(record, holders=...)` tells a run `running`, `dead` or `unknown`: dead when its
+  process on this host is gone, or when a target lock it held has expired (its holder
+  stopped renewing it for longer than the lease: the lock is free for the next run by
+  design, so the run has lost its claim either way); unknown on another host with no
+  expired lock, or with a lock still within its lease (a run that died seconds ago too).
+* `finalise_if_dead(run_id, ...)` judges with the targets' locks and finalises only a
+  provably dead run: what `drillctl cleanup` does for every lock holder and every
+  `running` record of the drill.
+Leftovers are removed all at once, each waiting at most a timeout, so many stuck objects
+take about one timeout, not one each.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import socket
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from runner.backends import Leftover, RunContext, TargetBackend
+from runner.backends import Leftover, LockHolder, TargetBackend
 from runner.clock import Clock
 from runner.engine.targets import open_target
 from runner.errors import DrillError
-from runner.records.store import mark_crashed
+from runner.records.results import ResultsError, Warn, list_runs, read
+from runner.records.store import RUN_ID_RE, mark_crashed
 from runner.scenario import model
 
 OPERATOR = "drill-runner/recovery"
+MAX_PARALLEL = 32
+"""Leftovers removed at the same time, at most."""
+REMOVE_TIMEOUT = 30.0
+"""Seconds a finalisation waits, in all, for the dead run's faults to go (in parallel)."""
 
 
 def process_gone(host: str, pid: int, started: int | None = None) -> bool | None:
@@ -130,25 +147,18 @@ def finalise_dead_run(
     reason: str,
     force: bool = False,
     only: set[str] | None = None,
+    timeout: float | None = REMOVE_TIMEOUT,
 ) -> Finalised:
     """Sweep, unlock and close a run whose process is gone (the caller has made sure).
 
     `only` limits the sweep to those logical clusters (the scenario's own); `force`
-    clears stuck finalizers as `drillctl cleanup --force` does.
+    clears stuck finalizers as `drillctl cleanup --force` does; `timeout` bounds the wait
+    for each target's leftovers (removed in parallel).
     """
     removed: list[str] = []
     left: list[str] = []
     unlocked: list[str] = []
     errors: list[str] = []
-    run = RunContext(
-        run_id=run_id,
-        scenario="",
-        drill=drill.name,
-        operator=OPERATOR,
-        clock=clock,
-        cancel=threading.Event(),
-        log=lambda action, details: None,
-    )
     for name, target in drill.spec.targets.items():
         if only is not None and name not in only:
             continue
@@ -158,18 +168,13 @@ def finalise_dead_run(
             errors.append(f"{name}: cannot open the target: {e}")
             continue
         try:
-            swept = sweep_faults(name, backend, run_id=run_id, force=force)
-            removed += [_name(name, x) for x in swept.removed]
-            left += [_name(name, x) for x in swept.left]
-            errors += swept.errors
-            try:
-                if backend.lock.held_by() == run_id:
-                    backend.lock.release(run)
-                    unlocked.append(name)
-            except DrillError as e:
-                errors.append(f"{name}: lock not released: {e}")
+            swept, released, problems = _close_in(name, backend, run_id, force, timeout)
         finally:
             backend.close()
+        removed += [_name(name, x) for x in swept.removed]
+        left += [_name(name, x) for x in swept.left]
+        errors += [*swept.errors, *problems]
+        unlocked += [name] if released else []
     result = Finalised(
         run_id=run_id,
         removed=tuple(removed),
@@ -223,22 +228,19 @@ def sweep_faults(
     run_id: str | None,
     older_than_seconds: float | None = None,
     force: bool = False,
+    timeout: float | None = None,
 ) -> Swept:
     """Remove the faults drill-runner left in one target (of one run, or older than an
-    age), then sweep again: what `drillctl cleanup` does to each target, and what closing
-    a dead run does. Never raises: what failed is in `errors`, named by target."""
-    removed: list[Leftover] = []
+    age), all at once, each waiting at most `timeout` (default: the provider's own), then
+    sweep again: what `drillctl cleanup` does to each target, and what closing a dead run
+    does. Never raises: what failed is in `errors`, named by target."""
     errors: list[str] = []
     try:
         found = backend.faults.sweep(run_id=run_id, older_than_seconds=older_than_seconds)
     except DrillError as e:
         return Swept(errors=(f"{name}: {e}",))
-    for leftover in found:
-        try:
-            backend.faults.remove_leftover(leftover, force=force)
-            removed.append(leftover)
-        except DrillError as e:
-            errors.append(f"{name}: {e}")
+    removed = remove_leftovers(backend, found, force=force, timeout=timeout, errors=errors)
+    errors = [f"{name}: {e}" for e in errors]
     try:
         left = backend.faults.sweep(run_id=run_id, older_than_seconds=older_than_seconds)
     except DrillError as e:
@@ -249,3 +251,222 @@ def sweep_faults(
 def _name(cluster: str, leftover: Leftover) -> str:
     where = f"{leftover.namespace}/{leftover.name}" if leftover.namespace else leftover.name
     return f"{cluster}: {leftover.kind} {where}"
+
+
+def remove_leftovers(
+    backend: TargetBackend,
+    found: list[Leftover],
+    *,
+    force: bool,
+    timeout: float | None,
+    errors: list[str],
+) -> list[Leftover]:
+    """Remove every leftover of one target at once (threads; the providers are
+    thread-safe); returns what went, appends what did not to `errors`."""
+    removed: list[Leftover] = []
+    if not found:
+        return removed
+    with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(found))) as pool:
+        futures = {
+            pool.submit(backend.faults.remove_leftover, x, force=force, timeout=timeout): x
+            for x in found
+        }
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                future.result()
+            except DrillError as e:
+                errors.append(str(e))
+                continue
+            removed.append(futures[future])
+    return sorted(removed, key=lambda x: (x.kind, x.namespace or "", x.name))
+
+
+def _close_in(
+    name: str, backend: TargetBackend, run_id: str, force: bool, timeout: float | None
+) -> tuple[Swept, bool, list[str]]:
+    """Sweep a dead run's faults from one target and release its lock there if it still
+    holds it; (what the sweep did, whether the lock was released, problems)."""
+    swept = sweep_faults(name, backend, run_id=run_id, force=force, timeout=timeout)
+    try:
+        return swept, backend.lock.release_dead(run_id), []
+    except DrillError as e:
+        return swept, False, [f"{name}: lock not released: {e}"]
+
+
+# --------------------------------------------------------------------------- judging
+
+
+class Liveness(StrEnum):
+    RUNNING = "running"
+    DEAD = "dead"
+    UNKNOWN = "unknown"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Judgement:
+    run_id: str
+    liveness: Liveness
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """Every target's lock holder, and the targets whose lock could not be read."""
+
+    holders: dict[str, LockHolder] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadRunCheck:
+    """What `finalise_if_dead` found, and did when the run was provably dead."""
+
+    judgement: Judgement
+    finalised: Finalised | None = None
+    errors: tuple[str, ...] = ()
+    """Locks that could not be read (the judgement did without them)."""
+
+    @property
+    def done(self) -> bool:
+        """Dead, finalised, and nothing of it left as far as every target could tell."""
+        return self.finalised is not None and self.finalised.swept and not self.errors
+
+
+def judge(
+    record: Mapping[str, Any],
+    *,
+    holders: Mapping[str, LockHolder] | None = None,
+    host: str | None = None,
+) -> Judgement:
+    """Is the run of this record running, dead or unknown? `holders`: the targets' locks
+    (target -> holder) when they could be read; `host`: this machine (default: its name)."""
+    run_id = str(record.get("runId") or "")
+    if record.get("status") != "running":
+        return Judgement(
+            run_id=run_id, liveness=Liveness.FINISHED, reason=str(record.get("status"))
+        )
+    held = {t: h for t, h in (holders or {}).items() if h.run_id == run_id}
+    here = host or socket.gethostname()
+    if record.get("host") == here:
+        try:
+            pid = int(record.get("pid") or 0)
+        except (TypeError, ValueError):
+            pid = 0
+        started = record.get("processStart")
+        gone = process_gone(here, pid, started if isinstance(started, int) else None)
+        if not gone:
+            return Judgement(
+                run_id=run_id, liveness=Liveness.RUNNING, reason=f"process {pid} is running"
+            )
+        return Judgement(
+            run_id=run_id, liveness=Liveness.DEAD, reason=f"its process {pid} on this host is gone"
+        )
+    expired = sorted(t for t, h in held.items() if h.expired)
+    if expired:
+        return Judgement(
+            run_id=run_id,
+            liveness=Liveness.DEAD,
+            reason=f"it stopped renewing its lock on {', '.join(expired)} (expired)",
+        )
+    if held:
+        return Judgement(
+            run_id=run_id,
+            liveness=Liveness.UNKNOWN,
+            reason=f"its lock on {', '.join(sorted(held))} is still within its lease: alive, "
+            "or dead for less than a lease (it then expires by itself)",
+        )
+    return Judgement(
+        run_id=run_id,
+        liveness=Liveness.UNKNOWN,
+        reason=f"it ran on host {record.get('host')!r} and holds no lock to check",
+    )
+
+
+def lock_holders(targets: Mapping[str, TargetBackend]) -> Evidence:
+    """Every target's lock holder (targets whose lock cannot be read are left out)."""
+    evidence = Evidence()
+    for name, backend in targets.items():
+        try:
+            holder = backend.lock.holder()
+        except DrillError as e:
+            evidence.errors.append(f"{name}: lock not readable: {e}")
+            continue
+        if holder is not None:
+            evidence.holders[name] = holder
+    return evidence
+
+
+def finalise_if_dead(
+    run_id: str,
+    *,
+    results_dir: Path,
+    targets: Mapping[str, TargetBackend],
+    clock: Clock,
+    host: str | None = None,
+    remove_timeout: float = REMOVE_TIMEOUT,
+) -> DeadRunCheck:
+    """Judge run `run_id` by its record (if `results_dir` has one) and the targets' locks;
+    only if it is provably dead, sweep its faults from every target, release the locks it
+    still holds and mark its record `crashed`. Never raises."""
+    record = _read(results_dir, run_id)
+    evidence = lock_holders(targets)
+    if record is None:  # no record here: only an expired lock can prove it dead
+        record = {"runId": run_id, "status": "running", "host": None}
+    judgement = judge(record, holders=evidence.holders, host=host)
+    if judgement.liveness is not Liveness.DEAD:
+        return DeadRunCheck(judgement=judgement, errors=tuple(evidence.errors))
+    removed: list[str] = []
+    left: list[str] = []
+    unlocked: list[str] = []
+    errors: list[str] = []
+    for name, backend in targets.items():
+        swept, released, problems = _close_in(name, backend, run_id, False, remove_timeout)
+        removed += [_name(name, x) for x in swept.removed]
+        left += [_name(name, x) for x in swept.left]
+        errors += [*swept.errors, *problems]
+        unlocked += [name] if released else []
+    written = mark_crashed(
+        results_dir,
+        run_id,
+        at=clock.now(),
+        reason=f"the run died without finishing: {judgement.reason}; swept up afterwards",
+        details={
+            "by": OPERATOR,
+            "faultsRemoved": removed,
+            "faultsLeft": left,
+            "locksReleased": unlocked,
+            "errors": errors,
+        },
+    )
+    finalised = Finalised(
+        run_id=run_id,
+        removed=tuple(removed),
+        left=tuple(left),
+        unlocked=tuple(unlocked),
+        errors=tuple(errors),
+        record=written,
+    )
+    return DeadRunCheck(judgement=judgement, finalised=finalised, errors=tuple(evidence.errors))
+
+
+def running_runs(
+    results_dir: Path, *, drill: str | None = None, warn: Warn = lambda message: None
+) -> list[dict[str, Any]]:
+    """Records that still say `running` (of one drill, by name, when given); records that
+    cannot be read are reported to `warn` and skipped."""
+    return [
+        r
+        for r in list_runs(results_dir, warn)
+        if r.get("status") == "running"
+        and (drill is None or (r.get("drill") or {}).get("name") == drill)
+    ]
+
+
+def _read(results_dir: Path, run_id: str) -> dict[str, Any] | None:
+    if not RUN_ID_RE.match(run_id):
+        return None
+    try:
+        return read(results_dir / run_id / "run.json")
+    except ResultsError:
+        return None

@@ -31,6 +31,7 @@ from runner import __version__, redact
 from runner.backends import InjectedFault, RunContext, StepExecutor, TargetBackend
 from runner.clock import Clock
 from runner.engine import events as ev
+from runner.engine.dead_runs import process_start
 from runner.engine.metrics import Metrics
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
@@ -38,6 +39,7 @@ from runner.measure.timebase import canonical
 from runner.records.junit import junit_xml
 from runner.records.store import RecordWriteError, RunRecord, iso
 from runner.scenario import model
+from runner.scenario.values import parse_duration
 
 UNWRITTEN = "the run record could not be written"
 
@@ -101,6 +103,10 @@ class DrillRun:
         self._removed: set[int] = set()
         self._locked: list[str] = []
         self._unreleased: list[str] = []
+        self._removal = threading.RLock()
+        """Held while a fault is removed: by a window's end (timer) or the way back."""
+        self._windows: list[Callable[[], None]] = []
+        """Cancels of the timers that remove each fault when its window ends."""
         self._guard_checked: datetime | None = None
         self._status_hint: tuple[Status, str] | None = None
         self._phase = ""
@@ -135,6 +141,7 @@ class DrillRun:
                 "startedAt": iso(self.clock.now()),
                 "finishedAt": None,
                 "pid": os.getpid(),
+                "processStart": process_start(os.getpid()),
                 "host": socket.gethostname(),
                 "runner": {"version": __version__},
                 "targets": {n: t.description for n, t in self.targets.items()},
@@ -202,7 +209,10 @@ class DrillRun:
     def _backward(self, outcome: dict[str, Any]) -> None:
         """Remove faults, fail back per policy, check steady state, clean up. Never raises;
         nothing here depends on a record write succeeding (writes never raise)."""
-        self._backward_started = True
+        with self._removal:
+            self._backward_started = True  # from here on, the way back removes every fault
+            for cancel in self._windows:
+                cancel()
         self._guard_checked = None  # guardrails are watched until the faults are removed
         if self.abort.event.is_set():
             self._hint(Status.ABORTED, self.abort.reason or "aborted")
@@ -311,6 +321,39 @@ class DrillRun:
             handles = backend.faults.inject(fault, self.run, self._fault_created)
             for handle in handles:
                 self._fault_confirmed(handle)
+                self._end_window_later(fault, handle)
+
+    def _end_window_later(self, fault: model.Fault, handle: InjectedFault) -> None:
+        """Remove the fault when its window (its duration, from confirmed injection) ends,
+        whatever phase the run is in; Chaos Mesh's own duration is only the safety net."""
+        seconds = window_seconds(fault)
+        if seconds is None:
+            return
+        self._windows.append(self.clock.call_later(seconds, lambda: self._window_ended(handle)))
+
+    def _window_ended(self, handle: InjectedFault) -> None:
+        with self._removal:
+            if self._backward_started:
+                return  # the way back removes it now
+            index = next(
+                (
+                    i
+                    for h, i in self._injected
+                    if (h.cluster, h.name) == (handle.cluster, handle.name)
+                ),
+                None,
+            )
+            if index is None or index in self._removed:
+                return
+            self._audit(
+                "fault.window-ended", {"fault": handle.fault, "name": handle.name}, handle.cluster
+            )
+            try:
+                self._remove_one(handle, index)
+            except DrillError as e:  # the way back tries again
+                self._notice(
+                    f"fault {handle.fault!r}: removal at the end of its window failed: {e}"
+                )
 
     def _fault_created(self, handle: InjectedFault) -> None:
         index = self.record.append("faults", {**_fault_json(handle), "recoveredAt": None})
@@ -385,39 +428,41 @@ class DrillRun:
 
     def _remove_faults(self) -> None:
         errors = []
-        for handle, index in reversed(self._injected):
-            if index in self._removed:
-                continue
-            try:
-                self.targets[handle.cluster].faults.remove(handle, self.run)
-            except Exception as e:  # a bug in one removal must not keep the others
-                if not isinstance(e, DrillError):
-                    e = DrillError(f"{type(e).__name__}: {e}")
-                errors.append(f"{handle.cluster}/{handle.name}: {e}")
-                self._emit(
-                    ev.FaultRemoved,
-                    cluster=handle.cluster,
-                    fault=handle.fault,
-                    kind=handle.kind,
-                    name=handle.name,
-                    error=str(e),
-                )
-                continue
+        with self._removal:
+            for handle, index in reversed(self._injected):
+                if index in self._removed:
+                    continue
+                try:
+                    self._remove_one(handle, index)
+                except DrillError as e:
+                    errors.append(f"{handle.cluster}/{handle.name}: {e}")
+        if errors:
+            raise DrillError("faults could not be removed: " + "; ".join(errors))
+
+    def _remove_one(self, handle: InjectedFault, index: int) -> None:
+        """Remove one fault and record it; DrillError (also for a bug) when it stays."""
+        error: DrillError | None = None
+        try:
+            self.targets[handle.cluster].faults.remove(handle, self.run)
+        except Exception as e:  # a bug in one removal must not keep the others
+            error = e if isinstance(e, DrillError) else DrillError(f"{type(e).__name__}: {e}")
+        if error is None:
             self._removed.add(index)
             self.record.patch_item("faults", index, recoveredAt=iso(self.clock.now()))
             self.record.ledger({"removed": handle.to_json()})
             self._audit(
                 "fault.remove", {"fault": handle.fault, "name": handle.name}, handle.cluster
             )
-            self._emit(
-                ev.FaultRemoved,
-                cluster=handle.cluster,
-                fault=handle.fault,
-                kind=handle.kind,
-                name=handle.name,
-            )
-        if errors:
-            raise DrillError("faults could not be removed: " + "; ".join(errors))
+        self._emit(
+            ev.FaultRemoved,
+            cluster=handle.cluster,
+            fault=handle.fault,
+            kind=handle.kind,
+            name=handle.name,
+            error=None if error is None else str(error),
+        )
+        if error is not None:
+            raise error
 
     def _failback_allowed(self, outcome: dict[str, Any]) -> bool:
         policy = self.scenario.spec.failback.policy
@@ -734,6 +779,21 @@ def _fault_json(handle: InjectedFault) -> dict[str, Any]:
         "injectedAt": iso(handle.injected_at),
         "oneShot": handle.one_shot,
     }
+
+
+def window_seconds(fault: model.Fault) -> float | None:
+    """How long a fault lasts from its confirmed injection: its `duration`, or for a pasted
+    Chaos Mesh manifest without one, the manifest's own `spec.duration`; None if unknown."""
+    if fault.duration is not None:
+        return fault.duration.total_seconds()
+    if isinstance(fault, model.ChaosMeshFault):
+        spec = fault.manifest.get("spec")
+        text = spec.get("duration") if isinstance(spec, dict) else None
+        try:
+            return parse_duration(text).total_seconds()
+        except ValueError:
+            return None
+    return None
 
 
 def _parse(text: str | None) -> datetime | None:

@@ -192,7 +192,9 @@ class LabFaults:
             and (older_than_seconds is None or now - f["created_at"] >= older_than_seconds)
         ]
 
-    def remove_leftover(self, leftover: Leftover, *, force: bool) -> None:
+    def remove_leftover(
+        self, leftover: Leftover, *, force: bool, timeout: float | None = None
+    ) -> None:
         try:
             self.client.remove_fault(leftover.name)
         except LabError as e:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runner.backends import RunContext
+from runner.backends import LockHolder, RunContext
 from runner.errors import LockHeldError
 from runner.lab.state import pid_alive, write_json_atomic
 
@@ -19,7 +19,7 @@ class SiteLock:
     def __init__(self, target: str, path: Path) -> None:
         self.target, self.path = target, path
 
-    def holder(self) -> dict[str, Any] | None:
+    def _read(self) -> dict[str, Any] | None:
         try:
             data: dict[str, Any] = json.loads(self.path.read_text())
             return data
@@ -38,7 +38,7 @@ class SiteLock:
                     return
                 except FileExistsError:
                     pass
-                held = self.holder()
+                held = self._read()
                 if held is None or not pid_alive(int(held.get("pid", 0))):
                     self._break_stale(held)
                     continue
@@ -60,25 +60,46 @@ class SiteLock:
             aside.unlink()
 
     def renew(self, run: RunContext) -> None:
-        held = self.holder()
+        held = self._read()
         if held is None or held.get("runId") != run.run_id:
             raise LockHeldError(self.target, str(held and held.get("runId")), "lost")
         held["renewedAt"] = run.clock.now().isoformat()
         write_json_atomic(self.path, held)
 
     def release(self, run: RunContext) -> None:
-        held = self.holder()
+        held = self._read()
         if held is not None and held.get("runId") == run.run_id:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
     def held_by(self) -> str | None:
-        held = self.holder()
+        held = self._read()
         return None if held is None else str(held.get("runId"))
 
     def force_unlock(self) -> str | None:
         """Remove the lock file whoever holds it; returns the run id it held."""
-        held = self.holder()
+        held = self._read()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         return None if held is None else str(held.get("runId"))
+
+    def holder(self) -> LockHolder | None:
+        """The run holding the site; expired when its process is gone (the lab is local)."""
+        held = self._read()
+        if held is None:
+            return None
+        pid = int(held.get("pid") or 0)
+        return LockHolder(
+            run_id=str(held.get("runId")),
+            since=str(held.get("since")),
+            expired=not pid_alive(pid),
+            detail=f"process {pid} on this host",
+        )
+
+    def release_dead(self, run_id: str) -> bool:
+        """Remove the lock file if `run_id` still holds it (atomically, as a stale break)."""
+        held = self._read()
+        if held is None or held.get("runId") != run_id:
+            return False
+        self._break_stale(held)
+        return self._read() != held

@@ -14,6 +14,7 @@ from typing import Any
 from runner.backends import (
     InjectedFault,
     Leftover,
+    LockHolder,
     PlannedObject,
     PreflightReport,
     RunContext,
@@ -108,7 +109,9 @@ class MemoryFaults:
     def sweep(self, *, run_id: str | None, older_than_seconds: float | None) -> list[Leftover]:
         return []
 
-    def remove_leftover(self, leftover: Leftover, *, force: bool) -> None:
+    def remove_leftover(
+        self, leftover: Leftover, *, force: bool, timeout: float | None = None
+    ) -> None:
         return None
 
 
@@ -153,6 +156,16 @@ class MemoryLock:
 
     def force_unlock(self) -> str | None:
         return self.world.locks.pop(self.cluster, None)
+
+    def holder(self) -> LockHolder | None:
+        run_id = self.world.locks.get(self.cluster)
+        return None if run_id is None else LockHolder(run_id=run_id, since="-", expired=False)
+
+    def release_dead(self, run_id: str) -> bool:
+        if self.world.locks.get(self.cluster) != run_id:
+            return False
+        del self.world.locks[self.cluster]
+        return True
 
 
 class MemoryTarget:

@@ -343,7 +343,12 @@ def test_a_held_lock_refuses_the_run(tmp_path: Path) -> None:
 
 def test_a_ten_minute_drill_runs_in_milliseconds(tmp_path: Path) -> None:
     world = World(clock=FakeClock())
-    sc = scenario(timeouts={"observe": "10m", "recovery": "30m"}, objectives={"rto": "15m"})
+    long_loss = {"name": "lose-primary", "type": "cluster-loss", "cluster": "primary"}
+    sc = scenario(
+        faults=[{**long_loss, "duration": "1h"}],  # it outlasts the ten minutes of observe
+        timeouts={"observe": "10m", "recovery": "30m"},
+        objectives={"rto": "15m"},
+    )
     done = threading.Event()
     result = run_drill(tmp_path, world, sc)
     done.set()
