@@ -42,7 +42,7 @@ class Envtest:
     crds: list[dict[str, Any]]
     admins: dict[str, KubeClient] = field(default_factory=dict)
 
-    def client(self, cluster: str, user: str = "admin", timeout: float = 10.0) -> KubeClient:
+    def client(self, cluster: str, user: str = "admin", timeout: float = 30.0) -> KubeClient:
         """A new client for `cluster` as `user` (admin or the restricted user); close it."""
         return client(self.kubeconfig, f"{cluster}-{user}", cluster=cluster, timeout=timeout)
 
@@ -110,7 +110,10 @@ def _start_with(
     try:
         cp.start()
         started()
-        admin = client(cp.dir / "bootstrap.kubeconfig", f"{cp.name}-admin", cluster=cp.name)
+        # generous: installing 23 CRDs on a machine under load can take a while per request
+        admin = client(
+            cp.dir / "bootstrap.kubeconfig", f"{cp.name}-admin", cluster=cp.name, timeout=60
+        )
         try:
             cp.install_crds(admin, crds)
         finally:

@@ -223,7 +223,7 @@ class ControlPlane:
         for doc in docs:
             client.create(CRDS, doc, namespace=None, strict=False)
         pending = {d["metadata"]["name"] for d in docs}
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # minutes, not seconds, on a machine under heavy load
         while pending:
             for name in sorted(pending):
                 crd = client.crd(name) or {}
