@@ -177,10 +177,6 @@ class TargetLock(Protocol):
 
     def release(self, run: RunContext) -> None: ...
 
-    def held_by(self) -> str | None:
-        """The run id that holds the lock now, or None when it is free."""
-        ...
-
     def force_unlock(self) -> str | None:
         """Break the lock whoever holds it (`drillctl cleanup --force-unlock`); returns the
         holder it had, or None when it was free. Only for a holder known to be dead."""

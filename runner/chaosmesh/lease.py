@@ -19,7 +19,6 @@ from runner.clock import Clock
 from runner.errors import LockHeldError
 from runner.kube.client import KubeClient
 from runner.kube.errors import KubeConflictError, KubeNotFoundError
-from runner.kube.lease import holder as lease_holder
 from runner.kube.lease import is_expired, kube_time, lease_body
 from runner.kube.resources import LEASES
 
@@ -121,9 +120,6 @@ class LeaseLock:
         with contextlib.suppress(KubeNotFoundError):
             self.client.delete(LEASES, self.name, namespace=self.namespace)
         run.log("lock.released", {"target": self.target, "lease": self.name})
-
-    def held_by(self) -> str | None:
-        return lease_holder(self.client.get_or_none(LEASES, self.name, namespace=self.namespace))
 
     def holder(self) -> backends.LockHolder | None:
         lease = self.client.get_or_none(LEASES, self.name, namespace=self.namespace)

@@ -1,35 +1,35 @@
-"""Runs whose process died: telling them, and closing one safely.
+"""Runs whose process died: telling them from running ones, and closing them safely.
 
 A run's record says `running` until its process writes the verdict, so a run whose
 process was killed (kill -9, out of memory, a lost node) says `running` for ever, its
 faults stay until their own duration ends and its target locks until they expire. Every
-front-end that meets such a run (the scheduler's recovery, `drillctl cleanup`, `status`)
-uses this module:
+front-end that meets such a run uses this one module: `drillctl status` and `abort`
+(`judge`), `drillctl cleanup` (`finalise_if_dead`, `sweep_faults`) and the scheduler's
+recovery (`process_gone` for its active runs, `finalise_dead_run`).
 
-* `process_gone(host, pid)` says whether the process is provably gone: only on its own
-  host can that be known (elsewhere the answer is None, "cannot tell");
-* `finalise_dead_run(...)` sweeps the run's faults in every target of its drill (by the
-  run's label, as `drillctl cleanup --run` does; each target on its own, so one that
-  cannot be reached does not stop the others), releases the target locks the run still
-  holds (only if it still holds them: a lock someone took meanwhile stays), and only then
-  marks its record `crashed` with the reason. The sweep and the release never depend on
-  the record, which may be on another host or unwritable.
+* `process_gone(host, pid, started)`: provably gone, alive, or None (another host: nobody
+  here can tell);
 * `judge(record, holders=...)` tells a run `running`, `dead` or `unknown`: dead when its
   process on this host is gone, or when a target lock it held has expired (its holder
   stopped renewing it for longer than the lease: the lock is free for the next run by
   design, so the run has lost its claim either way); unknown on another host with no
-  expired lock, or with a lock still within its lease (a run that died seconds ago too).
-* `finalise_if_dead(run_id, ...)` judges with the targets' locks and finalises only a
-  provably dead run: what `drillctl cleanup` does for every lock holder and every
-  `running` record of the drill.
-Leftovers are removed all at once, each waiting at most a timeout, so many stuck objects
-take about one timeout, not one each.
+  expired lock, or with a lock still within its lease (a run that died seconds ago too);
+* `close_run(...)` is the one way a dead run is closed: in every target at once, its
+  faults are swept by the run's label (each leftover at once too, each within a timeout,
+  so many stuck objects take about one timeout, not one each) and the lock is released
+  only if the run still holds it (a lock someone took meanwhile stays); only then is its
+  record marked `crashed`. The sweep and the release never depend on the record, which
+  may be on another host or unwritable;
+* `finalise_if_dead(run_id, targets=...)` judges with the targets' locks and closes only a
+  provably dead run (`drillctl cleanup`, for every lock holder and every `running` record
+  of the drill); `finalise_dead_run(...)` opens a drill's targets and closes a run the
+  caller has proven dead (the scheduler: its active-runs table says so).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import os
+import dataclasses
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from runner import processes
 from runner.backends import Leftover, LockHolder, TargetBackend
 from runner.clock import Clock
 from runner.engine.targets import open_target
@@ -47,250 +48,21 @@ from runner.scenario import model
 
 OPERATOR = "drill-runner/recovery"
 MAX_PARALLEL = 32
-"""Leftovers removed at the same time, at most."""
+"""Leftovers removed at the same time, at most (per target)."""
 REMOVE_TIMEOUT = 30.0
 """Seconds a finalisation waits, in all, for the dead run's faults to go (in parallel)."""
 
 
-def process_gone(host: str, pid: int, started: int | None = None) -> bool | None:
+def process_gone(host: str | None, pid: int, started: int | None = None) -> bool | None:
     """True: provably gone; False: alive; None: on another host, so nobody here can tell.
 
-    `started` is the process's start time (`process_start`) when it was recorded: a live
-    pid that started at another time is another process (a pid reused, a container
-    restarted with the same pid), so the recorded one is gone.
+    `started` is the process's start time (`runner.processes.start_time`) when it was
+    recorded: a live pid that started at another time is another process (a pid reused, a
+    container restarted with the same pid), so the recorded one is gone.
     """
     if host != socket.gethostname():
         return None
-    if pid <= 0:
-        return True
-    try:
-        fields = _stat(pid)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            return False
-        return False
-    if fields[0] == "Z":  # a zombie is gone
-        return True
-    return started is not None and int(fields[19]) != started
-
-
-def process_start(pid: int) -> int | None:
-    """When the process started (clock ticks since boot, from /proc), or None if unknown."""
-    try:
-        return int(_stat(pid)[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _stat(pid: int) -> list[str]:
-    """/proc/PID/stat from its third field (the state) on; the name may hold spaces."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def record_gone(record: Mapping[str, Any]) -> bool | None:
-    """For a `running` record: is the process that wrote it provably gone?"""
-    try:
-        pid = int(record.get("pid") or 0)
-    except (TypeError, ValueError):
-        return None
-    host = record.get("host")
-    return process_gone(host, pid) if isinstance(host, str) else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Finalised:
-    """What closing a dead run did."""
-
-    run_id: str
-    removed: tuple[str, ...] = ()
-    """Each as `cluster: kind namespace/name`."""
-    left: tuple[str, ...] = ()
-    """Faults still there after the sweep."""
-    unlocked: tuple[str, ...] = ()
-    """Targets whose lock the run still held and that were released."""
-    errors: tuple[str, ...] = ()
-    record: str = ""
-    """`marked crashed`, `no record`, `already <status>` or why it was not written."""
-
-    @property
-    def swept(self) -> bool:
-        """Nothing of the run is left injected, as far as every target could tell."""
-        return not self.left and not self.errors
-
-    def summary(self) -> str:
-        parts = [
-            f"{len(self.removed)} fault(s) removed"
-            + (f" ({', '.join(self.removed)})" if self.removed else ""),
-        ]
-        if self.left:
-            parts.append(f"LEFT: {', '.join(self.left)}")
-        if self.unlocked:
-            parts.append(f"lock released on {', '.join(self.unlocked)}")
-        parts += [f"error: {e}" for e in self.errors]
-        parts.append(f"record {self.record}")
-        return "; ".join(parts)
-
-
-def finalise_dead_run(
-    *,
-    run_id: str,
-    drill: model.Drill,
-    drill_dir: Path,
-    results_dir: Path | None,
-    clock: Clock,
-    reason: str,
-    force: bool = False,
-    only: set[str] | None = None,
-    timeout: float | None = REMOVE_TIMEOUT,
-) -> Finalised:
-    """Sweep, unlock and close a run whose process is gone (the caller has made sure).
-
-    `only` limits the sweep to those logical clusters (the scenario's own); `force`
-    clears stuck finalizers as `drillctl cleanup --force` does; `timeout` bounds the wait
-    for each target's leftovers (removed in parallel).
-    """
-    removed: list[str] = []
-    left: list[str] = []
-    unlocked: list[str] = []
-    errors: list[str] = []
-    for name, target in drill.spec.targets.items():
-        if only is not None and name not in only:
-            continue
-        try:
-            backend = open_target(name, target, drill_dir=drill_dir, peers=drill.spec.targets)
-        except DrillError as e:
-            errors.append(f"{name}: cannot open the target: {e}")
-            continue
-        try:
-            swept, released, problems = _close_in(name, backend, run_id, force, timeout)
-        finally:
-            backend.close()
-        removed += [_name(name, x) for x in swept.removed]
-        left += [_name(name, x) for x in swept.left]
-        errors += [*swept.errors, *problems]
-        unlocked += [name] if released else []
-    result = Finalised(
-        run_id=run_id,
-        removed=tuple(removed),
-        left=tuple(left),
-        unlocked=tuple(unlocked),
-        errors=tuple(errors),
-    )
-    if results_dir is None:
-        return _with_record(result, "not here (the run's results folder is on another host)")
-    written = mark_crashed(
-        results_dir,
-        run_id,
-        at=clock.now(),
-        reason=reason,
-        details={
-            "by": OPERATOR,
-            "faultsRemoved": list(removed),
-            "faultsLeft": list(left),
-            "locksReleased": list(unlocked),
-            "errors": list(errors),
-        },
-    )
-    return _with_record(result, written)
-
-
-def _with_record(result: Finalised, record: str) -> Finalised:
-    return Finalised(
-        run_id=result.run_id,
-        removed=result.removed,
-        left=result.left,
-        unlocked=result.unlocked,
-        errors=result.errors,
-        record=record,
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Swept:
-    """What a sweep of one target did."""
-
-    removed: tuple[Leftover, ...] = ()
-    left: tuple[Leftover, ...] = ()
-    """Still there after removal (a second sweep)."""
-    errors: tuple[str, ...] = ()
-
-
-def sweep_faults(
-    name: str,
-    backend: TargetBackend,
-    *,
-    run_id: str | None,
-    older_than_seconds: float | None = None,
-    force: bool = False,
-    timeout: float | None = None,
-) -> Swept:
-    """Remove the faults drill-runner left in one target (of one run, or older than an
-    age), all at once, each waiting at most `timeout` (default: the provider's own), then
-    sweep again: what `drillctl cleanup` does to each target, and what closing a dead run
-    does. Never raises: what failed is in `errors`, named by target."""
-    errors: list[str] = []
-    try:
-        found = backend.faults.sweep(run_id=run_id, older_than_seconds=older_than_seconds)
-    except DrillError as e:
-        return Swept(errors=(f"{name}: {e}",))
-    removed = remove_leftovers(backend, found, force=force, timeout=timeout, errors=errors)
-    errors = [f"{name}: {e}" for e in errors]
-    try:
-        left = backend.faults.sweep(run_id=run_id, older_than_seconds=older_than_seconds)
-    except DrillError as e:
-        return Swept(removed=tuple(removed), errors=(*errors, f"{name}: {e}"))
-    return Swept(removed=tuple(removed), left=tuple(left), errors=tuple(errors))
-
-
-def _name(cluster: str, leftover: Leftover) -> str:
-    where = f"{leftover.namespace}/{leftover.name}" if leftover.namespace else leftover.name
-    return f"{cluster}: {leftover.kind} {where}"
-
-
-def remove_leftovers(
-    backend: TargetBackend,
-    found: list[Leftover],
-    *,
-    force: bool,
-    timeout: float | None,
-    errors: list[str],
-) -> list[Leftover]:
-    """Remove every leftover of one target at once (threads; the providers are
-    thread-safe); returns what went, appends what did not to `errors`."""
-    removed: list[Leftover] = []
-    if not found:
-        return removed
-    with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(found))) as pool:
-        futures = {
-            pool.submit(backend.faults.remove_leftover, x, force=force, timeout=timeout): x
-            for x in found
-        }
-        for future in concurrent.futures.as_completed(futures):
-            try:
-                future.result()
-            except DrillError as e:
-                errors.append(str(e))
-                continue
-            removed.append(futures[future])
-    return sorted(removed, key=lambda x: (x.kind, x.namespace or "", x.name))
-
-
-def _close_in(
-    name: str, backend: TargetBackend, run_id: str, force: bool, timeout: float | None
-) -> tuple[Swept, bool, list[str]]:
-    """Sweep a dead run's faults from one target and release its lock there if it still
-    holds it; (what the sweep did, whether the lock was released, problems)."""
-    swept = sweep_faults(name, backend, run_id=run_id, force=force, timeout=timeout)
-    try:
-        return swept, backend.lock.release_dead(run_id), []
-    except DrillError as e:
-        return swept, False, [f"{name}: lock not released: {e}"]
+    return not processes.alive(pid, started)
 
 
 # --------------------------------------------------------------------------- judging
@@ -318,21 +90,6 @@ class Evidence:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
-class DeadRunCheck:
-    """What `finalise_if_dead` found, and did when the run was provably dead."""
-
-    judgement: Judgement
-    finalised: Finalised | None = None
-    errors: tuple[str, ...] = ()
-    """Locks that could not be read (the judgement did without them)."""
-
-    @property
-    def done(self) -> bool:
-        """Dead, finalised, and nothing of it left as far as every target could tell."""
-        return self.finalised is not None and self.finalised.swept and not self.errors
-
-
 def judge(
     record: Mapping[str, Any],
     *,
@@ -342,44 +99,35 @@ def judge(
     """Is the run of this record running, dead or unknown? `holders`: the targets' locks
     (target -> holder) when they could be read; `host`: this machine (default: its name)."""
     run_id = str(record.get("runId") or "")
+
+    def said(liveness: Liveness, reason: str) -> Judgement:
+        return Judgement(run_id=run_id, liveness=liveness, reason=reason)
+
     if record.get("status") != "running":
-        return Judgement(
-            run_id=run_id, liveness=Liveness.FINISHED, reason=str(record.get("status"))
-        )
+        return said(Liveness.FINISHED, str(record.get("status")))
     held = {t: h for t, h in (holders or {}).items() if h.run_id == run_id}
     here = host or socket.gethostname()
     if record.get("host") == here:
-        try:
-            pid = int(record.get("pid") or 0)
-        except (TypeError, ValueError):
-            pid = 0
+        pid = record.get("pid")
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+            return said(Liveness.UNKNOWN, f"its record names no process ({pid!r})")
         started = record.get("processStart")
-        gone = process_gone(here, pid, started if isinstance(started, int) else None)
-        if not gone:
-            return Judgement(
-                run_id=run_id, liveness=Liveness.RUNNING, reason=f"process {pid} is running"
-            )
-        return Judgement(
-            run_id=run_id, liveness=Liveness.DEAD, reason=f"its process {pid} on this host is gone"
-        )
+        if not processes.alive(pid, started if isinstance(started, int) else None):
+            return said(Liveness.DEAD, f"its process {pid} on this host is gone")
+        return said(Liveness.RUNNING, f"process {pid} is running")
     expired = sorted(t for t, h in held.items() if h.expired)
     if expired:
-        return Judgement(
-            run_id=run_id,
-            liveness=Liveness.DEAD,
-            reason=f"it stopped renewing its lock on {', '.join(expired)} (expired)",
+        return said(
+            Liveness.DEAD, f"it stopped renewing its lock on {', '.join(expired)} (expired)"
         )
     if held:
-        return Judgement(
-            run_id=run_id,
-            liveness=Liveness.UNKNOWN,
-            reason=f"its lock on {', '.join(sorted(held))} is still within its lease: alive, "
+        return said(
+            Liveness.UNKNOWN,
+            f"its lock on {', '.join(sorted(held))} is still within its lease: alive, "
             "or dead for less than a lease (it then expires by itself)",
         )
-    return Judgement(
-        run_id=run_id,
-        liveness=Liveness.UNKNOWN,
-        reason=f"it ran on host {record.get('host')!r} and holds no lock to check",
+    return said(
+        Liveness.UNKNOWN, f"it ran on host {record.get('host')!r} and holds no lock to check"
     )
 
 
@@ -397,6 +145,231 @@ def lock_holders(targets: Mapping[str, TargetBackend]) -> Evidence:
     return evidence
 
 
+# --------------------------------------------------------------------------- sweeping
+
+
+@dataclass(frozen=True, kw_only=True)
+class Swept:
+    """What a sweep of one target did."""
+
+    removed: tuple[Leftover, ...] = ()
+    left: tuple[Leftover, ...] = ()
+    """Still there after removal (a second sweep)."""
+    errors: tuple[str, ...] = ()
+
+
+def sweep_faults(
+    name: str,
+    backend: TargetBackend,
+    *,
+    run_id: str | None,
+    older_than_seconds: float | None = None,
+    force: bool = False,
+    timeout: float | None = None,
+) -> Swept:
+    """Remove the faults drill-runner left in one target (of one run, or older than an
+    age), all at once, each waiting at most `timeout` (default: the provider's own), then
+    sweep again: what `drillctl cleanup` does to each target, and what closing a dead run
+    does. Never raises: what failed is in `errors`, named by target."""
+    try:
+        found = backend.faults.sweep(run_id=run_id, older_than_seconds=older_than_seconds)
+    except DrillError as e:
+        return Swept(errors=(f"{name}: {e}",))
+    failed: list[str] = []
+    removed = _remove_all(backend, found, force=force, timeout=timeout, errors=failed)
+    errors = tuple(f"{name}: {e}" for e in failed)
+    try:
+        left = backend.faults.sweep(run_id=run_id, older_than_seconds=older_than_seconds)
+    except DrillError as e:
+        return Swept(removed=tuple(removed), errors=(*errors, f"{name}: {e}"))
+    return Swept(removed=tuple(removed), left=tuple(left), errors=errors)
+
+
+def _remove_all(
+    backend: TargetBackend,
+    found: list[Leftover],
+    *,
+    force: bool,
+    timeout: float | None,
+    errors: list[str],
+) -> list[Leftover]:
+    """Remove every leftover of one target at once (threads; the providers are
+    thread-safe); returns what went, appends what did not to `errors`."""
+    removed: list[Leftover] = []
+    if not found:
+        return removed
+    with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(found))) as pool:
+        futures = {
+            pool.submit(backend.faults.remove_leftover, x, force=force, timeout=timeout): x
+            for x in found
+        }
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                future.result()
+            except DrillError as e:
+                errors.append(str(e))
+                continue
+            removed.append(futures[future])
+    return sorted(removed, key=lambda x: (x.kind, x.namespace or "", x.name))
+
+
+def _name(cluster: str, leftover: Leftover) -> str:
+    where = f"{leftover.namespace}/{leftover.name}" if leftover.namespace else leftover.name
+    return f"{cluster}: {leftover.kind} {where}"
+
+
+# --------------------------------------------------------------------------- closing
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finalised:
+    """What closing a dead run did."""
+
+    run_id: str
+    removed: tuple[str, ...] = ()
+    """Each as `cluster: kind namespace/name`."""
+    left: tuple[str, ...] = ()
+    """Faults still there after the sweep."""
+    unlocked: tuple[str, ...] = ()
+    """Targets whose lock the run still held and that were released."""
+    errors: tuple[str, ...] = ()
+    record: str = ""
+    """`marked crashed`, `not found`, `already <status>` or why it was not written."""
+
+    @property
+    def swept(self) -> bool:
+        """Nothing of the run is left injected, as far as every target could tell."""
+        return not self.left and not self.errors
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.removed)} fault(s) removed"
+            + (f" ({', '.join(self.removed)})" if self.removed else ""),
+        ]
+        if self.left:
+            parts.append(f"LEFT: {', '.join(self.left)}")
+        if self.unlocked:
+            parts.append(f"lock released on {', '.join(self.unlocked)}")
+        parts += [f"error: {e}" for e in self.errors]
+        parts.append(f"record {self.record}")
+        return "; ".join(parts)
+
+
+def close_run(
+    run_id: str,
+    targets: Mapping[str, TargetBackend],
+    *,
+    results_dir: Path | None,
+    clock: Clock,
+    reason: str,
+    force: bool = False,
+    timeout: float | None = REMOVE_TIMEOUT,
+    errors: tuple[str, ...] = (),
+) -> Finalised:
+    """Close a run proven dead: in every target at once, sweep its faults (each within
+    `timeout`; `force` clears stuck finalizers) and release its lock if it still holds
+    it; then mark its record `crashed` (`results_dir` None: the record is not here).
+    `errors`: problems met before (targets that could not be opened). Never raises."""
+
+    def close_in(item: tuple[str, TargetBackend]) -> tuple[str, Swept, bool, list[str]]:
+        name, backend = item
+        swept = sweep_faults(name, backend, run_id=run_id, force=force, timeout=timeout)
+        try:
+            return name, swept, backend.lock.release_dead(run_id), []
+        except DrillError as e:
+            return name, swept, False, [f"{name}: lock not released: {e}"]
+
+    removed: list[str] = []
+    left: list[str] = []
+    unlocked: list[str] = []
+    problems = list(errors)
+    if targets:
+        with concurrent.futures.ThreadPoolExecutor(len(targets)) as pool:
+            for name, swept, released, failed in pool.map(close_in, list(targets.items())):
+                removed += [_name(name, x) for x in swept.removed]
+                left += [_name(name, x) for x in swept.left]
+                problems += [*swept.errors, *failed]
+                unlocked += [name] if released else []
+    result = Finalised(
+        run_id=run_id,
+        removed=tuple(removed),
+        left=tuple(left),
+        unlocked=tuple(unlocked),
+        errors=tuple(problems),
+    )
+    if results_dir is None:
+        return dataclasses.replace(
+            result, record="not here (the run's results folder is on another host)"
+        )
+    written = mark_crashed(
+        results_dir,
+        run_id,
+        at=clock.now(),
+        reason=reason,
+        details={
+            "by": OPERATOR,
+            "faultsRemoved": removed,
+            "faultsLeft": left,
+            "locksReleased": unlocked,
+            "errors": problems,
+        },
+    )
+    return dataclasses.replace(result, record=written)
+
+
+def finalise_dead_run(
+    *,
+    run_id: str,
+    drill: model.Drill,
+    drill_dir: Path,
+    results_dir: Path | None,
+    clock: Clock,
+    reason: str,
+    force: bool = False,
+    timeout: float | None = REMOVE_TIMEOUT,
+) -> Finalised:
+    """Open every target of the drill (one that cannot be opened does not stop the others)
+    and `close_run` a run the caller has proven dead."""
+    opened: dict[str, TargetBackend] = {}
+    errors: list[str] = []
+    try:
+        for name, target in drill.spec.targets.items():
+            try:
+                opened[name] = open_target(
+                    name, target, drill_dir=drill_dir, peers=drill.spec.targets
+                )
+            except DrillError as e:
+                errors.append(f"{name}: cannot open the target: {e}")
+        return close_run(
+            run_id,
+            opened,
+            results_dir=results_dir,
+            clock=clock,
+            reason=reason,
+            force=force,
+            timeout=timeout,
+            errors=tuple(errors),
+        )
+    finally:
+        for backend in opened.values():
+            backend.close()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadRunCheck:
+    """What `finalise_if_dead` found, and did when the run was provably dead."""
+
+    judgement: Judgement
+    finalised: Finalised | None = None
+    errors: tuple[str, ...] = ()
+    """Locks that could not be read (the judgement did without them)."""
+
+    @property
+    def done(self) -> bool:
+        """Dead, finalised, and nothing of it left as far as every target could tell."""
+        return self.finalised is not None and self.finalised.swept and not self.errors
+
+
 def finalise_if_dead(
     run_id: str,
     *,
@@ -407,8 +380,7 @@ def finalise_if_dead(
     remove_timeout: float = REMOVE_TIMEOUT,
 ) -> DeadRunCheck:
     """Judge run `run_id` by its record (if `results_dir` has one) and the targets' locks;
-    only if it is provably dead, sweep its faults from every target, release the locks it
-    still holds and mark its record `crashed`. Never raises."""
+    only if it is provably dead, `close_run` it. Never raises."""
     record = _read(results_dir, run_id)
     evidence = lock_holders(targets)
     if record is None:  # no record here: only an expired lock can prove it dead
@@ -416,36 +388,13 @@ def finalise_if_dead(
     judgement = judge(record, holders=evidence.holders, host=host)
     if judgement.liveness is not Liveness.DEAD:
         return DeadRunCheck(judgement=judgement, errors=tuple(evidence.errors))
-    removed: list[str] = []
-    left: list[str] = []
-    unlocked: list[str] = []
-    errors: list[str] = []
-    for name, backend in targets.items():
-        swept, released, problems = _close_in(name, backend, run_id, False, remove_timeout)
-        removed += [_name(name, x) for x in swept.removed]
-        left += [_name(name, x) for x in swept.left]
-        errors += [*swept.errors, *problems]
-        unlocked += [name] if released else []
-    written = mark_crashed(
-        results_dir,
+    finalised = close_run(
         run_id,
-        at=clock.now(),
+        targets,
+        results_dir=results_dir,
+        clock=clock,
         reason=f"the run died without finishing: {judgement.reason}; swept up afterwards",
-        details={
-            "by": OPERATOR,
-            "faultsRemoved": removed,
-            "faultsLeft": left,
-            "locksReleased": unlocked,
-            "errors": errors,
-        },
-    )
-    finalised = Finalised(
-        run_id=run_id,
-        removed=tuple(removed),
-        left=tuple(left),
-        unlocked=tuple(unlocked),
-        errors=tuple(errors),
-        record=written,
+        timeout=remove_timeout,
     )
     return DeadRunCheck(judgement=judgement, finalised=finalised, errors=tuple(evidence.errors))
 

@@ -27,11 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import __version__, redact
+from runner import __version__, processes, redact
 from runner.backends import InjectedFault, RunContext, StepExecutor, TargetBackend
 from runner.clock import Clock
 from runner.engine import events as ev
-from runner.engine.dead_runs import process_start
 from runner.engine.metrics import Metrics
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
@@ -141,7 +140,7 @@ class DrillRun:
                 "startedAt": iso(self.clock.now()),
                 "finishedAt": None,
                 "pid": os.getpid(),
-                "processStart": process_start(os.getpid()),
+                "processStart": processes.start_time(os.getpid()),
                 "host": socket.gethostname(),
                 "runner": {"version": __version__},
                 "targets": {n: t.description for n, t in self.targets.items()},

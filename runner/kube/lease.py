@@ -29,13 +29,6 @@ def parse_kube_time(text: str | None) -> datetime | None:
         return None
 
 
-def holder(lease: Mapping[str, Any] | None) -> str | None:
-    if lease is None:
-        return None
-    value = (lease.get("spec") or {}).get("holderIdentity")
-    return str(value) if value else None
-
-
 def is_expired(lease: Mapping[str, Any], now: datetime, default_seconds: int) -> bool:
     """No holder, or not renewed within its leaseDurationSeconds."""
     spec = lease.get("spec") or {}

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import LabError
-from runner.lab.state import LabState, Layout, pid_alive, read_state
+from runner.lab.state import LabState, Layout, read_state
+from runner.processes import alive as pid_alive
 
 NOT_RUNNING = "the lab is not running in {dir}; run `drillctl lab up`"
 

@@ -24,7 +24,8 @@ from runner.errors import LabError
 from runner.lab import processes
 from runner.lab.client import LabClient
 from runner.lab.prometheus import SCRAPE_TARGETS, history_seconds, scraped_targets
-from runner.lab.state import LabState, Layout, pid_alive, read_state
+from runner.lab.state import LabState, Layout, read_state
+from runner.processes import alive as pid_alive
 
 _SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
 _OURS = ("runner.lab.supervisor", "runner.lab.orders")

@@ -1,4 +1,5 @@
-"""One drill per lab site: an atomic lock file holding the run id, pid and since."""
+"""One drill per lab site: an atomic lock file holding the run id, pid (with its start time)
+and since."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from runner import processes
 from runner.backends import LockHolder, RunContext
 from runner.errors import LockHeldError
-from runner.lab.state import pid_alive, write_json_atomic
+from runner.lab.state import write_json_atomic
 
 
 class SiteLock:
@@ -28,7 +30,12 @@ class SiteLock:
 
     def acquire(self, run: RunContext) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"runId": run.run_id, "pid": os.getpid(), "since": run.clock.now().isoformat()}
+        record = {
+            "runId": run.run_id,
+            "pid": os.getpid(),
+            "pidStart": processes.start_time(os.getpid()),
+            "since": run.clock.now().isoformat(),
+        }
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(record))
         try:
@@ -39,7 +46,7 @@ class SiteLock:
                 except FileExistsError:
                     pass
                 held = self._read()
-                if held is None or not pid_alive(int(held.get("pid", 0))):
+                if held is None or not _alive(held):
                     self._break_stale(held)
                     continue
                 if held.get("runId") == run.run_id and held.get("pid") == os.getpid():
@@ -72,10 +79,6 @@ class SiteLock:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
-    def held_by(self) -> str | None:
-        held = self._read()
-        return None if held is None else str(held.get("runId"))
-
     def force_unlock(self) -> str | None:
         """Remove the lock file whoever holds it; returns the run id it held."""
         held = self._read()
@@ -88,12 +91,11 @@ class SiteLock:
         held = self._read()
         if held is None:
             return None
-        pid = int(held.get("pid") or 0)
         return LockHolder(
             run_id=str(held.get("runId")),
             since=str(held.get("since")),
-            expired=not pid_alive(pid),
-            detail=f"process {pid} on this host",
+            expired=not _alive(held),
+            detail=f"process {held.get('pid')} on this host",
         )
 
     def release_dead(self, run_id: str) -> bool:
@@ -103,3 +105,13 @@ class SiteLock:
             return False
         self._break_stale(held)
         return self._read() != held
+
+
+def _alive(held: dict[str, Any]) -> bool:
+    """The lock's process is still the one that took it (a reused pid is not)."""
+    try:
+        pid = int(held.get("pid") or 0)
+    except (TypeError, ValueError):
+        return False
+    started = held.get("pidStart")
+    return processes.alive(pid, started if isinstance(started, int) else None)

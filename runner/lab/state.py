@@ -114,12 +114,3 @@ def read_state(layout: Layout) -> LabState | None:
         return LabState.from_json(json.loads(layout.state_file.read_text()))
     except FileNotFoundError:
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True if `pid` is a live (non-zombie) process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -32,8 +32,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from runner import processes
 from runner.clock import Clock
-from runner.engine.dead_runs import process_gone, process_start
+from runner.engine.dead_runs import process_gone
 from runner.scheduler.tables import active, aware, utc
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class ActiveRuns:
     """Another host's row without a heartbeat for this long is a dead process's."""
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
-    pid_start: int | None = field(default_factory=lambda: process_start(os.getpid()))
+    pid_start: int | None = field(default_factory=lambda: processes.start_time(os.getpid()))
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     _mine: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from typing import Any
@@ -128,14 +129,41 @@ def test_drillctl_abort_from_another_shell(lab: Lab) -> None:
     assert_restored(lab)
 
 
-def test_sigkill_mid_drill_then_cleanup_restores_the_lab(lab: Lab) -> None:
-    proc, _ = _spawn_and_wait_injected(lab)
+def test_sigkill_mid_drill_then_status_and_cleanup_close_the_dead_run(lab: Lab) -> None:
+    """#15 item 8 on the lab: a SIGKILLed run is told dead by `status`, and `cleanup` removes
+    its fault, releases its site locks and marks its record `crashed`."""
+    proc, run = _spawn_and_wait_injected(lab)
     proc.kill()
     proc.communicate(timeout=30)
+    run_id, results = run["runId"], str(lab.results)
     assert lab.status()["faults"], "the killed run's fault should still be active"
-    res = lab.drillctl("cleanup", "--drill", str(lab.drill))
+    locks = lab.state_dir / "locks"
+    held = {p.name: json.loads(p.read_text())["runId"] for p in locks.glob("*.lock")}
+    assert held and set(held.values()) == {run_id}, held
+
+    status = lab.drillctl("status", "--drill", str(lab.drill), "--results", results, "-o", "json")
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    [active] = [r for r in data["activeRuns"] if r["runId"] == run_id]
+    assert (active["state"], active["alive"]) == ("dead", False)
+    assert f"its process {run['pid']} on this host is gone" in active["reason"]
+    assert data["locks"] and {lk["runId"] for lk in data["locks"].values()} == {run_id}
+    assert {lk["state"] for lk in data["locks"].values()} == {"dead"}
+    text = lab.drillctl("status", "--drill", str(lab.drill), "--results", results).stdout
+    assert f"DEAD (its process {run['pid']}" in text and "drillctl cleanup --drill" in text
+
+    res = lab.drillctl("cleanup", "--drill", str(lab.drill), "--results", results)
     assert res.returncode == 0, res.stdout + res.stderr
-    wait_for(lambda: lab.status()["faults"] == [], 30, "faults removed")
+    assert f"dead run {run_id} (its process {run['pid']} on this host is gone)" in res.stdout
+    assert "record marked crashed" in res.stdout
+    assert lab.status()["faults"] == []  # removed by the cleanup itself, not by expiry
+    assert list(locks.glob("*.lock")) == []
+    record = json.loads((lab.results / run_id / "run.json").read_text())
+    assert record["status"] == "crashed" and "swept up afterwards" in record["reason"]
+    assert sorted(record["crash"]["locksReleased"]) == sorted(data["locks"])
+    assert record["crash"]["faultsRemoved"] and record["crash"]["faultsLeft"] == []
+    after = lab.drillctl("status", "--results", results, "-o", "json")
+    assert [r for r in json.loads(after.stdout)["activeRuns"] if r["runId"] == run_id] == []
     time.sleep(1)
     assert_restored(lab)
     # the killed run may have failed over; put the lab back for later tests

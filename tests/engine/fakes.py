@@ -151,9 +151,6 @@ class MemoryLock:
     def release(self, run: RunContext) -> None:
         self.world.locks.pop(self.cluster, None)
 
-    def held_by(self) -> str | None:
-        return self.world.locks.get(self.cluster)
-
     def force_unlock(self) -> str | None:
         return self.world.locks.pop(self.cluster, None)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.engine.dead_runs import process_gone, process_start, record_gone
+from runner.engine.dead_runs import Liveness, judge, process_gone
+from runner.processes import start_time as process_start
 from runner.records.store import mark_crashed
 
 AT = datetime(2026, 3, 10, 3, 5, tzinfo=UTC)
@@ -29,8 +30,13 @@ def test_a_process_is_gone_when_its_pid_is_dead_or_belongs_to_a_later_process() 
     done.wait()
     assert process_gone(host, done.pid) is True
     assert process_gone("another-host", me) is None  # nobody here can tell
-    assert record_gone({"pid": done.pid, "host": host}) is True
-    assert record_gone({"pid": "x", "host": host}) is None
+    running = {"runId": "r", "status": "running", "host": host}
+    assert judge({**running, "pid": done.pid}).liveness is Liveness.DEAD
+    assert judge({**running, "pid": me, "processStart": started}).liveness is Liveness.RUNNING
+    assert judge({**running, "pid": me, "processStart": started + 1}).liveness is Liveness.DEAD
+    assert judge({**running, "pid": "x"}).liveness is Liveness.UNKNOWN  # names no process
+    assert judge({**running, "host": "another-host", "pid": me}).liveness is Liveness.UNKNOWN
+    assert judge({**running, "status": "passed"}).liveness is Liveness.FINISHED
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ import pytest
 
 from runner.lab import launcher
 from runner.lab.processes import cmdline, descendants
-from runner.lab.state import Layout, pid_alive
+from runner.lab.state import Layout
+from runner.processes import alive as pid_alive
 from tests.lab.conftest import wait_for
 
 pytestmark = pytest.mark.lab

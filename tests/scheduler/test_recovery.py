@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.clock import SystemClock
-from runner.engine.dead_runs import process_start
+from runner.processes import start_time as process_start
 from runner.scheduler import events as ev
 from runner.scheduler.active import ActiveRuns
 from runner.scheduler.firing import FiringSettings
