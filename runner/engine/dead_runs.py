@@ -107,10 +107,10 @@ def judge(
         return said(Liveness.FINISHED, str(record.get("status")))
     held = {t: h for t, h in (holders or {}).items() if h.run_id == run_id}
     here = host or socket.gethostname()
-    if record.get("host") == here:
-        pid = record.get("pid")
-        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-            return said(Liveness.UNKNOWN, f"its record names no process ({pid!r})")
+    pid = record.get("pid")
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        pid = None  # the record names no process: only its locks can tell
+    if record.get("host") == here and pid is not None:
         started = record.get("processStart")
         if not processes.alive(pid, started if isinstance(started, int) else None):
             return said(Liveness.DEAD, f"its process {pid} on this host is gone")
@@ -126,6 +126,8 @@ def judge(
             f"its lock on {', '.join(sorted(held))} is still within its lease: alive, "
             "or dead for less than a lease (it then expires by itself)",
         )
+    if record.get("host") == here:
+        return said(Liveness.UNKNOWN, "its record names no process and it holds no lock")
     return said(
         Liveness.UNKNOWN, f"it ran on host {record.get('host')!r} and holds no lock to check"
     )

@@ -10,6 +10,7 @@ optional selector. Every upstream example is fed through, then doctored both way
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ import yaml
 from runner.chaosmesh.compile import UNSUPPORTED_RAW, ManifestError, Stamp, compile_fault
 from tests.infra.upstream import EXAMPLES
 from tests.kube.test_compile import PEERS, fault
+from tests.safety.conftest import Cluster, drillctl
+from tests.safety.files import write
 
 POD_SELECTING = {
     "PodChaos", "NetworkChaos", "StressChaos", "IOChaos", "TimeChaos", "DNSChaos",
@@ -123,3 +126,25 @@ def test_a_network_chaos_target_side_needs_namespaces_too(selector: Any, ok: boo
     else:
         with pytest.raises(ManifestError, match=r"manifest\.spec\.target\.selector\.namespaces"):
             _compile(manifest)
+
+
+def test_plan_and_run_refuse_before_touching_the_server(tmp_path: Path, cluster: Cluster) -> None:
+    """Through the entry points, on the emulator over real HTTP: an upstream example without
+    namespaces is refused by `plan` and `run` with the field named; the server sees no
+    chaos object (not even a dry run) and no Lease."""
+    name, manifest = next((n, m) for n, m in EXAMPLE_CASES if m["kind"] == "PodChaos")
+    assert not _names_namespaces(manifest), name
+    pasted = {"name": "pasted", "type": "chaos-mesh", "cluster": "east", "manifest": manifest}
+    scenario_path, drill = write(tmp_path, cluster.url, faults=[{**pasted, "duration": "30s"}])
+    planned = drillctl("plan", str(scenario_path), "--drill", str(drill), cwd=tmp_path)
+    ran = drillctl("run", str(scenario_path), "--drill", str(drill), cwd=tmp_path)
+    for done in (planned, ran):
+        out = done.stdout + done.stderr
+        assert done.returncode in (2, 3), out
+        assert "manifest.spec.selector.namespaces is missing or empty" in out, out
+        assert "Traceback" not in out
+    posted = cluster.emulator.call(
+        lambda h: [r.url.path for r in h.request_log if r.method.value == "POST"]
+    )
+    assert [p for p in posted if "chaos-mesh.org" in p or "leases" in p] == [], posted
+    assert cluster.lease_holder() is None and cluster.chaos_left() == []
