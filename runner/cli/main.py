@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("runner.cli.report:history", "Show the runs of a scenario over time."),
     "lab": ("runner.cli.lab:group", "Start, stop and inspect the local lab."),
     "schedule": ("runner.cli.schedule:group", "Run drills on a schedule."),
+    "evidence": ("runner.cli.evidence:group", "Signed evidence packs, sign-off, deficiencies."),
 }
 
 

@@ -34,6 +34,7 @@ from runner.engine import events as ev
 from runner.engine.metrics import Metrics
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
+from runner.evidence import inputs
 from runner.measure.timebase import canonical
 from runner.records.junit import junit_xml
 from runner.records.store import RecordWriteError, RunRecord, iso
@@ -162,6 +163,11 @@ class DrillRun:
             drill=self.drill.name,
             record_dir=str(self.record.dir),
             targets={n: t.description for n, t in self.targets.items()},
+        )
+        self.record.update(
+            inputs=inputs.snapshot(
+                self.record, self.scenario, self.scenario_path, self.drill, self.drill_path
+            )
         )
         self._audit("drill.start", {"scenario": self.scenario.name, "drill": self.drill.name})
         outcome: dict[str, Any] = {"measured": None, "post_ok": None}

@@ -140,7 +140,7 @@ def reserve(results_dir: Path, make_id: Callable[[], str], first: str | None = N
     )
 
 
-def write(path: Path, content: str) -> None:
+def write(path: Path, content: str | bytes, *, mode: int = 0o644) -> None:
     """Write `content` to `path` atomically (temp file + rename); ResultsError if it fails."""
     problem = _describe_folder(path.parent)
     if problem:
@@ -150,8 +150,9 @@ def write(path: Path, content: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.unlink(missing_ok=True)  # never write through a link planted there
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        with os.fdopen(os.open(tmp, flags, 0o644), "w", encoding="utf-8") as f:
-            f.write(content)
+        data = content.encode() if isinstance(content, str) else content
+        with os.fdopen(os.open(tmp, flags, mode), "wb") as f:
+            f.write(data)
         tmp.replace(path)  # replaces a link at `path` itself, never its target
     except OSError as e:
         with contextlib.suppress(OSError):

@@ -35,7 +35,9 @@ def _phases(run: Mapping[str, Any]) -> str:
     return " → ".join(parts)
 
 
-def render(folder: RunFolder, *, report_path: str | None = None) -> str:
+def render(folder: RunFolder, *, report_path: str | None = None, signer: str | None = None) -> str:
+    """The report; `signer` is the fingerprint of the key signing the evidence pack it goes
+    into."""
     run = folder.run
     status = str(run.get("status") or "unknown")
     name = (run.get("scenario") or {}).get("name") or "?"
@@ -88,6 +90,13 @@ def render(folder: RunFolder, *, report_path: str | None = None) -> str:
                 state = "removed" if f.get("recoveredAt") else "**NOT REMOVED**"
                 items.append(f"{md(cluster)}: {md(f.get('kind'))} {md(f.get('fault'))} ({state})")
         lines += ["**Faults:** " + "; ".join(items), ""]
+    journal = run.get("journal") or {}
+    if journal:
+        lines += [
+            f"**Journal:** {md(journal.get('entries'))} entries, head {code(journal.get('head'))}"
+            + (f" · signed evidence pack, Ed25519 key {code(signer)}" if signer else ""),
+            "",
+        ]
     where = f"Record: {code(folder.dir)}"
     if report_path:
         where += f" · full report: {code(report_path)}"

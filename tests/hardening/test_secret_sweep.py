@@ -152,6 +152,8 @@ def test_planted_secrets_reach_no_output_and_no_file(lab: Lab, tmp_path: Path) -
             assert "Traceback" not in res.stderr, res.stderr
             return res
 
+        key = tmp_path / "keys" / "evidence.pem"
+        run("keygen", "evidence", "keygen", "-o", str(key))
         run("run", "run", str(scenario), "--drill", str(drill), "--results", str(r1))
         store = f"sqlite:///{tmp_path / 'store.sqlite'}"
         run("run-now", "schedule", "run-now", "secret-sweep", "--here", "--drills",
@@ -166,6 +168,11 @@ def test_planted_secrets_reach_no_output_and_no_file(lab: Lab, tmp_path: Path) -
             for fmt in ("text", "json", "html"):
                 run(f"history {fmt}", "history", "--results", str(results), "--format", fmt)
             run("status", "status", "--results", str(results), "-o", "json")
+            pack = tmp_path / f"pack-{results.name}.tar"  # the evidence pack, uncompressed
+            run(f"evidence export {results.name}", "evidence", "export", run_dir.name,
+                "--results", str(results), "--key-file", str(key), "-o", str(pack))  # fmt: skip
+            assert run(f"evidence verify {results.name}", "evidence", "verify", str(pack),
+                       "--key", f"{key}.pub").returncode == 0  # fmt: skip
         sent = json.dumps([body for _, body in receiver.received])  # the path is the URL itself
     # the secrets were really used...
     assert any(SECRETS["STEP_TOKEN"] in s and SECRETS["STEP_HEADER"] in s for s in echo.seen)
@@ -185,8 +192,10 @@ def test_planted_secrets_reach_no_output_and_no_file(lab: Lab, tmp_path: Path) -
     for path in sorted(tmp_path.rglob("*")):
         if path.is_file() and "scenarios" not in path.parts and "drills" not in path.parts:
             haystacks[str(path)] = path.read_bytes().decode("utf-8", "replace")
-    # per results folder: run.json, events, ledger, junit, report.html/.md, history.html
-    assert len([k for k in haystacks if "/results-" in k]) >= 14
+    # per results folder: run.json, events, ledger, junit, report.html/.md, history.html,
+    # the inputs as run; and both evidence packs
+    assert len([k for k in haystacks if "/results-" in k]) >= 22
+    assert len([k for k in haystacks if "/pack-results-" in k]) == 2
     leaks = [
         f"{name} in {where}"
         for where, text in haystacks.items()

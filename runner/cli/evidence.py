@@ -1,0 +1,247 @@
+"""`drillctl evidence`: signed evidence packs of a run, and the entries an exercise adds to
+its journal after the run (sign-off, deficiency ownership and closure).
+
+Exit codes: 0 done (for `verify`: verified), 1 the pack does not verify (every mismatch
+named), 2 bad input (a missing or unreadable key, a file that is not a pack or is cut short,
+a run that cannot be exported as asked), 3 a record that cannot be read or written.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.cli import exits
+from runner.cli.options import results_option
+
+KEY_FILE_HELP = (
+    "The Ed25519 private key (PEM). Default: $DRILL_EVIDENCE_KEY_FILE, else the PEM text "
+    "in $DRILL_EVIDENCE_KEY."
+)
+
+
+@click.group()
+def group() -> None:
+    """Evidence for auditors: signed packs, sign-off, deficiencies."""
+
+
+@group.command()
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The private key file to create (its public key goes to FILE.pub).",
+)
+def keygen(out: Path) -> int:
+    """Create an Ed25519 key pair for signing evidence packs."""
+    from runner.evidence import keys
+    from runner.records import results
+    from runner.text import line
+
+    public_path = out.with_name(out.name + ".pub")
+    for path in (out, public_path):
+        if path.exists() or path.is_symlink():
+            raise click.UsageError(f"{line(path)} exists; not overwritten")
+    private, public = keys.generate()
+    results.write(out, private, mode=0o600)
+    results.write(public_path, public)
+    fingerprint = keys.public_key(public_path).fingerprint
+    click.echo(f"wrote {line(out)} (private, mode 600) and {line(public_path)}")
+    click.echo(f"fingerprint {fingerprint}")
+    return exits.OK
+
+
+@group.command()
+@click.argument("run")
+@results_option
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="The pack to write. Default: <run-id>.evidence.tar in the current folder.",
+)
+@click.option("--key-file", type=click.Path(path_type=Path), help=KEY_FILE_HELP)
+def export(run: str, results_dir: Path, out: Path | None, key_file: Path | None) -> int:
+    """Write the signed evidence pack of RUN (a run id under --results, or a run folder).
+
+    The same run exported twice gives the same bytes."""
+    from runner.evidence import keys, pack
+    from runner.records import results
+    from runner.reports import record
+    from runner.text import line
+
+    folder = record.load(record.locate(run, results_dir))
+    key = keys.signing_key(key_file)
+    if key.warning:
+        click.echo(f"warning: {line(key.warning)}", err=True)
+    contents = _contents(folder, key.public.fingerprint)
+    data = pack.build(contents, key)
+    target = out if out is not None else Path(f"{folder.run_id}.evidence.tar")
+    results.write(target, data)
+    click.echo(
+        f"wrote {line(target)}: run {line(folder.run_id)}, {len(contents.files)} files, "
+        f"{len(data)} bytes, signed by {key.public.fingerprint}"
+    )
+    return exits.OK
+
+
+@group.command()
+@click.argument("pack_file", metavar="FILE", type=click.Path(path_type=Path))
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(path_type=Path),
+    help="The public key you trust (PEM). Without it the pack's own key is used and its "
+    "fingerprint shown, to compare with the one you trust.",
+)
+def verify(pack_file: Path, key_path: Path | None) -> int:
+    """Check an evidence pack: its layout, signature, every file's SHA-256 and the hash
+    chain of its event log; name everything that does not match."""
+    from runner.errors import UsageError
+    from runner.evidence import keys, pack
+    from runner.records.store import describe_os_error
+    from runner.text import line
+
+    trusted = keys.public_key(key_path) if key_path is not None else None
+    try:
+        if pack_file.stat().st_size > pack.MAX_PACK_BYTES:
+            raise UsageError(f"{pack_file}: over 512 MiB, not an evidence pack")
+        data = pack_file.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {pack_file}: {describe_os_error(e)}") from None
+    try:
+        verdict = pack.verify(data, trusted)
+    except pack.NotAPack as e:
+        raise UsageError(f"{pack_file}: {e}") from None
+    if not verdict.ok:
+        click.echo(f"NOT VERIFIED: {line(pack_file)}")
+        for problem in verdict.problems:
+            click.echo(f"  {line(problem)}")
+        return exits.MISSED
+    facts = verdict.facts
+    click.echo(f"verified: {line(pack_file)}")
+    click.echo(
+        f"  run {line(verdict.run_id)}: scenario {line(facts.get('scenario'))}, "
+        f"{line(facts.get('status'))}, finished {line(facts.get('finishedAt'))}"
+    )
+    click.echo(f"  {verdict.files} files, each matching its SHA-256 in the signed manifest")
+    journal = verdict.journal
+    click.echo(
+        f"  journal: {journal.get('entries')} entries, hash chain intact, "
+        f"head {line(journal.get('head'))}"
+    )
+    whose = (
+        "the key you gave"
+        if verdict.key_trusted
+        else "the key inside the pack: compare it with the one you trust, or pass --key"
+    )
+    click.echo(f"  signed by {verdict.signer} ({whose})")
+    return exits.OK
+
+
+def _contents(folder: Any, fingerprint: str) -> Any:
+    """The files of a pack, read from the run's folder and rendered, all masked."""
+    from runner import __version__, redact
+    from runner.errors import DrillError, UsageError
+    from runner.evidence import pack
+    from runner.records import chain
+    from runner.reports import html, markdown
+    from runner.reports.record import RunFolder
+
+    run = folder.run
+    run_id = folder.run_id
+    if run.get("status") == "running":
+        raise UsageError(f"run {run_id} is still running; export it when it has finished")
+    recorded = run.get("journal")
+    if not isinstance(recorded, dict):
+        raise UsageError(
+            f"run {run_id} has no hash-chained journal (recorded by an older drill-runner); "
+            "it cannot be exported as evidence"
+        )
+    raw: dict[str, bytes] = {}
+    for file in ("run.json", "events.jsonl", "ledger.jsonl", "junit.xml"):
+        path = folder.dir / file
+        try:
+            raw[file] = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise DrillError(f"cannot read {path}: {e.strerror}") from None
+    broken = chain.verify(raw.get("events.jsonl", b""), run_id, recorded)
+    if broken is not None:
+        where = f"line {broken.line}" if broken.line else "as a whole"
+        raise DrillError(
+            f"{folder.dir / 'events.jsonl'} {where}: {broken.message}; the record was changed "
+            "since it was written, so it is not exported as evidence"
+        )
+    for chained in ("run.json", "events.jsonl"):
+        text = raw.get(chained, b"").decode("utf-8", errors="replace")
+        if redact.text(text).encode() != raw.get(chained, b""):
+            raise DrillError(
+                f"{folder.dir / chained} holds text that looks like a credential; "
+                "it is not exported (docs/evidence-operators.md)"
+            )
+    files: list[tuple[str, bytes]] = [
+        (pack.RUN_JSON, raw["run.json"]),
+        (pack.EVENTS, raw.get("events.jsonl", b"")),
+    ]
+    for extra in ("ledger.jsonl", "junit.xml"):
+        if extra in raw:
+            files.append((f"record/{extra}", _masked(raw[extra])))
+    view = RunFolder(dir=Path(run_id), run=run, events=folder.events)
+    files.append(("reports/report.html", _masked(html.render(view, signer=fingerprint).encode())))
+    md = markdown.render(view, report_path="report.html", signer=fingerprint)
+    files.append(("reports/report.md", _masked(md.encode())))
+    series = run.get("measurementInputs")
+    if series:
+        files.append(("series/measurement-inputs.json", _masked(_json(series))))
+    for _, entry in sorted((run.get("inputs") or {}).items()):
+        for field in ("file", "model"):
+            name: Any = entry.get(field) if isinstance(entry, dict) else None
+            if isinstance(name, str) and "/" not in name and name.startswith("input-"):
+                try:
+                    files.append((f"inputs/{name}", _masked((folder.dir / name).read_bytes())))
+                except OSError as e:
+                    raise DrillError(f"cannot read {folder.dir / name}: {e.strerror}") from None
+    facts = {
+        "scenario": (run.get("scenario") or {}).get("name"),
+        "drill": (run.get("drill") or {}).get("name"),
+        "status": run.get("status"),
+        "reason": run.get("reason"),
+        "operator": run.get("operator"),
+        "startedAt": run.get("startedAt"),
+        "finishedAt": run.get("finishedAt"),
+        "journal": recorded,
+        "tool": {
+            "name": "drill-runner",
+            "version": __version__,
+            "recordedBy": (run.get("runner") or {}).get("version"),
+        },
+    }
+    return pack.Contents(
+        run_id=run_id, archive_time=_epoch(run), facts=redact.value(facts), files=files
+    )
+
+
+def _masked(data: bytes) -> bytes:
+    from runner import redact
+
+    return redact.text(data.decode("utf-8", errors="replace")).encode()
+
+
+def _json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode()
+
+
+def _epoch(run: dict[str, Any]) -> int:
+    for key in ("finishedAt", "startedAt"):
+        try:
+            return max(0, int(datetime.fromisoformat(str(run.get(key))).timestamp()))
+        except ValueError:
+            continue
+    return 0

@@ -1,0 +1,77 @@
+"""The scenario and drill as run, kept in the run's folder for the evidence pack.
+
+At the start of a run, each file is copied (masked by `runner.redact`) beside run.json as
+`input-scenario.yaml` / `input-drill.yaml`, with the SHA-256 of the file's bytes as read, and
+the model that actually ran (after `--target` overrides, or the scheduler's last good
+version) as `input-scenario.json` / `input-drill.json`. `asRun` says whether the copied file,
+parsed again, is exactly the model that ran: when the file changed on disk after it was
+loaded, the JSON is the truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from runner import redact
+from runner.errors import DrillError
+from runner.records.store import RunRecord, describe_os_error
+from runner.scenario import loader, model
+
+FILES = {"scenario": "input-scenario", "drill": "input-drill"}
+
+
+def snapshot(
+    record: RunRecord,
+    scenario: model.Scenario,
+    scenario_path: Path,
+    drill: model.Drill,
+    drill_path: Path,
+) -> dict[str, Any]:
+    """Write both inputs into the record's folder; returns what run.json's `inputs` holds.
+    Never raises: an input that cannot be read is recorded as such."""
+    out: dict[str, Any] = {}
+    for role, loaded, path in (
+        ("scenario", scenario, scenario_path),
+        ("drill", drill, drill_path),
+    ):
+        base = FILES[role]
+        entry: dict[str, Any] = {"path": str(path)}
+        effective = json.dumps(
+            redact.value(loaded.model_dump(mode="json", by_alias=True, exclude_none=True)),
+            indent=2,
+            sort_keys=True,
+        )
+        if record.write_file(base + ".json", effective + "\n"):
+            entry["model"] = base + ".json"
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            entry["error"] = f"not read: {describe_os_error(e)}"
+            out[role] = entry
+            continue
+        text = raw.decode("utf-8", errors="replace")
+        masked = redact.text(text)
+        entry["sha256"] = hashlib.sha256(raw).hexdigest()
+        entry["redacted"] = masked != text
+        entry["asRun"] = _same(text, path, loaded)
+        if record.write_file(base + ".yaml", masked):
+            entry["file"] = base + ".yaml"
+        out[role] = entry
+    return out
+
+
+def _same(text: str, path: Path, loaded: model.Scenario | model.Drill) -> bool:
+    try:
+        again: BaseModel = (
+            loader.parse_text(text, str(path), model.Scenario)
+            if isinstance(loaded, model.Scenario)
+            else loader.parse_text(text, str(path), model.Drill)
+        )
+    except (DrillError, ValueError):
+        return False
+    return again == loaded
