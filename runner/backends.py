@@ -226,4 +226,13 @@ class TargetBackend(Protocol):
         """
         ...
 
+    def observed_failback(
+        self, *, timeline: Mapping[str, Any], hold_seconds: float, until: datetime
+    ) -> Mapping[str, Any] | None:
+        """Ground truth of the failback, or None (only the lab records it): the failback
+        RTO (rtoSeconds, from `timeline.failbackStarted`), every acknowledged write of the
+        drill checked on the final primary per phase (continuity), split-brain writes,
+        and how the old primary rejoined (docs/failback.md)."""
+        ...
+
     def close(self) -> None: ...

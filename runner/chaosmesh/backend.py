@@ -72,6 +72,11 @@ class KubernetesBackend:
     ) -> Mapping[str, Any] | None:
         return None
 
+    def observed_failback(
+        self, *, timeline: Mapping[str, Any], hold_seconds: float, until: datetime
+    ) -> Mapping[str, Any] | None:
+        return None
+
     def close(self) -> None:
         self.client.close()
 

@@ -23,7 +23,7 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,11 @@ from runner import __version__, processes, redact
 from runner.backends import InjectedFault, RunContext, StepExecutor, TargetBackend
 from runner.clock import Clock
 from runner.engine import events as ev
-from runner.engine.metrics import Metrics
+from runner.engine.metrics import Metrics, Verifier
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
 from runner.evidence import inputs
+from runner.measure import continuity, failback, timebase
 from runner.measure.timebase import canonical
 from runner.records.junit import junit_xml
 from runner.records.store import RecordWriteError, RunRecord, iso
@@ -206,6 +207,7 @@ class DrillRun:
         with self._phase_ctx("observe"):
             self._wait(spec.timeouts.observe.total_seconds())
         with self._phase_ctx("failover"):
+            self._timeline(failoverStarted=iso(canonical(self.clock.now())))
             self._run_steps("failover", spec.failover.steps)
             self._timeline(failoverDone=iso(canonical(self.clock.now())))
         with self._phase_ctx("verify"):
@@ -231,12 +233,16 @@ class DrillRun:
         if self._failback_allowed(outcome):
             try:
                 with self._phase_ctx("failback", reraise=False):
+                    self._timeline(failbackStarted=iso(canonical(self.clock.now())))
                     self._run_steps("failback", self.scenario.spec.failback.steps)
-                    self._timeline(failbackDone=iso(self.clock.now()))
+                    self._timeline(failbackDone=iso(canonical(self.clock.now())))
                 with self._phase_ctx("post-steady-state", reraise=False):
                     outcome["post_ok"] = self._steady_state("after", wait_window=True)
+                    self._verify_failback()
             except _StopRun:
                 pass
+        elif self._tl().get("faultStart"):
+            self._failback_not_measured("failback did not run")
         with self._phase_ctx("cleanup", reraise=False):
             self._cleanup()
 
@@ -397,18 +403,7 @@ class DrillRun:
         verifier = self.metrics.verification(
             spec, fault_start=fault_start, fault_requested=_parse(self._tl().get("faultRequested"))
         )
-        step = self.metrics.step_seconds()
-        poll = max(2.0, 2 * step)
-        while spec.measure.rto is not None:
-            now = self.clock.now()
-            progress = verifier.poll(now)
-            self._emit(ev.SliObserved, value=progress.sli_value, up=progress.done)
-            if progress.done or now >= window_end:
-                break
-            self._wait(poll)
-        # one more scrape so the last samples (canary, lag) are in, then the final measurement
-        self._wait(step)
-        end = canonical(self.clock.now())
+        end = self._poll_recovery(verifier, window_end, polls=spec.measure.rto is not None)
         result = verifier.finish(end, failover_done=_parse(self._tl().get("failoverDone")))
         self._timeline(windowEnd=iso(end))
         self.record.update(
@@ -419,6 +414,166 @@ class DrillRun:
         )
         self._observe_ground_truth(fault_start, end)
         return result
+
+    def _poll_recovery(self, verifier: Verifier, window_end: datetime, *, polls: bool) -> datetime:
+        """Poll until the SLI has recovered and held (or `window_end`), then wait one more
+        scrape so the last samples are in; the end of the measured window."""
+        assert self.metrics is not None
+        step = self.metrics.step_seconds()
+        poll = max(2.0, 2 * step)
+        while polls:
+            now = self.clock.now()
+            progress = verifier.poll(now)
+            self._emit(ev.SliObserved, value=progress.sli_value, up=progress.done)
+            if progress.done or now >= window_end:
+                break
+            self._wait(poll)
+        self._wait(step)
+        return canonical(self.clock.now())
+
+    def _verify_failback(self) -> None:
+        """Failback as a second measured recovery (`runner.measure.failback`): its RTO and
+        RPO with the failover rules from the start of failback to the end of the post-check,
+        split-brain writes, how the old primary rejoined; then the target's ground truth."""
+        spec = self.scenario.spec
+        tl = self._tl()
+        start, done = _parse(tl.get("failbackStarted")), _parse(tl.get("failbackDone"))
+        if start is None or done is None:
+            self._failback_not_measured("failback did not complete")
+            return
+        entries: dict[str, Any] = {}
+        derived = failback.failback_spec(spec)
+        end = canonical(self.clock.now())
+        if derived is not None and self.metrics is not None:
+            verifier = self.metrics.verification(derived, fault_start=start, fault_requested=None)
+            end = self._poll_recovery(
+                verifier, start + spec.timeouts.recovery, polls=derived.measure.rto is not None
+            )
+            result = verifier.finish(end, failover_done=done)
+            if result.rto is not None:
+                entries["failbackRto"] = failback.as_failback_rto(result.rto).to_json()
+            if result.rpo is not None:
+                entries["failbackRpo"] = result.rpo.to_json()
+            self.record.update(
+                measurementInputs={
+                    **(self.record.data.get("measurementInputs") or {}),
+                    "failback": result.stored,
+                }
+            )
+        self._timeline(failbackWindowEnd=iso(end))
+        split = spec.measure.failback.split_brain if spec.measure.failback else None
+        if split is not None:
+            entries["splitBrain"] = self._split_brain(split, done).to_json()
+        if spec.failback.expect.rejoin is not None or self._rejoin_outputs():
+            facts, problem = failback.parse_rejoin(self._rejoin_outputs())
+            entries["rejoin"] = failback.judge_rejoin(
+                facts, problem, spec.failback.expect.rejoin
+            ).to_json()
+        if entries:
+            self.record.update(measurements={**self.record.data["measurements"], **entries})
+        self._observe_failback(start, end)
+
+    def _rejoin_outputs(self) -> list[tuple[str, str]]:
+        return [
+            (str(s["name"]), str(s.get("output") or ""))
+            for s in self.record.data["steps"]
+            if s.get("phase") == "failback" and s.get("status") == "succeeded"
+        ]
+
+    def _split_brain(
+        self, method: model.SplitBrainMethod, done: datetime
+    ) -> failback.SplitBrainResult:
+        """The old primary's acknowledged writes from the start of failover until it was
+        rejoined (the failback step that reported rejoin facts, else the first one)."""
+        limit = failback.split_brain_limit(self.scenario.spec)
+        spans = failback.split_brain_spans(
+            self.record.data["phases"],
+            self.record.data["steps"],
+            self._tl(),
+            until=done,
+            from_step=method.from_step,
+        )
+        if self.metrics is None or not spans:
+            return failback.compute_split_brain([], spans=spans, limit=limit)
+        step = self.metrics.step_seconds()
+        start = timebase.at(spans[0].start) - timedelta(seconds=10 * step)
+        end = timebase.at(spans[-1].end) + timedelta(seconds=2 * step)
+        series = self.metrics.counter(method.acknowledged, start=start, end=end)
+        created = (
+            None
+            if method.created is None
+            else self.metrics.counter(method.created, start=start, end=end)
+        )
+        return failback.compute_split_brain(series, spans=spans, limit=limit, created=created)
+
+    def _failback_not_measured(self, why: str) -> None:
+        """Failback objectives that were not measured are inconclusive, never met."""
+        spec = self.scenario.spec
+        o = spec.objectives.failback
+        wanted = {
+            "failbackRto": o is not None and o.rto is not None,
+            "failbackRpo": o is not None and (o.rpo is not None or o.max_lost_writes is not None),
+            "splitBrain": failback.split_brain_limit(spec) is not None,
+            "rejoin": spec.failback.expect.rejoin not in (None, model.RejoinExpectation.ANY),
+        }
+        entries = {
+            k: {"status": "inconclusive", "met": None, "explanation": f"not measured: {why}"}
+            for k, on in wanted.items()
+            if on
+        }
+        if entries:
+            self.record.update(measurements={**self.record.data["measurements"], **entries})
+
+    def _observe_failback(self, start: datetime, until: datetime) -> None:
+        hold = 0.0
+        derived = failback.failback_spec(self.scenario.spec)
+        if derived is not None and derived.measure.rto is not None:
+            hold = derived.measure.rto.hold.total_seconds()
+        backend = self.targets[self._start_cluster()]
+        try:
+            seen = backend.observed_failback(
+                timeline=dict(self._tl()), hold_seconds=hold, until=until
+            )
+        except DrillError as e:
+            seen = {"error": str(e)}
+        if seen is not None:
+            truth = dict(seen)
+            ledger = truth.pop("ledger", None)
+            if isinstance(ledger, Mapping):
+                truth["continuity"] = self._continuity(ledger, str(truth.get("site") or ""))
+            observed = dict(self.record.data.get("observed") or {})
+            self.record.update(observed={**observed, "failback": truth})
+
+    def _continuity(self, ledger: Mapping[str, Any], old_primary: str) -> dict[str, Any]:
+        """Every write the target's ledger says was acknowledged, checked against the rows
+        of its final primary, per phase (`runner.measure.continuity`)."""
+        tl = self._tl()
+        instants = {
+            k: datetime.fromisoformat(v).timestamp()
+            for k, v in tl.items()
+            if isinstance(v, str) and k in {key for _, key in continuity.DRILL_PHASES if key}
+        }
+        since = float(ledger.get("since") or instants.get("faultStart", 0.0))
+        fb = self.scenario.spec.measure.failback
+        spans = failback.split_brain_spans(
+            self.record.data["phases"],
+            self.record.data["steps"],
+            tl,
+            until=_parse(tl.get("failbackDone")) or self.clock.now(),
+            from_step=None if fb is None or fb.split_brain is None else fb.split_brain.from_step,
+        )
+        split = (
+            {old_primary: (spans[0].start / 1000, spans[-1].end / 1000)}
+            if spans and old_primary
+            else {}
+        )
+        result = continuity.account(
+            (continuity.Write(site=a, seq=int(b), ts=float(c)) for a, b, c in ledger["acks"]),
+            (continuity.Write(site=a, seq=int(b), ts=float(c)) for a, b, c in ledger["present"]),
+            phases=continuity.drill_phases(instants, since=since),
+            split_brain=split,
+        )
+        return result.to_json()
 
     def _observe_ground_truth(self, fault_start: datetime, until: datetime) -> None:
         rto = self.scenario.spec.measure.rto

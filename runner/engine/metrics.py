@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from runner.measure.history import History
 from runner.measure.results import RpoResult, RtoOutcome, RtoResult
 from runner.scenario import model
 
@@ -80,3 +81,7 @@ class Metrics(Protocol):
         fault_start: datetime,
         fault_requested: datetime | None,
     ) -> Verifier: ...
+
+    def counter(self, query: str, *, start: datetime, end: datetime) -> list[History]:
+        """The histories of one expression over [start, end] (the split-brain counter)."""
+        ...

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from runner.engine.metrics import Breach, GateResult, MeasureResult, Progress, Verifier
 from runner.measure import collect
+from runner.measure.history import History
 from runner.prom import PrometheusClient
 from runner.scenario import model
 
@@ -53,6 +54,9 @@ class PrometheusMetrics:
                 step_s=self.step,
             )
         )
+
+    def counter(self, query: str, *, start: datetime, end: datetime) -> list[History]:
+        return collect.read(self.prom, query, start=start, end=end, step_s=self.step)
 
 
 class _Verification:

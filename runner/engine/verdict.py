@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from runner.records.summary import OBJECTIVES
+
 
 class Status(StrEnum):
     PASSED = "passed"
@@ -33,6 +35,11 @@ EXIT_CODES = {
 }
 
 
+def label(key: str) -> str:
+    """How a measurement is named in a reason (as in the objectives table)."""
+    return OBJECTIVES.get(key, key.upper())
+
+
 def decide(
     *,
     hint: tuple[Status, str] | None,
@@ -44,17 +51,17 @@ def decide(
         return hint
     missed = [k for k, m in measurements.items() if m.get("status") == "missed"]
     if missed:
-        parts = [f"{k.upper()}: {measurements[k].get('explanation', 'missed')}" for k in missed]
+        parts = [f"{label(k)}: {measurements[k].get('explanation', 'missed')}" for k in missed]
         return Status.FAILED, "; ".join(parts)
     if post_ok is False:
         return Status.FAILED, "steady state did not return after failback"
     unsure = [k for k, m in measurements.items() if m.get("status") == "inconclusive"]
     if unsure:
         parts = [
-            f"{k.upper()}: {measurements[k].get('explanation', 'inconclusive')}" for k in unsure
+            f"{label(k)}: {measurements[k].get('explanation', 'inconclusive')}" for k in unsure
         ]
         return Status.INCONCLUSIVE, "; ".join(parts)
     if hint is not None:
         return hint
-    met = [f"{k.upper()} met" for k, m in measurements.items() if m.get("status") == "met"]
+    met = [f"{label(k)} met" for k, m in measurements.items() if m.get("status") == "met"]
     return Status.PASSED, ", ".join(met) if met else "completed; no objective to judge"

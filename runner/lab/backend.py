@@ -284,5 +284,32 @@ class LabBackend:
             result.update(lostWrites=None, lostWindowSeconds=None)
         return result
 
+    def observed_failback(
+        self, *, timeline: Mapping[str, Any], hold_seconds: float, until: datetime
+    ) -> Mapping[str, Any] | None:
+        def at(key: str) -> float | None:
+            value = timeline.get(key)
+            return datetime.fromisoformat(value).timestamp() if isinstance(value, str) else None
+
+        fault_start, failback_start = at("faultStart"), at("failbackStarted")
+        if fault_start is None or failback_start is None:
+            return None
+        try:
+            rows = self._primary_rows(fault_start - ground_truth.ACK_LOOKBACK - 1)
+        except (LabError, psycopg.Error):
+            rows = None
+        return ground_truth.observe_failback(
+            probes_file=self.layout.probes,
+            acks_file=self.layout.acks,
+            promotions_file=self.layout.promotions,
+            rejoins_file=self.layout.rejoins,
+            rows=rows,
+            site=self.site,
+            fault_start=fault_start,
+            failback_start=failback_start,
+            hold_seconds=hold_seconds,
+            until=until.timestamp(),
+        )
+
     def close(self) -> None:
         pass

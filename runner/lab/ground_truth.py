@@ -103,3 +103,48 @@ def observe(
         "failedProbes": sum(1 for p in probes if not p["ok"]),
         "acknowledgedWrites": len(acks),
     }
+
+
+def observe_failback(
+    *,
+    probes_file: Path,
+    acks_file: Path,
+    promotions_file: Path,
+    rejoins_file: Path,
+    rows: list[tuple[str, int, float]] | None,
+    site: str,
+    fault_start: float,
+    failback_start: float,
+    hold_seconds: float,
+    until: float,
+) -> dict[str, Any]:
+    """The failback's truth from the lab's records: the failback RTO from the prober's
+    log, how `site` last rejoined (the supervisor's record), and the ledger of every
+    write acknowledged since the drill began with the rows of the final primary (the
+    engine checks one against the other per phase: `runner.measure.continuity`)."""
+    probes = sorted(
+        (p for p in read_jsonl(probes_file) if failback_start <= p["ts"] <= until),
+        key=lambda p: p["ts"],
+    )
+    earlier = [p["ts"] for p in read_jsonl(promotions_file) if p["ts"] < fault_start]
+    since = max([fault_start - ACK_LOOKBACK, *earlier])
+    acks = [
+        [str(a["site"]), int(a["seq"]), float(a["ts"])]
+        for a in read_jsonl(acks_file)
+        if since <= a["ts"] <= until
+    ]
+    rejoins = [
+        r
+        for r in read_jsonl(rejoins_file)
+        if r.get("site") == site and fault_start <= r["ts"] <= until
+    ]
+    return {
+        "site": site,
+        "rtoSeconds": rto(probes, start=failback_start, hold=hold_seconds),
+        "probes": len(probes),
+        "failedProbes": sum(1 for p in probes if not p["ok"]),
+        "rejoin": {k: v for k, v in rejoins[-1].items() if k != "ts"} if rejoins else None,
+        "ledger": None
+        if rows is None
+        else {"since": since, "acks": acks, "present": [list(r) for r in rows]},
+    }

@@ -56,6 +56,10 @@ class Layout:
         return self.root / "promotions.jsonl"
 
     @property
+    def rejoins(self) -> Path:
+        return self.root / "rejoins.jsonl"
+
+    @property
     def pg_root(self) -> Path:
         return self.root / "pg"
 

@@ -19,6 +19,7 @@ from typing import Any
 from runner.errors import ConfigurationError
 from runner.measure import checks, rpo, rto, timebase
 from runner.measure.evidence import Fetched, Inputs, Measurements
+from runner.measure.history import History
 from runner.measure.reader import Reader
 from runner.measure.results import RtoResult
 from runner.measure.timebase import Ms
@@ -233,6 +234,20 @@ class Verification:
             fetched=tuple(fetched),
         )
         return compute(self.spec, inputs)
+
+
+def read(
+    prom: PrometheusClient, query: str, *, start: datetime, end: datetime, step_s: float
+) -> list[History]:
+    """One expression's histories over [start, end] (raw samples for a plain selector),
+    e.g. the split-brain counter."""
+    w = timebase.ms(end)
+    try:
+        reader = Reader(prom, query, start=timebase.ms(start), step=max(1, round(step_s * 1000)))
+    except ExpressionError as e:
+        raise ConfigurationError(f"{query!r}: {e}") from None
+    reader.advance(w)
+    return list(reader.histories(w))
 
 
 def measure(

@@ -27,29 +27,66 @@ def _measured(m: Mapping[str, Any]) -> str:
     return _secs(m.get("seconds"))
 
 
+OBJECTIVES = {
+    "rto": "RTO",
+    "rpo": "RPO",
+    "failbackRto": "Failback RTO",
+    "failbackRpo": "Failback RPO",
+    "splitBrain": "Split brain",
+    "rejoin": "Rejoin",
+}
+"""Measurement key -> its row's name, in the order rows are shown."""
+KEYS = {v: k for k, v in OBJECTIVES.items()}
+
+
+def _met(m: Mapping[str, Any]) -> str:
+    return {"met": "yes", "missed": "NO", "inconclusive": "inconclusive"}.get(
+        str(m.get("status")), "-"
+    )
+
+
 def objectives_rows(run: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """(objective, measured, target, met, uncertainty) for RTO and RPO."""
+    """(objective, measured, target, met, uncertainty) for RTO and RPO, failover and
+    failback, split-brain writes and the rejoin."""
     rows = []
-    for key in ("rto", "rpo"):
+    for key, label in OBJECTIVES.items():
         m = (run.get("measurements") or {}).get(key)
-        if not m:
+        if not isinstance(m, Mapping) or not m:
+            continue
+        if key == "splitBrain":
+            rows.append(_split_brain_row(label, m))
+            continue
+        if key == "rejoin":
+            mode = (m.get("details") or {}).get("mode") if m.get("details") else None
+            rows.append((label, one(mode or "unknown"), one(m.get("expect") or "-"), _met(m), "-"))
             continue
         target = m.get("objectiveSeconds")
-        met = {"met": "yes", "missed": "NO", "inconclusive": "inconclusive"}.get(
-            str(m.get("status")), "-"
-        )
         rows.append(
             (
-                key.upper(),
+                label,
                 _measured(m),
                 "-" if target is None else f"<= {_num(target)}s",
-                met,
+                _met(m),
                 "-"
                 if m.get("uncertaintySeconds") is None
                 else f"±{_secs(m['uncertaintySeconds'])}",
             )
         )
     return rows
+
+
+def _split_brain_row(label: str, m: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    lower, upper = m.get("lowerWrites"), m.get("upperWrites")
+    if lower is None:
+        measured = "unknown"
+    elif upper is None:
+        measured = f">= {one(lower)} writes"
+    elif lower == upper:
+        measured = f"{one(lower)} writes"
+    else:
+        measured = f"{one(lower)}–{one(upper)} writes"
+    limit = m.get("objectiveWrites")
+    return (label, measured, "-" if limit is None else f"<= {one(limit)} writes", _met(m), "-")
 
 
 def _num(value: Any) -> str:
@@ -87,10 +124,10 @@ def render_text(run: Mapping[str, Any], *, record_dir: str | None = None) -> str
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
         for r in [header, *rows]:
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
-        for key in ("rto", "rpo"):
+        for key, label in OBJECTIVES.items():
             m = (run.get("measurements") or {}).get(key)
-            if m and m.get("explanation"):
-                lines.append(f"  {key.upper()}: {one(m['explanation'])}")
+            if isinstance(m, Mapping) and m.get("explanation"):
+                lines.append(f"  {label}: {one(m['explanation'])}")
         lines.append("")
     for when, gate in (run.get("steadyState") or {}).items():
         failed = [c for c in gate.get("checks", []) if not c.get("passed")]

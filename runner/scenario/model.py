@@ -298,6 +298,13 @@ class LabRejoinStep(_StepBase):
     action: Literal["lab.rejoin"]
 
 
+class LabFenceStep(_StepBase):
+    """Lab: fence the cluster's site (stop its database, as CloudNativePG's fencing does),
+    so it accepts no write whoever still reaches it; lab.rejoin brings it back."""
+
+    action: Literal["lab.fence"]
+
+
 class LabSwitchoverStep(_StepBase):
     """Lab: planned switchover making the cluster's database the primary again."""
 
@@ -321,13 +328,14 @@ Step = Annotated[
     | LabPromoteStep
     | LabRouteStep
     | LabRejoinStep
-    | LabSwitchoverStep,
+    | LabSwitchoverStep
+    | LabFenceStep,
     Field(discriminator="action"),
 ]
 KUBERNETES_ACTIONS = frozenset(
     {"scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "exec", "job"}
 )
-LAB_ACTIONS = frozenset({"lab.promote", "lab.route", "lab.rejoin", "lab.switchover"})
+LAB_ACTIONS = frozenset({"lab.promote", "lab.route", "lab.rejoin", "lab.switchover", "lab.fence"})
 
 
 class FailbackPolicy(StrEnum):
@@ -341,9 +349,23 @@ class Failover(Model):
     steps: list[Step] = Field(default_factory=list)
 
 
+class RejoinExpectation(StrEnum):
+    WITHOUT_REBUILD = "without-rebuild"
+    """The old primary must come back by rewinding (or without anything to undo), never
+    by a full copy (re-clone, base backup)."""
+    ANY = "any"
+
+
+class FailbackExpect(Model):
+    rejoin: RejoinExpectation | None = None
+    """How the old primary must rejoin; the facts come from a failback step's output
+    (docs/failback.md, "rejoin facts")."""
+
+
 class Failback(Model):
     policy: FailbackPolicy = FailbackPolicy.ALWAYS
     steps: list[Step] = Field(default_factory=list)
+    expect: FailbackExpect = Field(default_factory=FailbackExpect)
 
 
 # --------------------------------------------------------------------------- scenario: measurement
@@ -404,17 +426,56 @@ class RpoMeasure(Model):
         return self
 
 
+class SplitBrainMethod(Model):
+    """Split-brain writes: writes the old primary acknowledged after it should have stopped
+    accepting them (from the start of failover to the end of failback)."""
+
+    acknowledged: str = Field(min_length=1)
+    """PromQL: a counter of the writes the old primary acknowledged (the writer's count;
+    a drop is a restart of the counter, as for `increase()`)."""
+    from_step: str | None = Field(default=None, alias="from")
+    """The failover step from whose start on the old primary must not accept writes (the
+    one promoting the secondary; default: the start of failover)."""
+    created: str | None = None
+    """PromQL: the counter's creation time (e.g. prometheus_client's `<name>_created`), so
+    a restart that does not show as a drop is seen; without it, no split-brain count can
+    be proven small enough (only too large)."""
+
+
+class FailbackMeasure(Model):
+    """Failback as a second measured recovery (docs/failback.md)."""
+
+    rto: RtoMeasure | None = None
+    """The SLI for the failback RTO (default: `measure.rto`), from the start of failback
+    until it holds to the end of the post-check."""
+    canary: CanaryMethod | None = None
+    """The canary contract the other way round: the writes the secondary acknowledged while
+    it served, checked on the primary after failback."""
+    split_brain: SplitBrainMethod | None = None
+
+
 class Measure(Model):
     from_fault: Name | None = Field(default=None, alias="from")
     """The fault whose confirmed injection starts the clock (default: the first fault)."""
     rto: RtoMeasure | None = None
     rpo: RpoMeasure | None = None
+    failback: FailbackMeasure | None = None
+
+
+class FailbackObjectives(Model):
+    rto: Duration | None = None
+    rpo: Duration | None = None
+    max_lost_writes: int | None = Field(default=None, ge=0)
+    max_split_brain_writes: int | None = Field(default=None, ge=0)
+    """At most this many split-brain writes (0 when `measure.failback.splitBrain` is set
+    and this is not)."""
 
 
 class Objectives(Model):
     rto: Duration | None = None
     rpo: Duration | None = None
     max_lost_writes: int | None = Field(default=None, ge=0)
+    failback: FailbackObjectives | None = None
 
 
 class Timeouts(Model):

@@ -93,6 +93,9 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
         except promql.ExpressionError as e:
             found.add(path, str(e))
 
+    for path, message in _failback_problems(spec):
+        found.add(path, message)
+
     start = spec.measure.from_fault
     names = list(dict.fromkeys(f.name for f in spec.faults))
     if start is not None and start not in names:
@@ -125,24 +128,80 @@ def _parts(field: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
+def _failback_problems(spec: model.ScenarioSpec) -> Iterator[tuple[Path_, str]]:
+    """Failback objectives and expectations need what measures them, and failback steps."""
+    fb = spec.measure.failback
+    objectives = spec.objectives.failback
+    no_steps = not spec.failback.steps or spec.failback.policy == model.FailbackPolicy.NEVER
+    if fb is not None and no_steps:
+        yield (
+            ("spec", "measure", "failback"),
+            "measures failback, but the scenario never fails back",
+        )
+    split = None if fb is None else fb.split_brain
+    if split is not None and split.from_step is not None:
+        names = [st.name for st in spec.failover.steps]
+        if split.from_step not in names:
+            yield (
+                ("spec", "measure", "failback", "splitBrain", "from"),
+                f"no failover step is named {split.from_step!r}"
+                f" ({', '.join(names) or 'there are none'})",
+            )
+    if spec.failback.expect.rejoin is not None and no_steps:
+        yield ("spec", "failback", "expect", "rejoin"), "the scenario never fails back"
+    if objectives is None:
+        return
+    base: Path_ = ("spec", "objectives", "failback")
+    if no_steps:
+        yield base, "failback objectives, but the scenario never fails back"
+    if objectives.rto is not None and (fb is None or fb.rto is None) and spec.measure.rto is None:
+        yield (*base, "rto"), "needs an SLI: measure.failback.rto or measure.rto"
+    canary = None if fb is None else fb.canary
+    if objectives.max_lost_writes is not None and canary is None:
+        yield (*base, "maxLostWrites"), "needs measure.failback.canary"
+    if objectives.rpo is not None and (
+        canary is None or canary.acknowledged_time is None or canary.present_time is None
+    ):
+        yield (
+            (*base, "rpo"),
+            "needs measure.failback.canary with acknowledgedTime and presentTime",
+        )
+    if objectives.max_split_brain_writes is not None and (fb is None or fb.split_brain is None):
+        yield (*base, "maxSplitBrainWrites"), "needs measure.failback.splitBrain"
+
+
+def _canary_queries(base: Path_, c: model.CanaryMethod | None) -> Iterator[tuple[Path_, str]]:
+    if c is None:
+        return
+    for name, query in (
+        ("acknowledged", c.acknowledged),
+        ("present", c.present),
+        ("missing", c.missing),
+        ("acknowledgedTime", c.acknowledged_time),
+        ("presentTime", c.present_time),
+    ):
+        if query is not None:
+            yield (*base, "canary", name), query
+
+
 def _measured_queries(spec: model.ScenarioSpec) -> Iterator[tuple[Path_, str]]:
-    """Every PromQL expression the RTO and RPO measurements read, with its field path."""
+    """Every PromQL expression the measurements read, with its field path."""
     m = spec.measure
     if m.rto is not None:
         yield ("spec", "measure", "rto", "sli"), m.rto.sli
     if m.rpo is not None and m.rpo.lag is not None:
         yield ("spec", "measure", "rpo", "lag", "query"), m.rpo.lag.query
-    if m.rpo is not None and m.rpo.canary is not None:
-        c = m.rpo.canary
-        for name, query in (
-            ("acknowledged", c.acknowledged),
-            ("present", c.present),
-            ("missing", c.missing),
-            ("acknowledgedTime", c.acknowledged_time),
-            ("presentTime", c.present_time),
-        ):
-            if query is not None:
-                yield ("spec", "measure", "rpo", "canary", name), query
+    if m.rpo is not None:
+        yield from _canary_queries(("spec", "measure", "rpo"), m.rpo.canary)
+    if (fb := m.failback) is not None:
+        base: Path_ = ("spec", "measure", "failback")
+        if fb.rto is not None:
+            yield (*base, "rto", "sli"), fb.rto.sli
+        yield from _canary_queries(base, fb.canary)
+        if fb.split_brain is not None:
+            yield (*base, "splitBrain", "acknowledged"), fb.split_brain.acknowledged
+            if fb.split_brain.created is not None:
+                yield (*base, "splitBrain", "created"), fb.split_brain.created
 
 
 def _steps(scenario: model.Scenario) -> Iterator[tuple[Path_, model.Step]]:

@@ -50,6 +50,13 @@ class World:
     """Steady state holds only from this time on (the system is still settling before it)."""
     gate_checks: list[datetime] = field(default_factory=list)
     """When the steady-state checks were evaluated."""
+    old_primary_acks: list[datetime] = field(default_factory=list)
+    """When the old primary acknowledged a write (its counter, for split-brain writes)."""
+    step_outputs: dict[str, str] = field(default_factory=dict)
+    """Step name -> extra output it prints (e.g. rejoin facts)."""
+
+    def acks_at(self, t: datetime) -> int:
+        return sum(1 for at in self.old_primary_acks if at <= t)
 
     def snapshot(self) -> None:
         self.history.append((self.clock.now(), self.active, set(self.down)))
@@ -132,7 +139,15 @@ class MemorySteps:
         if isinstance(step, model.LabRouteStep):
             w.active = self.cluster
             w.snapshot()
-        return StepResult(output=f"{step.action} on {self.cluster}")
+        if isinstance(step, model.LabFenceStep):
+            w.down.add(self.cluster)
+            w.snapshot()
+        if isinstance(step, model.LabRejoinStep) and self.cluster in w.down:
+            w.down.discard(self.cluster)
+            w.snapshot()
+        return StepResult(
+            output=f"{step.action} on {self.cluster}\n{w.step_outputs.get(step.name, '')}"
+        )
 
 
 class MemoryLock:
@@ -182,6 +197,11 @@ class MemoryTarget:
     ) -> Mapping[str, Any] | None:
         return {"rtoSeconds": None, "lostWrites": 0}
 
+    def observed_failback(
+        self, *, timeline: Mapping[str, Any], hold_seconds: float, until: datetime
+    ) -> Mapping[str, Any] | None:
+        return None
+
     def close(self) -> None:
         return None
 
@@ -222,6 +242,17 @@ class MemoryMetrics:
         fault_requested: datetime | None,
     ) -> MemoryVerification:
         return MemoryVerification(self.world, spec, fault_start)
+
+    def counter(self, query: str, *, start: datetime, end: datetime) -> list[History]:
+        """The World's acknowledged-write counter of the old primary, sampled every second."""
+
+        def value(t: int) -> float:
+            if "created" in query:
+                return 1.0  # the counter's process never restarts
+            return float(self.world.acks_at(timebase.at(t)))
+
+        points = [(t, value(t)) for t in range(timebase.ms(start), timebase.ms(end) + 1, 1000)]
+        return [History(points=tuple(points))]
 
 
 class MemoryVerification:
