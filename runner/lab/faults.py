@@ -1,7 +1,9 @@
 """The faults the supervisor holds: applied at once, removed on request or when they expire.
 
-Every fault carries the run id that created it and expires after its duration
-plus a margin, so a runner that died never leaves one forever. Link shapes are
+Every fault carries the run id that created it and expires after its duration (a
+partition, as in Chaos Mesh) or its duration plus a margin (the others, which the
+drill removes itself before failing back), so a runner that died never leaves one
+forever. Link shapes are
 recomputed from all active faults after every change, so removal always
 restores and is idempotent.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -60,17 +63,31 @@ class LabFault:
             rate=float(body["rate"]) if body.get("rate") else None,
             duration=duration,
             created_at=now,
-            expires_at=now + duration + float(body.get("margin", EXPIRY_MARGIN)),
+            expires_at=now + duration + float(body.get("margin", _margin(str(body["type"])))),
         )
+
+
+def _margin(fault_type: str) -> float:
+    """A partition heals by itself after its duration, as Chaos Mesh's NetworkChaos does (a
+    split brain lasts as long as the partition); other faults are held until the drill
+    removes them (the failback depends on it), expiring `EXPIRY_MARGIN` after their
+    duration only if nobody does."""
+    return 0.0 if fault_type == "network-partition" else EXPIRY_MARGIN
 
 
 class FaultBook:
     """Applies, lists and removes lab faults; `lock` serialises them with the lab steps."""
 
     def __init__(
-        self, sites: dict[str, Site], proxies: dict[str, LinkProxy], lock: threading.RLock
+        self,
+        sites: dict[str, Site],
+        proxies: dict[str, LinkProxy],
+        lock: threading.RLock,
+        on_healed: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_healed`: called when the last network partition is removed."""
         self.sites, self.proxies, self.lock = sites, proxies, lock
+        self.on_healed = on_healed
         self.active: dict[str, LabFault] = {}
         self._stop = threading.Event()
 
@@ -104,8 +121,14 @@ class FaultBook:
                 self.sites[fault.site].restore()
             del self.active[fault_id]
             self._shape_links()
+            if fault.type == "network-partition" and not self.partitioned:
+                self.on_healed()
             log.info("removed fault %s", fault.id)
             return True
+
+    @property
+    def partitioned(self) -> bool:
+        return any(f.type == "network-partition" for f in self.snapshot())
 
     def snapshot(self) -> list[LabFault]:
         """A snapshot of the active faults (safe while another thread changes them)."""

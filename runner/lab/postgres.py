@@ -9,6 +9,7 @@ config, because pg_basebackup and pg_rewind copy the config between servers.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -64,6 +65,12 @@ def run_tool(*args: str, timeout: float = 120) -> str:
     return str(r.stdout) + str(r.stderr)
 
 
+def copied_bytes(output: str) -> int | None:
+    """The bytes a pg_rewind or pg_basebackup run with --progress says it copied."""
+    found = re.findall(r"(\d+)/(\d+) kB", output)
+    return int(found[-1][0]) * 1024 if found else None
+
+
 def connect(port: int, timeout: int = 2) -> psycopg.Connection[Any]:
     """An autocommit connection with short connect and statement timeouts."""
     return psycopg.connect(
@@ -109,9 +116,9 @@ class PgNode:
         with (self.data / "postgresql.conf").open("a") as f:
             f.write(SETTINGS)
 
-    def basebackup_from(self, port: int) -> None:
+    def basebackup_from(self, port: int) -> str:
         shutil.rmtree(self.data, ignore_errors=True)
-        run_tool(
+        return run_tool(
             "pg_basebackup",
             "-h",
             "127.0.0.1",
@@ -126,16 +133,27 @@ class PgNode:
             "-c",
             "fast",
             "--no-sync",
+            "--progress",
         )
 
     def rewind_from(self, port: int) -> str:
         return run_tool(
             "pg_rewind",
+            "--progress",
             "--target-pgdata",
             str(self.data),
             "--source-server",
             f"host=127.0.0.1 port={port} user=postgres dbname=postgres",
         )
+
+    def timeline(self) -> int | None:
+        """The timeline of the latest checkpoint in the control file (None if unreadable)."""
+        try:
+            out = run_tool("pg_controldata", str(self.data), timeout=30)
+        except (LabError, OSError, subprocess.SubprocessError):
+            return None
+        m = re.search(r"Latest checkpoint's TimeLineID:\s+(\d+)", out)
+        return int(m.group(1)) if m else None
 
     def make_standby(self, upstream_port: int) -> None:
         """Follow the server behind `upstream_port` (a lab proxy) once started."""

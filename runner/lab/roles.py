@@ -7,10 +7,12 @@ the same proxy (a partitioned site cannot rejoin, as in real life).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
@@ -35,8 +37,10 @@ class Roles:
         sites: dict[str, Site],
         proxies: dict[str, LinkProxy],
         on_promoted: Callable[[str], None] = lambda site: None,
+        on_rejoined: Callable[[dict[str, Any]], None] = lambda facts: None,
     ) -> None:
         self.sites, self.proxies, self.on_promoted = sites, proxies, on_promoted
+        self.on_rejoined = on_rejoined
 
     def upstream_port(self, site: str) -> int:
         """The port a standby at `site` streams from: the proxy in front of the other site."""
@@ -88,17 +92,59 @@ class Roles:
         target = self.sites[site]
         target.thaw()
         target.db.stop()
+        before = target.db.timeline()
         postgres.query(self.sites[other].db.port, "CHECKPOINT", 30)
-        output = target.db.rewind_from(self.upstream_port(site))
+        mode, copied, note = self._bring_back(target, self.upstream_port(site))
         target.db.make_standby(self.upstream_port(site))
         target.db.start()
         target.start_orders()
         target.db.wait_streaming(max(1.0, timeout - (time.monotonic() - started)))
-        rewound = "no rewind required" not in output
-        return (
-            f"{site} rejoined as standby of {other} "
-            f"({'rewound' if rewound else 'no rewind needed'}) in {time.monotonic() - started:.2f}s"
+        seconds = round(time.monotonic() - started, 3)
+        facts = {
+            "mode": mode,
+            "site": site,
+            "timelineBefore": before,
+            "timelineAfter": self._received_timeline(site),
+            "bytesCopied": copied,
+            "seconds": seconds,
+        }
+        self.on_rejoined(facts)
+        # the rejoin facts line of docs/failback.md, read by the engine from the output
+        return f"{site} rejoined as standby of {other} ({mode}{note}) in {seconds:.2f}s\n" + (
+            json.dumps({"rejoin": facts}, sort_keys=True)
         )
+
+    def _bring_back(self, target: Site, upstream: int) -> tuple[str, int | None, str]:
+        """pg_rewind the old primary; when that is impossible (its WAL is gone, say),
+        re-clone it from the primary with a base backup: a rebuild."""
+        try:
+            output = target.db.rewind_from(upstream)
+        except LabError as e:
+            log.warning("pg_rewind of %s failed, re-cloning it: %s", target.name, e)
+            output = target.db.basebackup_from(upstream)
+            return "recloned", postgres.copied_bytes(output), "; pg_rewind failed"
+        if "no rewind required" in output:
+            return "no-rewind-needed", 0, ""
+        return "rewound", postgres.copied_bytes(output), ""
+
+    def _received_timeline(self, site: str) -> int | None:
+        try:
+            rows = postgres.query(
+                self.sites[site].db.port, "SELECT received_tli FROM pg_stat_wal_receiver"
+            )
+        except psycopg.Error:
+            return None
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def fence(self, site: str) -> str:
+        """Fence the old primary (as CloudNativePG's fencing does): stop its database, so
+        it accepts no write whoever still reaches it; `rejoin` brings it back as standby."""
+        node = self.sites[site].db
+        if not node.running:
+            return f"{site} is already fenced (its database is down)"
+        self.sites[site].thaw()
+        node.stop()
+        return f"fenced {site}: its database is stopped"
 
     def switchover(self, site: str, timeout: float) -> str:
         """Planned: stop the other primary cleanly, promote `site`, rejoin the other as standby."""

@@ -5,7 +5,9 @@ to `acks.jsonl` (site, seq, ts) and kept in gauges that hold their value after
 the site dies. It is also the canary's writer: it remembers the writes each site
 acknowledged since traffic was last routed to that site (`acknowledged`), so the
 exporter can check them against the other site (the canary contract of
-docs/measurement.md, `missing` form).
+docs/measurement.md, `missing` form), and counts them per site (`lab_router_acks_total`).
+A route change made during a partition does not reach the clients cut off with the old
+site: they keep writing there until the partition heals (a split brain, docs/failback.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from runner.lab.state import SITES
 
@@ -59,6 +61,18 @@ class Router:
             ["site"],
             registry=registry,
         )
+        self._count = Counter(
+            "lab_router_acks",
+            "Writes acknowledged through the router, per acknowledging site (the writer's"
+            " count: the split-brain counter of docs/failback.md)",
+            ["site"],
+            registry=registry,
+        )
+        for s in order_ports:
+            self._count.labels(s)  # 0 from the start: a sample before any split brain
+        self.stranded: str | None = None
+        """The site the clients cut off by a partition still write to (see `route`)."""
+        self._turn = False
         self._active = Gauge(
             "lab_router_active_site",
             "1 for the site receiving traffic",
@@ -78,13 +92,25 @@ class Router:
         self.server.server_close()
         self._acks.close()
 
-    def route(self, site: str) -> None:
+    def route(self, site: str, *, partitioned: bool = False) -> None:
+        """Send traffic to `site`. During a partition (`partitioned`) the change does not
+        reach the clients on the far side: half the writes (those clients) keep going to
+        the site that was active, until `heal` (a split brain, unless it is fenced)."""
         with self._lock:
             # a new epoch for `site`: what it acknowledged before was checked in its drill
             self._epoch[site].clear()
+            if partitioned and site != self.active:
+                self.stranded = self.active
+            elif self.stranded == site:
+                self.stranded = None
         self.active = site
         self._show_active()
         self._on_switch(site)
+
+    def heal(self) -> None:
+        """The partition is gone: every client follows the route again."""
+        with self._lock:
+            self.stranded = None
 
     def acknowledged(self, site: str, since: float) -> list[tuple[int, float]]:
         """(seq, writer's ts) of the writes `site` acknowledged in its current epoch,
@@ -98,6 +124,10 @@ class Router:
 
     def forward(self) -> tuple[int, dict[str, Any]]:
         site = self.active
+        with self._lock:
+            if self.stranded is not None:
+                self._turn = not self._turn
+                site = self.stranded if self._turn else site
         conn = http.client.HTTPConnection(
             "127.0.0.1", self.order_ports[site], timeout=FORWARD_TIMEOUT
         )
@@ -116,6 +146,7 @@ class Router:
                     json.dumps({"site": site, "seq": body["seq"], "ts": body["ts"]}) + "\n"
                 )
                 self._seq.labels(site).set(body["seq"])
+                self._count.labels(site).inc()
                 self._ts.labels(site).set(body["ts"])
                 epoch = self._epoch[site]
                 epoch.append((int(body["seq"]), float(body["ts"])))

@@ -35,7 +35,7 @@ from runner.lab.sites import Site
 from runner.lab.state import SITES, LabState, Layout, free_port, read_state, write_json_atomic
 
 log = logging.getLogger(__name__)
-STEPS = ("lab.promote", "lab.route", "lab.rejoin", "lab.switchover")
+STEPS = ("lab.promote", "lab.route", "lab.rejoin", "lab.switchover", "lab.fence")
 
 
 def prepare_dirs(layout: Layout) -> None:
@@ -66,8 +66,15 @@ class Supervisor:
         self.proxies = {
             proxy_name(s): LinkProxy(proxy_name(s), self.sites[s].db.port) for s in SITES
         }
-        self.roles = Roles(self.sites, self.proxies, on_promoted=self._record_promotion)
-        self.faults = FaultBook(self.sites, self.proxies, self.lock)
+        self.roles = Roles(
+            self.sites,
+            self.proxies,
+            on_promoted=self._record_promotion,
+            on_rejoined=self._record_rejoin,
+        )
+        self.faults = FaultBook(
+            self.sites, self.proxies, self.lock, on_healed=lambda: self.router.heal()
+        )
         self.registry = CollectorRegistry()
         self.router = Router(
             active=active,
@@ -154,6 +161,11 @@ class Supervisor:
         with self.layout.promotions.open("a") as f:
             f.write(json.dumps({"ts": time.time(), "site": site}) + "\n")
 
+    def _record_rejoin(self, facts: dict[str, Any]) -> None:
+        """The lab's own record of how a site rejoined (ground truth of docs/failback.md)."""
+        with self.layout.rejoins.open("a") as f:
+            f.write(json.dumps({"ts": time.time(), **facts}) + "\n")
+
     def _write_state(self) -> None:
         state = LabState(
             supervisor_pid=os.getpid(),
@@ -181,8 +193,16 @@ class Supervisor:
             raise LabError(f"unknown lab step {action!r} or site {site!r}")
         with self.lock:
             if action == "lab.route":
-                self.router.route(site)
+                partitioned = self.faults.partitioned
+                self.router.route(site, partitioned=partitioned)
                 output = f"traffic now goes to {site}"
+                if self.router.stranded is not None:
+                    output += (
+                        f"; the clients cut off by the partition still write to"
+                        f" {self.router.stranded}"
+                    )
+            elif action == "lab.fence":
+                output = self.roles.fence(site)
             elif action == "lab.promote":
                 output = self.roles.promote(site, timeout)
             elif action == "lab.rejoin":

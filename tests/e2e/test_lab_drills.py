@@ -47,6 +47,20 @@ def test_region_failover_passes_with_measurements_matching_ground_truth(lab: Lab
     )
     assert [p["name"] for p in run["phases"]][-3:] == ["post-steady-state", "cleanup", "report"]
     assert all(f["recoveredAt"] for f in run["faults"])
+    # the way back, measured against the lab's truth (docs/failback.md)
+    m, back = run["measurements"], observed["failback"]
+    for key in ("failbackRto", "failbackRpo", "splitBrain", "rejoin"):
+        assert m[key]["status"] == "met", (key, m[key]["explanation"])
+    fb = m["failbackRto"]
+    assert fb["lowerSeconds"] - 0.05 <= back["rtoSeconds"] <= fb["upperSeconds"] + 0.05
+    truth = back["continuity"]
+    assert truth["lostWrites"] == 0 and truth["splitBrainWrites"] == 0
+    assert m["failbackRpo"]["details"]["canary"]["lostWrites"] == 0
+    assert (m["splitBrain"]["lowerWrites"], m["splitBrain"]["upperWrites"]) == (0, 0)
+    served = {p["phase"]: p for p in truth["phases"]}["served-by-secondary"]
+    assert served["acknowledged"] > 0 and served["lost"] == 0  # the round trip kept them
+    assert m["rejoin"]["details"]["mode"] == "rewound" == back["rejoin"]["mode"]
+    assert m["rejoin"]["details"]["timelineAfter"] == back["rejoin"]["timelineAfter"]
     assert_restored(lab)
     assert_healthy_topology(lab)
 
