@@ -20,6 +20,14 @@ def clock(value: Any) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
+def clock_epoch(value: Any) -> str:
+    """HH:MM:SS.mmm of unix seconds (a writer's timestamp), or '-'."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC).strftime("%H:%M:%S.%f")[:-3]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "-"
+
+
 def when(value: Any) -> str:
     """YYYY-MM-DD HH:MM:SS UTC of an ISO time, or '-'."""
     t = epoch(value)
@@ -81,3 +89,23 @@ def lost_writes(run: Mapping[str, Any]) -> tuple[Any, Any] | None:
     if "maxLostWrites" not in details and "lostWrites" not in canary:
         return None
     return canary.get("lostWrites"), details.get("maxLostWrites")
+
+
+def continuity(run: Mapping[str, Any]) -> str | None:
+    """One line on the writes of the round trip (the target's ledger, docs/failback.md)."""
+    observed = run.get("observed")
+    back = observed.get("failback") if isinstance(observed, Mapping) else None
+    truth = back.get("continuity") if isinstance(back, Mapping) else None
+    if not isinstance(truth, Mapping):
+        return None
+    lost = [
+        f"{p.get('lost')} in {p.get('phase')}"
+        for p in truth.get("phases") or []
+        if isinstance(p, Mapping) and p.get("lost")
+    ]
+    return (
+        f"{truth.get('acknowledgedWrites')} acknowledged writes, {truth.get('lostWrites')} lost"
+        + (f" ({', '.join(lost)})" if lost else "")
+        + f", {truth.get('splitBrainWrites')} split-brain ({truth.get('splitBrainLost')} of"
+        " them lost)"
+    )

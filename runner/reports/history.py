@@ -1,7 +1,9 @@
-"""Every run of a scenario over time: RTO and RPO against their objectives, and regressions.
+"""Every run of a scenario over time: RTO and RPO, failover and failback, against their
+objectives, and regressions.
 
-A regression is judged per objective (RTO, RPO) on the runs that measured a value (runs
-whose measurement was inconclusive, aborted or errored are listed but never judged), and
+A regression is judged per objective (RTO, RPO, failback RTO, failback RPO) on the runs
+that measured a value (runs whose measurement was inconclusive, aborted or errored are
+listed but never judged), and
 for each such run as of that run, so a trend chart can show where a regression appeared:
 
 * **above median**: the value is above the median of up to `window` earlier measured values
@@ -24,7 +26,12 @@ from typing import Any
 
 from runner.text import line as one
 
-METRICS = ("rto", "rpo")
+METRICS = ("rto", "rpo", "failbackRto", "failbackRpo")
+NAMES = {"rto": "RTO", "rpo": "RPO", "failbackRto": "failback RTO", "failbackRpo": "failback RPO"}
+
+
+def name(metric: str) -> str:
+    return NAMES.get(metric, metric.upper())
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ def _flagged(rows: list[Row], rules: Rules) -> tuple[list[Row], list[Regression]
             if n == len(measured) - 1:
                 run_id = rows[measured[n][0]].run_id
                 regressions += [
-                    Regression(metric, rule, run_id, f"{metric.upper()} {message}")
+                    Regression(metric, rule, run_id, f"{name(metric)} {message}")
                     for rule, message in found
                 ]
     out = [
@@ -225,6 +232,11 @@ def build(
     return out
 
 
+def shown_metrics(h: ScenarioHistory) -> list[str]:
+    """RTO and RPO always; the failback ones when some run measured them."""
+    return [m for m in METRICS if m in ("rto", "rpo") or any(m in r.values for r in h.rows)]
+
+
 def _cell(v: Value | None) -> str:
     if v is None:
         return "-"
@@ -247,23 +259,21 @@ def render_text(histories: Sequence[ScenarioHistory]) -> str:
     lines: list[str] = []
     for h in histories:
         runs = f"{len(h.rows)} run{'' if len(h.rows) == 1 else 's'}"
+        shown = shown_metrics(h)
         lines.append(
-            f"{one(h.scenario)}: {runs}; RTO objective {_target(h.rows, 'rto')}, "
-            f"RPO objective {_target(h.rows, 'rpo')}"
+            f"{one(h.scenario)}: {runs}; "
+            + ", ".join(f"{name(m)} objective {_target(h.rows, m)}" for m in shown)
         )
-        header = ("started (UTC)", "run", "status", "RTO", "RPO", "regression")
+        header = ("started (UTC)", "run", "status", *(name(m) for m in shown), "regression")
         table = [header]
         for r in h.rows:
-            flags = [
-                f"{k.upper()} {f}" for k in METRICS if k in r.values for f in r.values[k].flags
-            ]
+            flags = [f"{name(k)} {f}" for k in METRICS if k in r.values for f in r.values[k].flags]
             table.append(
                 (
                     one(r.started_at[:19].replace("T", " ")),
                     one(r.run_id),
                     one(r.status),
-                    _cell(r.values.get("rto")),
-                    _cell(r.values.get("rpo")),
+                    *(_cell(r.values.get(m)) for m in shown),
                     ", ".join(flags) or "-",
                 )
             )

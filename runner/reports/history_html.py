@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from runner.reports import trend_chart
-from runner.reports.history import METRICS, Rules, ScenarioHistory, Value
+from runner.reports.history import METRICS, Rules, ScenarioHistory, Value, name, shown_metrics
 from runner.reports.page import document, table, verdict_colours
 from runner.reports.svg import esc
 
@@ -41,6 +41,7 @@ def _section(h: ScenarioHistory) -> list[str]:
         if any(metric in r.values for r in h.rows):
             out.append(trend_chart.render(h.rows, metric))
     rows = []
+    shown = shown_metrics(h)
     for i, r in enumerate(h.rows):
         bg, fg = verdict_colours(r.status)
         rows.append(
@@ -49,14 +50,12 @@ def _section(h: ScenarioHistory) -> list[str]:
                 esc(r.started_at[:19].replace("T", " ")),
                 esc(r.run_id),
                 f'<span class="pill" style="background:{bg};color:{fg}">{esc(r.status)}</span>',
-                _value(r.values.get("rto")),
-                _value(r.values.get("rpo")),
+                *(_value(r.values.get(m)) for m in shown),
                 esc(r.reason),
             ]
         )
-    out.append(
-        table(["#", "started (UTC)", "run", "status", "RTO", "RPO", "reason"], rows, raw=True)
-    )
+    headers = ["#", "started (UTC)", "run", "status", *(name(m) for m in shown), "reason"]
+    out.append(table(headers, rows, raw=True))
     return out
 
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from runner.records.summary import objectives_rows
+from runner.records.summary import KEYS, objectives_rows
 from runner.reports import facts, timeline, timeline_chart
 from runner.reports.page import document, table, verdict_colours
 from runner.reports.record import RunFolder
@@ -59,7 +59,7 @@ def _objectives(run: Mapping[str, Any]) -> str:
     measurements = run.get("measurements") or {}
     rows = []
     for objective, measured, target, met, uncertainty in objectives_rows(run):
-        m = measurements.get(objective.lower()) or {}
+        m = measurements.get(KEYS.get(objective, objective.lower())) or {}
         rows.append(
             [
                 esc(objective),
@@ -117,6 +117,83 @@ def _objectives(run: Mapping[str, Any]) -> str:
         parts = [f"{k} = {v}" for k, v in observed.items() if not isinstance(v, dict | list)]
         out += f"<p>Observed by the lab (ground truth): {esc(', '.join(parts))}</p>"
     return out
+
+
+def _continuity(run: Mapping[str, Any]) -> str:
+    """Lost and split-brain writes per phase: as measured, and as the target saw them."""
+    measurements = run.get("measurements") or {}
+    out = []
+    rows = []
+    for key, what in (
+        ("rpo", "acknowledged by the old primary, missing on the new one (at failover)"),
+        ("failbackRpo", "acknowledged by the secondary, missing after failback"),
+    ):
+        canary = ((measurements.get(key) or {}).get("details") or {}).get("canary") or {}
+        if canary:
+            lost = canary.get("lostWrites")
+            rows.append([esc(what), esc("unknown" if lost is None else lost)])
+    split = measurements.get("splitBrain") or {}
+    for p in (split.get("details") or {}).get("phases") or []:
+        lower, upper = p.get("lower"), p.get("upper")
+        count = f"{lower}" if lower == upper else f"{lower}–{'?' if upper is None else upper}"
+        rows.append([esc(f"split-brain writes during {p.get('phase')}"), esc(count)])
+    if rows:
+        out.append(table(["measured", "writes"], rows, raw=True))
+    observed = run.get("observed") or {}
+    truth = ((observed.get("failback") or {}) if isinstance(observed, Mapping) else {}).get(
+        "continuity"
+    )
+    if isinstance(truth, Mapping):
+        out.append(
+            f"<p>Observed by the target: {esc(truth.get('acknowledgedWrites'))} acknowledged"
+            f" writes, {esc(truth.get('lostWrites'))} lost,"
+            f" {esc(truth.get('splitBrainWrites'))} split-brain"
+            f" ({esc(truth.get('splitBrainLost'))} of them lost).</p>"
+        )
+        out.append(
+            table(
+                [
+                    "phase (acknowledged in)",
+                    "acknowledged",
+                    "lost",
+                    "split-brain",
+                    "split-brain lost",
+                ],
+                [
+                    [
+                        p.get("phase"),
+                        p.get("acknowledged"),
+                        p.get("lost"),
+                        p.get("splitBrain"),
+                        p.get("splitBrainLost"),
+                    ]
+                    for p in truth.get("phases") or []
+                ],
+            )
+        )
+        listed = [
+            [w.get("phase"), w.get("site"), w.get("seq"), facts.clock_epoch(w.get("ts")), "lost"]
+            for w in truth.get("lost") or []
+        ] + [
+            [
+                w.get("phase"),
+                w.get("site"),
+                w.get("seq"),
+                facts.clock_epoch(w.get("ts")),
+                "split-brain, " + ("lost" if w.get("lost") else "kept"),
+            ]
+            for w in truth.get("splitBrain") or []
+            if not w.get("lost")
+        ]
+        if listed:
+            out.append(
+                "<details><summary>Lost and split-brain writes (first 50 of each)</summary>"
+                + table(["phase", "site", "seq", "writer's time (UTC)", "what"], listed)
+                + "</details>"
+            )
+    if not out:
+        return ""
+    return "<h2>Data continuity</h2>" + "".join(out)
 
 
 def _timeline(run: Mapping[str, Any]) -> str:
@@ -302,6 +379,8 @@ def render(folder: RunFolder, *, signer: str | None = None) -> str:
         "<h2>Objectives</h2>",
         _objectives(run),
     ]
+    if continuity := _continuity(run):
+        sections.append(continuity)
     if problems:
         sections += [
             "<h2>Problems</h2>",

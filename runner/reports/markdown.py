@@ -77,6 +77,9 @@ def render(folder: RunFolder, *, report_path: str | None = None, signer: str | N
         lines.append("")
     else:
         lines += ["Nothing was measured.", ""]
+    continuity = facts.continuity(run)
+    if continuity:
+        lines += [f"**Data continuity:** {md(continuity)}", ""]
     problems = facts.problems(run)
     if problems:
         lines += [f"- {md(p)}" for p in problems] + [""]

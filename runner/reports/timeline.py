@@ -46,7 +46,8 @@ class Span:
 @dataclass(frozen=True)
 class Marker:
     key: str
-    """fault-injected, first-failure, failover-done, recovered, fault-removed, failback-done."""
+    """fault-injected, first-failure, failover-done, recovered, fault-removed,
+    failback-started, failback-recovered, failback-done."""
     label: str
     at: float
 
@@ -84,9 +85,13 @@ def _label(query: str, labels: Mapping[str, Any], several: bool) -> str:
     return f"{query} {{{inner}}}" if inner else query
 
 
-def series(run: Mapping[str, Any], role: str) -> list[Line]:
-    """The series fetched for `role` (`result`, or `series` as docs/run-record.md names it)."""
-    fetched = ((run.get("measurementInputs") or {}).get("series") or {}).get(role) or {}
+def series(run: Mapping[str, Any], role: str, *, failback: bool = False) -> list[Line]:
+    """The series fetched for `role` (`result`, or `series` as docs/run-record.md names it);
+    `failback`: those read for the failback measurement."""
+    inputs = run.get("measurementInputs") or {}
+    if failback:
+        inputs = inputs.get("failback") or {}
+    fetched = ((inputs.get("series") or {}) if isinstance(inputs, Mapping) else {}).get(role) or {}
     items = fetched.get("result", fetched.get("series")) or []
     query = str(fetched.get("query") or role)
     lines = []
@@ -143,15 +148,39 @@ def markers(run: Mapping[str, Any]) -> list[Marker]:
             out.append(
                 Marker("fault-removed", f"fault {f.get('fault') or f.get('name')} removed", at)
             )
+    if (at := epoch(tl.get("failbackStarted"))) is not None:
+        out.append(Marker("failback-started", "failback started", at))
+        back = _value(((run.get("measurements") or {}).get("failbackRto") or {}).get("seconds"))
+        if back is not None:
+            out.append(Marker("failback-recovered", f"failback recovered ({back:g}s)", at + back))
     if (at := epoch(tl.get("failbackDone"))) is not None:
         out.append(Marker("failback-done", "failback done", at))
     return sorted(out, key=lambda m: m.at)
 
 
+def _through_failback(failover: list[Line], failback: list[Line]) -> list[Line]:
+    """The SLI through failback and the post-check: each failover line continued with the
+    failback samples of the same label (the failback measurement reads the same SLI)."""
+    later = {line.label: line for line in failback}
+    out = []
+    for line in failover:
+        extra = later.pop(line.label, None)
+        if extra is None:
+            out.append(line)
+            continue
+        merged = dict(line.points)
+        merged.update(extra.points)
+        out.append(Line(line.label, tuple(sorted(merged.items()))))
+    return out + list(later.values())
+
+
 def build(run: Mapping[str, Any]) -> Timeline:
     started = epoch(run.get("startedAt"))
     finished = epoch(run.get("finishedAt"))
-    sli = [line for role in SLI_ROLES for line in series(run, role)]
+    sli = _through_failback(
+        [line for role in SLI_ROLES for line in series(run, role)],
+        [line for role in SLI_ROLES for line in series(run, role, failback=True)],
+    )
     lag = [line for role in LAG_ROLES for line in series(run, role)]
     marks = markers(run)
     times = [t for line in [*sli, *lag] for t, _ in line.points] + [m.at for m in marks]

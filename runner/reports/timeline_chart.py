@@ -25,6 +25,8 @@ MARKER_COLOURS = {
     "failover-done": "#054da7",
     "recovered": "#1a7f37",
     "fault-removed": "#8250df",
+    "failback-started": "#0a6870",
+    "failback-recovered": "#1a7f37",
     "failback-done": "#1b7c83",
 }
 PHASE_COLOURS = {

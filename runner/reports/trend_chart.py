@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from runner.reports import svg
+from runner.reports import history, svg
 from runner.reports.history import Row
 
 WIDTH, HEIGHT = 1100, 260
@@ -27,7 +27,7 @@ def render(rows: Sequence[Row], metric: str) -> str:
     n = max(len(rows), 1)
     x = svg.Scale(-0.5, n - 0.5, LEFT, WIDTH - RIGHT)
     y = svg.Scale(0.0, top, HEIGHT - BOTTOM, TOP)
-    name = metric.upper()
+    name = history.name(metric)
     out = [
         svg.el(
             "rect",
