@@ -104,6 +104,8 @@ class StepResult:
 
     output: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
+    captured: Mapping[str, str] = field(default_factory=dict)
+    """Values a `capture` step read (name to text), for later steps and measurements."""
 
 
 class FaultProvider(Protocol):

@@ -56,6 +56,13 @@ def register(secret: str) -> None:
         _pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
 
+def names_a_secret(name: str) -> bool:
+    """Whether a key or field name says its value is a credential (`token`, `password`,
+    `demotionToken`, ...): such values are never shown, and a value read from such a
+    field is masked everywhere from then on (`register`)."""
+    return bool(_SECRET_KEYS.search(name))
+
+
 def register_url(value: str) -> None:
     """Mask the secrets a URL carries wherever they appear alone (a server may echo them):
     its user info and the values of query parameters whose names say credential."""

@@ -15,7 +15,9 @@ Checks, for the faults and steps of the scenario that land on this cluster:
   the Chaos Mesh webhooks judge it, and the answer must hold every field that was sent
   (servers before 1.25 ignore strict field validation and prune unknown fields silently);
 - every step target: its kind is served (discovery) and a named object exists (get),
-  unless an `apply` or `job` step of the scenario creates it.
+  unless an `apply` or `job` step of the scenario creates it;
+- the scenario's object checks (`spec.preflight`, which recipes add): each named object
+  exists and meets its conditions (`object_checks`).
 Nothing stops at the first problem: the report lists them all, with notes besides.
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 
 from runner import backends
 from runner.chaosmesh.compile import ChaosObject, Stamp, compile_fault
+from runner.chaosmesh.object_checks import check_objects
 from runner.chaosmesh.steps import required_access, served_resource, step_object
 from runner.errors import DrillError, KubeError, StepError
 from runner.kube.client import KubeClient
@@ -59,7 +62,8 @@ def preflight(
     missing: list[str] = []
     notes: list[str] = []
     objects: list[tuple[str, ChaosObject]] = []
-    for fault in scenario.spec.faults:
+    injected = [] if scenario.test_failover else scenario.spec.faults  # a test injects none
+    for fault in injected:
         if fault.cluster != cluster:
             continue
         try:
@@ -78,7 +82,11 @@ def preflight(
     )
     steps = [
         s
-        for s in (*scenario.spec.failover.steps, *scenario.spec.failback.steps)
+        for s in (
+            *scenario.steps_of("baseline"),
+            *scenario.steps_of("failover"),
+            *scenario.steps_of("failback"),
+        )
         if s.cluster == cluster
     ]
     try:
@@ -91,6 +99,13 @@ def preflight(
         if len(missing) == before:  # a dry run would only repeat a missing right or CRD
             missing += _dry_run(client, objects)
         missing += _step_targets(client, cluster, namespace, steps, notes)
+        missing += check_objects(
+            client,
+            cluster=cluster,
+            namespace=namespace,
+            checks=scenario.spec.preflight,
+            resolve=lambda kind, api_version: served_resource(client, kind, api_version),
+        )
     except KubeError as e:
         missing.append(str(e))
     return backends.PreflightReport(cluster=cluster, missing=tuple(missing), notes=tuple(notes))
@@ -118,7 +133,8 @@ def _rbac(
     for verb, res, ns in dict.fromkeys(checks):
         allowed, _ = client.can_i(verb, res, namespace=ns)
         if not allowed:
-            missing.append(f"RBAC: {verb} {res.qualified} in namespace {ns!r}")
+            where = f"in namespace {ns!r}" if res.namespaced else "(cluster-scoped)"
+            missing.append(f"RBAC: {verb} {res.qualified} {where}")
     return missing
 
 

@@ -1,21 +1,23 @@
 """Kubernetes failover/failback steps on one cluster: scale, patch, apply, delete,
-rollout-restart, wait-for, job and exec. One call is one attempt; the engine retries.
+rollout-restart, wait-for, capture, list-item, job and exec. One call is one attempt; the
+engine retries. The steps that read and compare fields live in `object_steps`.
 
-Idempotency: scale, patch (merge/strategic), apply, delete (absent is fine) and
-wait-for can be retried safely; a JSON patch may not be; rollout-restart restarts
-again; exec is as idempotent as its command (a retry runs it again, possibly in another
-pod when a selector picks it). Objects without a namespace use the target's namespace.
+Idempotency: scale, patch (merge/strategic), apply, delete (absent is fine), wait-for,
+capture and list-item can be retried safely; a JSON patch may not be; rollout-restart
+restarts again; exec is as idempotent as its command (a retry runs it again, possibly in
+another pod when a selector picks it). Objects without a namespace use the target's
+namespace.
 """
 
 from __future__ import annotations
 
-import math
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from runner import backends
+from runner.chaosmesh import object_steps
 from runner.clock import Clock
 from runner.errors import KubeError, StepError
 from runner.kube.client import KubeClient
@@ -25,7 +27,10 @@ from runner.kube.resources import CHAOS_GROUP, PODS, Resource, chaos_resource
 from runner.scenario import model
 
 ACTIONS = frozenset(
-    {"scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "job", "exec"}
+    {
+        *("scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "job", "exec"),
+        *("capture", "list-item"),
+    }
 )
 _KINDS = {
     "Deployment": Resource("apps", "v1", "deployments", "Deployment"),
@@ -39,6 +44,9 @@ _KINDS = {
     "Secret": Resource("", "v1", "secrets", "Secret"),
     "Pod": Resource("", "v1", "pods", "Pod"),
 }
+CLUSTER_SCOPED = frozenset({("cluster.karmada.io", "Cluster")})
+"""Kinds of other groups that have no namespace (the recipes' kinds; the rest of the
+recipes' kinds are namespaced, with the regular plural)."""
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 EXEC_OUTPUT_LIMIT = 2000
 """Characters of exec output kept in the step result (the end of it)."""
@@ -56,7 +64,8 @@ def resource_for(kind: str, api_version: str | None) -> Resource:
     group, _, version = api_version.rpartition("/")
     if group == CHAOS_GROUP:
         return chaos_resource(kind)  # Chaos Mesh plurals: podchaos, networkchaos, schedules
-    return Resource(group, version, _plural(kind), kind)
+    namespaced = (group, kind) not in CLUSTER_SCOPED
+    return Resource(group, version, _plural(kind), kind, namespaced=namespaced)
 
 
 def served_resource(client: KubeClient, kind: str, api_version: str | None) -> Resource:
@@ -95,6 +104,8 @@ _VERBS = {
     "rollout-restart": ("patch",),
     "wait-for": ("get", "watch"),
     "job": ("create", "get", "delete"),
+    "capture": ("get",),
+    "list-item": ("get", "update"),
 }
 
 
@@ -133,9 +144,11 @@ def step_object(step: model.Step, namespace: str) -> StepObject | None:
         | model.PatchStep
         | model.DeleteStep
         | model.RolloutRestartStep
-        | model.WaitForStep,
-    ):
+        | model.WaitForStep
+        | model.ListItemStep,
+    ) or (isinstance(step, model.CaptureStep) and step.target is not None):
         ref = step.target
+        assert ref is not None
         return StepObject(
             kind=ref.kind,
             api_version=ref.api_version,
@@ -158,20 +171,23 @@ def required_access(
         ns = step.namespace
         checks = [("create", POD_EXEC, ns), ("get", POD_EXEC, ns)]
         return checks if step.pod else [*checks, ("list", PODS, ns)]
+    if step.action not in _VERBS:
+        return []
+    if isinstance(step, model.CaptureStep) and step.select is not None:
+        sel = step.select
+        try:
+            res = resolve(sel.kind, sel.api_version)
+        except StepError:
+            return []
+        return [("list", res, sel.namespace or namespace)]
     target = step_object(step, namespace)
-    if step.action not in _VERBS or target is None:
+    if target is None:
         return []
     try:
         res = resolve(target.kind, target.api_version)
     except StepError:
         return []  # reported by preflight's step checks; validation names a missing apiVersion
     return [(verb, res, target.namespace) for verb in _VERBS[step.action]]
-
-
-def _field(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = obj.get(part) if isinstance(obj, dict) else None
-    return obj
 
 
 class KubernetesSteps:
@@ -198,19 +214,24 @@ class KubernetesSteps:
             return self._job(step, run)
         if isinstance(step, model.ExecStep):
             return self._exec(step, run)
+        if isinstance(step, model.CaptureStep):
+            return object_steps.capture(self.client, step, self._resolve, self.namespace)
         if not isinstance(
             step,
             model.ScaleStep
             | model.PatchStep
             | model.DeleteStep
             | model.RolloutRestartStep
-            | model.WaitForStep,
+            | model.WaitForStep
+            | model.ListItemStep,
         ):
             raise StepError(f"step {step.name!r}: action {step.action!r} is not a Kubernetes step")
         ref = step.target
-        res = served_resource(self.client, ref.kind, ref.api_version)
-        ns = ref.namespace or self.namespace
-        what = f"{ref.kind} {ns}/{ref.name}"
+        res = self._resolve(ref.kind, ref.api_version)
+        ns = (ref.namespace or self.namespace) if res.namespaced else None
+        what = f"{ref.kind} {ns}/{ref.name}" if ns else f"{ref.kind} {ref.name}"
+        if isinstance(step, model.ListItemStep):
+            return object_steps.list_item(self.client, step, res, ns, what)
         if isinstance(step, model.ScaleStep):
             self.client.patch(res, ref.name, {"spec": {"replicas": step.replicas}}, namespace=ns)
             return backends.StepResult(output=f"scaled {what} to {step.replicas}")
@@ -228,7 +249,12 @@ class KubernetesSteps:
             template = {"metadata": {"annotations": {RESTARTED_AT: stamp}}}
             self.client.patch(res, ref.name, {"spec": {"template": template}}, namespace=ns)
             return backends.StepResult(output=f"restarted {what}")
-        return self._wait_for(step, res, ns, what, run)
+        return object_steps.wait_for(
+            self.client, step, res, ns, what, clock=self.clock, cancel=run.cancel
+        )
+
+    def _resolve(self, kind: str, api_version: str | None) -> Resource:
+        return served_resource(self.client, kind, api_version)
 
     def _apply(self, manifest: dict[str, Any]) -> backends.StepResult:
         meta = manifest.get("metadata") or {}
@@ -243,47 +269,6 @@ class KubernetesSteps:
         except KubeConflictError:
             self.client.patch(res, name, manifest, namespace=ns)
             return backends.StepResult(output=f"updated {res.kind} {ns}/{name}")
-
-    def _holds(self, step: model.WaitForStep, obj: dict[str, Any]) -> bool:
-        if step.condition is not None:
-            conds = (obj.get("status") or {}).get("conditions") or []
-            if not any(
-                c.get("type") == step.condition and c.get("status") == "True" for c in conds
-            ):
-                return False
-        if step.field is not None:
-            return str(_field(obj, step.field)) == str(step.equals)
-        return True
-
-    def _wait_for(
-        self,
-        step: model.WaitForStep,
-        res: Resource,
-        ns: str,
-        what: str,
-        run: backends.RunContext,
-    ) -> backends.StepResult:
-        timeout = step.timeout.total_seconds()
-        deadline = self.clock.monotonic() + timeout
-        for _ in range(math.ceil(timeout / 2.0) + 2):
-            obj = self.client.get_or_none(res, step.target.name, namespace=ns)
-            if obj is not None and self._holds(step, obj):
-                return backends.StepResult(output=f"{what} is ready")
-            remaining = deadline - self.clock.monotonic()
-            if remaining <= 0 or run.cancel.is_set():
-                break
-            rv = ((obj or {}).get("metadata") or {}).get("resourceVersion")
-            for _type, changed in self.client.watch(
-                res,
-                namespace=ns,
-                name=step.target.name,
-                resource_version=rv,
-                timeout=min(2.0, remaining),
-            ):
-                if _type != "DELETED" and self._holds(step, changed):
-                    return backends.StepResult(output=f"{what} is ready")
-        wanted = step.condition or f"{step.field} == {step.equals}"
-        raise StepError(f"step {step.name!r}: {what} did not reach {wanted} within {timeout:g}s")
 
     # ------------------------------------------------------------------ exec
 

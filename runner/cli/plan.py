@@ -31,6 +31,7 @@ from runner.cli.output import emit, output_option
     help="The drill file binding the scenario's clusters to targets.",
 )
 @click.option("--server-dry-run", is_flag=True, help="Have each cluster judge every object.")
+@click.option("--test-failover", is_flag=True, help="Plan the test failover (nothing injected).")
 @click.option("--run-id", default="plan", show_default=True, help="Run id used in the names.")
 @output_option
 @click.pass_context
@@ -39,6 +40,7 @@ def command(
     scenario_path: Path,
     drill_path: Path,
     server_dry_run: bool,
+    test_failover: bool,
     run_id: str,
     output: str,
 ) -> None:
@@ -48,7 +50,7 @@ def command(
     from runner.engine.plan import ordered_steps
     from runner.scenario import loader
 
-    scenario = loader.load_scenario(scenario_path)
+    scenario = loader.load_scenario(scenario_path, test_failover=test_failover)
     drill = loader.load_drill(drill_path)
     run = RunContext(
         run_id=run_id,
@@ -61,7 +63,7 @@ def command(
     )
     clusters: dict[str, dict[str, Any]] = {}
     worst = exits.OK
-    for fault in scenario.spec.faults:
+    for fault in [] if scenario.test_failover else scenario.spec.faults:
         target = drill.spec.targets.get(fault.cluster)
         entry = clusters.setdefault(fault.cluster, {"target": "", "objects": []})
         if target is None:
@@ -76,6 +78,9 @@ def command(
         "runId": run_id,
         "clusters": clusters,
         "steps": [{"phase": ph, "what": what} for ph, what in ordered_steps(scenario)],
+        "recipes": [r.model_dump(mode="json") for r in scenario.expansion.recipes],
+        "mode": "test-failover" if scenario.test_failover else "drill",
+        "testFailover": [n.model_dump(mode="json") for n in scenario.expansion.notes],
     }
     emit(data, output, _render)
     ctx.exit(worst)
@@ -148,6 +153,8 @@ def _dry_run(cluster: str, target: Any, drill_dir: Path, objects: list[dict[str,
 def _render(data: dict[str, Any]) -> str:
     import yaml
 
+    from runner.text import line
+
     lines = [
         f"scenario {data['scenario']}, drill {data['drill']}, run id {data['runId']} "
         "(nothing is created)"
@@ -165,8 +172,26 @@ def _render(data: dict[str, Any]) -> str:
                 lines += [f"#   - {cause}" for cause in row["server"]["causes"]]
             lines.append("---")
             lines.append(yaml.safe_dump(row["manifest"], sort_keys=False).rstrip())
+    if data["mode"] == "test-failover":
+        lines.append("\ntest failover: nothing is injected; production stays as it is")
+        lines += [
+            line(f"  {n['what']}: {n['step']} ({n['phase']}): {n['reason']}")
+            for n in data["testFailover"]
+        ]
+    for r in data["recipes"]:
+        lines.append("")
+        lines.append(line(f"recipe {r['recipe']} (use {r['use']!r}, {r['phase']}; {r['file']}):"))
+        for title, key in (
+            ("steps", "steps"),
+            ("baseline", "baseline"),
+            ("preflight checks", "preflight"),
+            ("measures", "measures"),
+        ):
+            if r[key]:
+                lines.append(line(f"  {title}: " + "; ".join(r[key])))
     lines.append("\nsteps:")
     lines += [
-        f"  {i:>2}. [{step['phase']}] {step['what']}" for i, step in enumerate(data["steps"], 1)
+        line(f"  {i:>2}. [{step['phase']}] {step['what']}")
+        for i, step in enumerate(data["steps"], 1)
     ]
     return "\n".join(lines)

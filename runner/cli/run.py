@@ -54,6 +54,13 @@ def _parse_targets(values: tuple[str, ...]) -> dict[str, str]:
     help="Confirm a protected target without typing its name (with --yes).",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and show the plan; inject nothing.")
+@click.option(
+    "--test-failover",
+    is_flag=True,
+    help="Inject nothing and leave production up: run the recipes' test failover (Ramen "
+    "dryRun, a restore into a scratch namespace, ...) and skip every other step that changes "
+    "the system; the plan and the record say what was skipped or redirected.",
+)
 @click.option("--approve-manual", is_flag=True, help="Pre-approve manual steps.")
 @results_option
 @click.option(
@@ -67,6 +74,7 @@ def command(
     yes: bool,
     confirmed: tuple[str, ...],
     dry_run: bool,
+    test_failover: bool,
     approve_manual: bool,
     results_dir: Path,
     operator: str | None,
@@ -94,11 +102,14 @@ def command(
         target_contexts=_parse_targets(targets),
         interactive=interactive,
         approve_manual=approve_manual,
+        test_failover=test_failover,
     )
     sc, drill = load(request)
     if dry_run:
         click.echo(_plan_text(sc, drill))  # every value in it is a text.line
         return exits.OK
+    if sc.test_failover:
+        click.echo(_test_notes(sc), err=True)
     typed_names: set[str] = set()
     for name in protected_targets(sc, drill):
         if yes and name in confirmed:
@@ -220,4 +231,15 @@ def _plan_text(sc: Any, drill: Any) -> str:
         lines.append(line(f"  {name}: {where}") + ("  [protected]" if t.protected else ""))
     lines += ["", "What the run will do, in order:"]
     lines += [f"  {i:>2}. [{ph}] {line(what)}" for i, (ph, what) in enumerate(ordered_steps(sc), 1)]
+    if sc.test_failover:
+        lines += ["", _test_notes(sc)]
     return "\n".join(lines)
+
+
+def _test_notes(sc: Any) -> str:
+    """What a test failover does instead of the drill, one line per difference."""
+    from runner.text import line
+
+    out = ["Test failover: nothing is injected and production stays as it is."]
+    out += [line(f"  {n.what}: {n.step} ({n.phase}): {n.reason}") for n in sc.expansion.notes]
+    return "\n".join(out)

@@ -89,7 +89,7 @@ def _check(file: Path, cache: ScenarioCache) -> dict[str, Any]:
         if isinstance(loaded, model.Drill):
             _, scenarios = references.check_drill(file, cache=cache)
             result["scenarios"] = [s.name for s in scenarios]
-        else:
+        elif isinstance(loaded, model.Scenario):
             cache[file.resolve()] = loaded
     except InvalidInputError as e:
         if result["kind"] is None:

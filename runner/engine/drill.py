@@ -1,7 +1,13 @@
 """The drill orchestrator: the phases in order, with fault removal and cleanup on every path.
 
-preflight → steady-state (gate) → inject → observe → failover → verify → recover-faults →
-failback (per policy) → post-steady-state → cleanup (always) → report.
+preflight → steady-state (gate) → baseline → inject → observe → failover → verify →
+recover-faults → failback (per policy) → post-steady-state → cleanup (always) → report.
+
+A scenario loaded for a test failover (`Scenario.test_failover`) injects nothing: the
+inject phase only marks the moment the fault would have started, the steps are the ones
+the loader kept or redirected, and only measurements between recorded instants are made
+(the SLI of a service nobody took down proves nothing). Values `capture` steps read fill
+the run-time placeholders of later steps (`${{ captured.x }}`) and the span measurements.
 
 The backward phases (recover faults, failback per policy, cleanup) never depend on a record
 write: a write that fails (disk full, read-only) stops the forward phases at the next
@@ -39,7 +45,7 @@ from runner.measure import continuity, failback, timebase
 from runner.measure.timebase import canonical
 from runner.records.junit import junit_xml
 from runner.records.store import RecordWriteError, RunRecord, iso
-from runner.scenario import model
+from runner.scenario import model, templates
 from runner.scenario.values import parse_duration
 
 UNWRITTEN = "the run record could not be written"
@@ -112,6 +118,9 @@ class DrillRun:
         self._status_hint: tuple[Status, str] | None = None
         self._phase = ""
         self._backward_started = False
+        short = self.run_id[-20:] if len(self.run_id) > 20 else self.run_id
+        self._values: dict[str, str] = {"run.id": self.run_id, "run.short": short}
+        """Run-time placeholder values: `run.*` and every `captured.<name>` so far."""
         self.run = RunContext(
             run_id=self.run_id,
             scenario=self.scenario.name,
@@ -155,6 +164,14 @@ class DrillRun:
                 "timeline": {},
                 "measurements": {},
                 "observed": None,
+                "mode": "test-failover" if self.scenario.test_failover else "drill",
+                "captured": {},
+                "timings": [],
+                **(
+                    {"testFailover": [n.model_dump(mode="json") for n in self._notes()]}
+                    if self.scenario.test_failover
+                    else {}
+                ),
             },
         )
         self._emit(
@@ -201,17 +218,24 @@ class DrillRun:
                     Status.ABORTED, "steady state did not hold before injection; nothing injected"
                 )
                 raise _StopRun
+        if self.scenario.steps_of("baseline"):
+            with self._phase_ctx("baseline"):
+                self._run_steps("baseline", self.scenario.steps_of("baseline"))
         with self._phase_ctx("inject"):
-            self._inject()
+            if self.scenario.test_failover:
+                self._mark_test_fault_start()
+            else:
+                self._inject()
         self._guard_checked = self._fault_start()
         with self._phase_ctx("observe"):
             self._wait(spec.timeouts.observe.total_seconds())
         with self._phase_ctx("failover"):
             self._timeline(failoverStarted=iso(canonical(self.clock.now())))
-            self._run_steps("failover", spec.failover.steps)
+            self._run_steps("failover", self.scenario.steps_of("failover"))
             self._timeline(failoverDone=iso(canonical(self.clock.now())))
         with self._phase_ctx("verify"):
-            outcome["measured"] = self._verify()
+            outcome["measured"] = None if self.scenario.test_failover else self._verify()
+            self._measure_spans()
 
     def _backward(self, outcome: dict[str, Any]) -> None:
         """Remove faults, fail back per policy, check steady state, clean up. Never raises;
@@ -234,7 +258,7 @@ class DrillRun:
             try:
                 with self._phase_ctx("failback", reraise=False):
                     self._timeline(failbackStarted=iso(canonical(self.clock.now())))
-                    self._run_steps("failback", self.scenario.spec.failback.steps)
+                    self._run_steps("failback", self.scenario.steps_of("failback"))
                     self._timeline(failbackDone=iso(canonical(self.clock.now())))
                 with self._phase_ctx("post-steady-state", reraise=False):
                     outcome["post_ok"] = self._steady_state("after", wait_window=True)
@@ -365,6 +389,51 @@ class DrillRun:
                 self._notice(
                     f"fault {handle.fault!r}: removal at the end of its window failed: {e}"
                 )
+
+    def _mark_test_fault_start(self) -> None:
+        """A test failover injects nothing: the moment the fault would have started is the
+        fault start of its measurements (`RPO = fault start - backup`: had the site been
+        lost now)."""
+        now = iso(canonical(self.clock.now()))
+        self._timeline(faultRequested=now, faultStart=now)
+        for note in self._notes():
+            if note.what == "not injected":
+                self._notice(f"test failover: fault {note.step!r} not injected")
+
+    def _notes(self) -> list[model.TestFailoverNote]:
+        return self.scenario.expansion.notes
+
+    def _measure_spans(self) -> None:
+        """RTO/RPO between recorded instants (`measure.spans`), and the reported timings."""
+        from runner.measure import spans
+
+        m = self.scenario.spec.measure
+        times = {**self._tl(), **self._values}
+        objectives = self.scenario.spec.objectives
+
+        def known(instant: model.Instant) -> spans.Known | str:
+            if isinstance(instant, model.Window):
+                first = spans.instant(instant.earliest, times)
+                last = spans.instant(instant.latest, times)
+                if isinstance(first, str) or isinstance(last, str):
+                    return "; ".join(x for x in (first, last) if isinstance(x, str))
+                return spans.window(first, last)
+            return spans.instant(instant, times)
+
+        measured = dict(self.record.data["measurements"])
+        for kind in ("rto", "rpo"):
+            span = getattr(m.spans, kind)
+            if span is None:
+                continue
+            objective = getattr(objectives, kind)
+            result = spans.measure(kind.upper(), known(span.from_), known(span.to))
+            judged = result.judged(objective.total_seconds() if objective else None)
+            measured[kind] = judged.to_json()
+        timings = [
+            {"name": t.name, **spans.measure(t.name, known(t.from_), known(t.to)).to_json()}
+            for t in m.timings
+        ]
+        self.record.update(measurements=measured, timings=timings)
 
     def _fault_created(self, handle: InjectedFault) -> None:
         index = self.record.append("faults", {**_fault_json(handle), "recoveredAt": None})
@@ -680,6 +749,7 @@ class DrillRun:
 
     def _run_step(self, phase: str, step: model.Step) -> None:
         executor = self._executor(step)
+        started = iso(self.clock.now())
         index = self.record.append(
             "steps",
             {
@@ -689,12 +759,29 @@ class DrillRun:
                 "cluster": step.cluster,
                 "status": "running",
                 "attempts": 0,
-                "startedAt": iso(self.clock.now()),
+                "startedAt": started,
                 "finishedAt": None,
                 "output": "",
                 "error": None,
+                **({"id": step.id} if step.id else {}),
+                **({"recipe": step.origin.recipe} if step.origin else {}),
             },
         )
+        if step.id:
+            self._values[f"steps.{step.id}.started"] = started or ""
+        self._values["run.now"] = started or ""
+        try:
+            step = templates.resolve_step(step, self._values)
+        except (KeyError, ValueError) as e:
+            why = (
+                f"${{{{ {e.args[0]} }}}} has no value (the step that captures it did not run)"
+                if isinstance(e, KeyError)
+                else f"with the captured values filled in, the step is not valid: {e}"
+            )
+            self.record.patch_item(
+                "steps", index, status="failed", finishedAt=iso(self.clock.now()), error=why
+            )
+            raise StepError(f"step {step.name!r}: {why}") from None
         attempts = step.retries + 1
         last_error = ""
         for attempt in range(1, attempts + 1):
@@ -718,15 +805,24 @@ class DrillRun:
                     )
                     self._wait(step.retry_delay.total_seconds())
                 continue
+            for name, value in result.captured.items():
+                if redact.names_a_secret(name.rsplit(".", 1)[-1]):
+                    redact.register(value)  # masked in every later output, record, report
+            finished = iso(self.clock.now())
             self.record.patch_item(
                 "steps",
                 index,
                 status="succeeded",
                 attempts=attempt,
-                finishedAt=iso(self.clock.now()),
+                finishedAt=finished,
                 output=result.output[-2000:],
                 error=None,
             )
+            if step.id:
+                self._values[f"steps.{step.id}.finished"] = finished or ""
+            if result.captured:
+                self._values.update({f"captured.{k}": v for k, v in result.captured.items()})
+                self.record.update(captured={**self.record.data["captured"], **result.captured})
             self._emit(ev.StepFinished, phase=phase, step=step.name, status="ok", attempts=attempt)
             return
         self.record.patch_item("steps", index, status="failed", finishedAt=iso(self.clock.now()))
@@ -803,6 +899,16 @@ class DrillRun:
             if self.record.failures and status is not Status.ERROR:
                 status, reason = Status.ERROR, self._unwritten_reason(status, reason)
                 self.record.update(status=status.value, reason=reason)
+        if self.scenario.test_failover:
+            objectives = self.scenario.spec.objectives
+            measured = self.record.data["measurements"]
+            unjudged = [
+                k.upper() for k in ("rto", "rpo") if getattr(objectives, k) and k not in measured
+            ]
+            reason = f"test failover (nothing injected, production untouched): {reason}"
+            if unjudged:
+                reason += f"; {' and '.join(unjudged)} not judged (nothing was taken down)"
+            self.record.update(reason=reason)
         self._audit("drill.finish", {"status": status.value, "reason": reason})
         m = self.record.data["measurements"]
         self._emit(

@@ -45,6 +45,9 @@ class DrillRequest:
     loaded: tuple[model.Scenario, model.Drill] | None = None
     """The files as already loaded and checked (the scheduler's last good version): when
     given, they are not read again."""
+    test_failover: bool = False
+    """Run the scenario's test failover: nothing injected, production untouched (recipes say
+    what they do instead; `Scenario.expansion.notes`)."""
 
 
 def default_operator() -> str:
@@ -54,7 +57,7 @@ def default_operator() -> str:
 def load(request: DrillRequest) -> tuple[model.Scenario, model.Drill]:
     """Load both files with every check; the scenario's clusters must be bound by the drill."""
     drill, _ = references.check_drill(request.drill_path)
-    scenario = loader.load_scenario(request.scenario_path)
+    scenario = loader.load_scenario(request.scenario_path, test_failover=request.test_failover)
     targets = dict(drill.spec.targets)
     for name, context in request.target_contexts.items():
         if name not in targets:

@@ -13,36 +13,63 @@ from runner.scenario.values import format_duration as fmt
 def _step(s: model.Step) -> str:
     where = f" on {s.cluster}" if s.cluster else ""
     retries = f", {s.retries} retries" if s.retries else ""
-    return f"{s.name} ({s.action}{where}; timeout {fmt(s.timeout)}{retries})"
+    recipe = f"; recipe {s.origin.recipe}" if s.origin else ""
+    return f"{s.name} ({s.action}{where}; timeout {fmt(s.timeout)}{retries}{recipe})"
 
 
 def ordered_steps(scenario: model.Scenario) -> list[tuple[str, str]]:
     """(phase, what happens) in execution order."""
     spec = scenario.spec
+    test = scenario.test_failover
     out: list[tuple[str, str]] = [
         ("preflight", "check every target (permissions, CRDs, lab running)"),
         ("preflight", "lock every target (one drill per target at a time)"),
     ]
+    out += [("preflight", f"check {c.name} on {c.cluster}") for c in spec.preflight]
     out += [
         ("steady-state", f"gate: {c.name}: {c.query} {c.expect} over {fmt(c.window)}")
         for c in spec.steady_state
     ]
+    out += [("baseline", _step(s)) for s in scenario.steps_of("baseline")]
     for f in sorted(spec.faults, key=lambda f: f.start_after):
         after = f" at +{fmt(f.start_after)}" if f.start_after.total_seconds() else ""
         lasts = f" for {fmt(f.duration)}" if f.duration is not None else ""
+        if test:
+            out.append(("inject", f"{f.type} {f.name!r} in {f.cluster}: NOT injected (test)"))
+            continue
         out.append(
             ("inject", f"{f.type} {f.name!r} in {f.cluster}{lasts}{after}; wait until confirmed")
         )
     guard = ", watching guardrails" if spec.guardrails else ""
     out.append(("observe", f"wait {fmt(spec.timeouts.observe)}{guard}"))
-    out += [("failover", _step(s)) for s in spec.failover.steps]
-    out.append(
-        ("verify", f"measure RTO and RPO (SLI must recover within {fmt(spec.timeouts.recovery)})")
-    )
+    out += [("failover", _step(s)) for s in scenario.steps_of("failover")]
+    out.append(("verify", _verify_text(scenario)))
     out.append(("recover-faults", "remove every injected fault and wait until gone"))
     policy = spec.failback.policy.value
-    out += [(f"failback ({policy})", _step(s)) for s in spec.failback.steps]
+    out += [(f"failback ({policy})", _step(s)) for s in scenario.steps_of("failback")]
     out += [("post-steady-state", f"{c.name}: {c.query} {c.expect}") for c in spec.steady_state]
     out.append(("cleanup", "remove any fault left; release every lock"))
     out.append(("report", "verdict, run.json, junit.xml"))
     return out
+
+
+def _verify_text(scenario: model.Scenario) -> str:
+    m = scenario.spec.measure
+    parts = []
+    if (m.rto is not None or m.rpo is not None) and not scenario.test_failover:
+        parts.append(
+            f"measure RTO and RPO from Prometheus (SLI must recover within "
+            f"{fmt(scenario.spec.timeouts.recovery)})"
+        )
+    for kind in ("rto", "rpo"):
+        span = getattr(m.spans, kind)
+        if span is not None:
+            parts.append(f"{kind.upper()} = {_instant(span.to)} - {_instant(span.from_)}")
+    parts += [f"timing {t.name!r} = {_instant(t.to)} - {_instant(t.from_)}" for t in m.timings]
+    return "; ".join(parts) or "nothing to measure"
+
+
+def _instant(instant: model.Instant) -> str:
+    if isinstance(instant, model.Window):
+        return f"[{instant.earliest} .. {instant.latest}]"
+    return instant

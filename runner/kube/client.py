@@ -271,12 +271,23 @@ class KubeClient:
         return self._object(answer, res, name, verb="patch", what=what)
 
     def replace(
-        self, res: Resource, name: str, obj: Mapping[str, Any], *, namespace: str | None
+        self,
+        res: Resource,
+        name: str,
+        obj: Mapping[str, Any],
+        *,
+        namespace: str | None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """PUT; carries metadata.resourceVersion, so a stale copy fails with a conflict."""
         what = self._what(res, name, namespace)
         answer = self._call(
-            "PUT", res.path(namespace, name), verb="update", what=what, body=dict(obj)
+            "PUT",
+            res.path(namespace, name),
+            verb="update",
+            what=what,
+            query={"dryRun": "All" if dry_run else None},
+            body=dict(obj),
         )
         return self._object(answer, res, name, verb="update", what=what)
 

@@ -75,11 +75,20 @@ def unsupported_here(scenario: model.Scenario, cluster: str) -> list[str]:
         for f in scenario.spec.faults
         if f.cluster == cluster and f.type not in LAB_FAULT_TYPES
     ]
-    steps = [*scenario.spec.failover.steps, *scenario.spec.failback.steps]
+    steps = [
+        *scenario.steps_of("baseline"),
+        *scenario.steps_of("failover"),
+        *scenario.steps_of("failback"),
+    ]
     out += [
         f"step {s.name!r}: {s.action!r} is a Kubernetes step; the lab runs lab.* steps"
         for s in steps
         if s.cluster == cluster and s.action in model.KUBERNETES_ACTIONS
+    ]
+    out += [
+        f"check {c.name!r}: the lab has no Kubernetes objects to check"
+        for c in scenario.spec.preflight
+        if c.cluster == cluster
     ]
     return out
 

@@ -30,8 +30,9 @@ def render_plan(scenario: model.Scenario, drill: model.Drill) -> str:
         lasting = f" for {fmt(f.duration)}" if f.duration is not None else ""
         lines.append(f"  {f.name}: {f.type} on {f.cluster}{after}{lasting}")
     for title, steps in (
-        ("failover", spec.failover.steps),
-        (f"failback ({spec.failback.policy.value})", spec.failback.steps),
+        ("baseline", scenario.steps_of("baseline")),
+        ("failover", scenario.steps_of("failover")),
+        (f"failback ({spec.failback.policy.value})", scenario.steps_of("failback")),
     ):
         lines.append(f"{title}:")
         lines += [f"  {s.name}: {s.action} on {s.cluster or '-'}" for s in steps] or ["  (none)"]

@@ -145,6 +145,25 @@ def render_text(run: Mapping[str, Any], *, record_dir: str | None = None) -> str
             if not isinstance(v, dict | list)
         ]
         lines += ["  observed (ground truth): " + ", ".join(parts), ""]
+    notes = run.get("testFailover")
+    if isinstance(notes, list) and notes:
+        lines.append("  test failover (what it did instead of the drill):")
+        for n in notes:
+            if isinstance(n, Mapping):
+                lines.append(
+                    f"    {one(n.get('what'))}: {one(n.get('step'))} ({one(n.get('phase'))}): "
+                    f"{one(n.get('reason'))}"
+                )
+        lines.append("")
+    timings = run.get("timings")
+    if isinstance(timings, list) and timings:
+        lines.append("  timings:")
+        for t in timings:
+            if isinstance(t, Mapping):
+                lines.append(
+                    f"    {one(t.get('name'))}: {_measured(t)} ({one(t.get('explanation'))})"
+                )
+        lines.append("")
     lines.append("  phases:")
     for p in run.get("phases", []):
         err = f"  ({one(p['error'])})" if p.get("error") else ""

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from runner.errors import Issue
 from runner.scenario.builder import MAX_ISSUES
-from runner.scenario.model import NAME_PATTERN
+from runner.scenario.model import NAME_PATTERN, RECIPE_TAG, STEP_TAG
 from runner.scenario.source import Key, Path_, Source, format_path
 
 DISCRIMINATORS = ("type", "action")
@@ -116,6 +116,8 @@ def _data_path(loc: Sequence[Key], data: Any, kind: str) -> tuple[Path_, bool]:
 
 def _is_tag(node: dict[Key, Any], part: Key, last: bool) -> bool:
     """Is `part` the tag pydantic put in `loc` for this mapping's discriminator?"""
+    if part in (STEP_TAG, RECIPE_TAG):
+        return True  # a step or a `uses:` step: no key is spelled like these
     if not any(node.get(d) == part for d in DISCRIMINATORS if isinstance(node.get(d), str)):
         return False
     return not last or part not in node
@@ -137,7 +139,8 @@ def _message(kind: str, err: Any, path: Path_, data: Any, root: type[BaseModel])
         )
     if kind == "union_tag_not_found":
         tags = _split_expected(_expected_tags(root, data, path))
-        return "missing required field" + (f"; one of {', '.join(tags)}" if tags else "")
+        uses = " (or 'uses' with a recipe)" if path and path[-1] == "action" else ""
+        return "missing required field" + (f"; one of {', '.join(tags)}{uses}" if tags else "")
     if kind == "literal_error":
         options = _split_expected(str(ctx.get("expected", "")))
         return f"expected {' or '.join(repr(o) for o in options)}{got}" + _suggest(
@@ -279,6 +282,13 @@ def _resolve(tp: Any, node: Any) -> Any:
     if len(members) == 1:
         return members[0]
     for member in members:
+        if (
+            "uses" in member.model_fields
+            and isinstance(node, dict)
+            and "uses" in node
+            and "action" not in node
+        ):
+            return member
         for d in DISCRIMINATORS:
             field = member.model_fields.get(d)
             if (
@@ -291,11 +301,20 @@ def _resolve(tp: Any, node: Any) -> Any:
 
 
 def _union_members(tp: Any) -> list[type[BaseModel]]:
+    """The models of a union, nested unions and Annotated members flattened."""
     while typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
     if typing.get_origin(tp) not in (Union, types.UnionType):
         return []
-    return [a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
+    out: list[type[BaseModel]] = []
+    for arg in typing.get_args(tp):
+        while typing.get_origin(arg) is typing.Annotated:
+            arg = typing.get_args(arg)[0]
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            out.append(arg)
+        else:
+            out += _union_members(arg)
+    return out
 
 
 def _node_at(data: Any, path: Path_) -> Any:

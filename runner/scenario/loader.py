@@ -3,8 +3,10 @@
 This module owns the path from a file to a validated `Scenario` or `Drill`: read the YAML
 with positions (`source`), pick the model by `kind`, validate, map pydantic's errors to
 `file:line:column: field: message` issues (`issues`), then run the scenario's semantic
-checks (`semantics`). Anything wrong raises `InvalidInputError` listing every issue; no
-other exception escapes for bad input. Cross-file checks of drills live in `references`.
+checks (`semantics`) and expand its recipes (`recipes`: for a normal run, or for a test
+failover). Anything wrong raises `InvalidInputError` listing every issue; no other
+exception escapes for bad input. Cross-file checks of drills live in `references`.
+A `Recipe` file loads here too (`drillctl validate` checks recipe folders).
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from runner.errors import InvalidInputError, Issue
-from runner.scenario import issues, semantics, source
+from runner.scenario import issues, recipes, semantics, source
 from runner.scenario.model import Drill, Scenario
 
 M = TypeVar("M", Scenario, Drill)
-KINDS: dict[str, type[Scenario] | type[Drill]] = {"Scenario": Scenario, "Drill": Drill}
+KINDS: dict[str, type[Scenario] | type[Drill] | type[recipes.Recipe]] = {
+    "Scenario": Scenario,
+    "Drill": Drill,
+    "Recipe": recipes.Recipe,
+}
 
 
 @dataclass(frozen=True)
@@ -31,9 +37,10 @@ class Loaded(Generic[M]):
     source: source.Source
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and check one scenario file."""
-    return load_located(path, Scenario).model
+def load_scenario(path: str | Path, *, test_failover: bool = False) -> Scenario:
+    """Load and check one scenario file, its recipes expanded (for a test failover: with
+    what the test does instead; see `Scenario.expansion`)."""
+    return load_located(path, Scenario, test_failover=test_failover).model
 
 
 def load_drill(path: str | Path) -> Drill:
@@ -41,27 +48,32 @@ def load_drill(path: str | Path) -> Drill:
     return load_located(path, Drill).model
 
 
-def load_file(path: str | Path) -> Scenario | Drill:
-    """Load a scenario or a drill, whichever its `kind` says."""
+def load_file(path: str | Path) -> Scenario | Drill | recipes.Recipe:
+    """Load a scenario, a drill or a recipe, whichever its `kind` says. A scenario is
+    expanded for a normal run and for a test failover, so both are checked."""
     src = source.read(Path(path), str(path))
     cls = _kind_of(src, tuple(KINDS))
     if cls is Scenario:
-        return _validate(src, Scenario)
+        scenario = _validate(src, Scenario)
+        _validate(src, Scenario, test_failover=True)
+        return scenario
+    if cls is recipes.Recipe:
+        return recipes.validate_recipe(src)
     return _validate(src, Drill)
 
 
-def load_located(path: str | Path, expect: type[M]) -> Loaded[M]:
+def load_located(path: str | Path, expect: type[M], *, test_failover: bool = False) -> Loaded[M]:
     """Load a file that must be of kind `expect`, keeping its source positions."""
     src = source.read(Path(path), str(path))
     _kind_of(src, (expect.__name__,))
-    return Loaded(model=_validate(src, expect), source=src)
+    return Loaded(model=_validate(src, expect, test_failover=test_failover), source=src)
 
 
-def parse_text(text: str, file: str, expect: type[M]) -> M:
+def parse_text(text: str, file: str, expect: type[M], *, test_failover: bool = False) -> M:
     """Validate YAML text as `expect` (for tests and generated files)."""
     src = source.parse_text(text, file)
     _kind_of(src, (expect.__name__,))
-    return _validate(src, expect)
+    return _validate(src, expect, test_failover=test_failover)
 
 
 def _kind_of(src: source.Source, allowed: tuple[str, ...]) -> type[BaseModel]:
@@ -71,7 +83,8 @@ def _kind_of(src: source.Source, allowed: tuple[str, ...]) -> type[BaseModel]:
         msg = f"expected a mapping with apiVersion, kind, metadata and spec, got {_what(data)}"
         raise InvalidInputError([_issue(src, (), msg)])
     kind = data.get("kind")
-    wanted = " or ".join(repr(k) for k in allowed)
+    names = [repr(k) for k in allowed]
+    wanted = " or ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} or {names[-1]}"
     if "kind" not in data:
         msg = f"missing required field 'kind' ({wanted})"
         raise InvalidInputError([_issue(src, ("kind",), msg)])
@@ -97,7 +110,7 @@ def _what(value: object) -> str:
     )
 
 
-def _validate(src: source.Source, cls: type[M]) -> M:
+def _validate(src: source.Source, cls: type[M], *, test_failover: bool = False) -> M:
     try:
         obj = cls.model_validate(src.data)
     except ValidationError as e:
@@ -113,6 +126,9 @@ def _validate(src: source.Source, cls: type[M]) -> M:
     )
     if found:
         raise InvalidInputError(found)
+    if isinstance(obj, Scenario):
+        written = Path(src.file) if Path(src.file).suffix in (".yaml", ".yml") else None
+        return recipes.expand(obj, src, scenario_file=written, test_failover=test_failover)
     return obj
 
 

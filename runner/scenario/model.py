@@ -12,9 +12,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from runner.scenario.conditions import FieldCondition, PathText, check_path
 from runner.scenario.values import Comparison, Duration, HttpUrl
 
 API_VERSION = "drill-runner.dev/v1alpha1"
@@ -172,13 +181,32 @@ class ObjectRef(Model):
     namespace: str | None = None
 
 
+class StepOrigin(Model):
+    """Where a step came from when a recipe made it (`drillctl plan` shows it)."""
+
+    recipe: str
+    use: str
+    """The `id` of the `uses:` step that expanded into this one."""
+    file: str
+    line: int
+    """Where the recipe writes this step."""
+
+
 class _StepBase(Model):
     name: str = Field(min_length=1)
+    id: Name | None = None
+    """Names the step for `steps.<id>.started|finished` in `measure.timings` (unique)."""
     cluster: Name | None = None
     """The logical cluster the step acts on (required by Kubernetes and lab steps)."""
     timeout: Duration = timedelta(minutes=5)
     retries: int = Field(default=0, ge=0, le=100)
     retry_delay: Duration = timedelta(seconds=2)
+    _origin: StepOrigin | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> StepOrigin | None:
+        """The recipe that made this step, or None for a step written in the scenario."""
+        return self._origin
 
 
 class ScaleStep(_StepBase):
@@ -210,7 +238,7 @@ class RolloutRestartStep(_StepBase):
 
 
 class WaitForStep(_StepBase):
-    """Wait until a field of an object has a value (e.g. a condition is True)."""
+    """Wait until an object meets every condition (or fail early when a `failWhen` holds)."""
 
     action: Literal["wait-for"]
     target: ObjectRef
@@ -219,6 +247,87 @@ class WaitForStep(_StepBase):
     field: str | None = None
     """A dotted path such as status.phase, compared with `equals`."""
     equals: str | None = None
+    conditions: list[FieldCondition] = Field(default_factory=list)
+    """Field conditions that must all hold (`status.sync.status == Synced`)."""
+    fail_when: list[FieldCondition] = Field(default_factory=list)
+    """Field conditions any of which fails the step at once (`status.phase == Failed`)."""
+
+    @model_validator(mode="after")
+    def _field_is_a_path(self) -> WaitForStep:
+        if self.field is not None:
+            check_path(self.field)
+        if (self.field is None) != (self.equals is None):
+            raise ValueError("give 'field' and 'equals' together")
+        return self
+
+
+CAPTURE_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)?[A-Za-z][A-Za-z0-9]*$"
+CaptureName = Annotated[
+    str, Field(pattern=CAPTURE_NAME, description="a name such as backupCompleted")
+]
+
+
+class Selection(Model):
+    """Objects of one kind picked by labels and field conditions."""
+
+    api_version: str | None = None
+    kind: str = Field(min_length=1)
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    where: list[FieldCondition] = Field(default_factory=list)
+    newest: PathText | None = None
+    """Of the objects that match, take the one whose value here is the latest (a time or a
+    number); required by `capture`."""
+
+
+class CaptureStep(_StepBase):
+    """Read values of one object (named, or the newest of a selection) for later steps and
+    measurements: `${{ captured.<name> }}`, `captured.<name>` in `measure`."""
+
+    action: Literal["capture"]
+    target: ObjectRef | None = None
+    select: Selection | None = None
+    values: dict[CaptureName, PathText] = Field(min_length=1)
+    """Name to field path; the object's own name is `metadata.name`."""
+    defaults: dict[CaptureName, str] = Field(default_factory=dict)
+    """The value of a name whose field is absent (Velero omits `status.errors` when it is
+    0); a value without a default whose field is absent fails the step."""
+
+    @model_validator(mode="after")
+    def _target_or_select(self) -> CaptureStep:
+        if (self.target is None) == (self.select is None):
+            raise ValueError("give exactly one of 'target' or 'select'")
+        if self.select is not None and self.select.newest is None:
+            raise ValueError("'select' needs 'newest': which field orders the objects")
+        unknown = sorted(set(self.defaults) - set(self.values))
+        if unknown:
+            raise ValueError(f"'defaults' names {', '.join(unknown)}, which 'values' does not")
+        return self
+
+
+class ListItemStep(_StepBase):
+    """Make sure an item is in (or not in) a list field of an object, matched by some of its
+    fields: a Karmada Cluster taint, a toleration. Read, edit, write back with its
+    resourceVersion (a concurrent change is retried, never overwritten)."""
+
+    action: Literal["list-item"]
+    target: ObjectRef
+    path: PathText
+    """The list, by keys only (`spec.taints`); missing parents are created."""
+    match: dict[str, Any] = Field(min_length=1)
+    """The fields that identify the item (`{key: ..., effect: NoExecute}`)."""
+    item: dict[str, Any] | None = None
+    """Present: the item to have (replacing the one that matches)."""
+    remove: bool = False
+    """True: remove every item that matches."""
+
+    @model_validator(mode="after")
+    def _item_or_remove(self) -> ListItemStep:
+        if (self.item is None) == (not self.remove):
+            raise ValueError("give either 'item' or 'remove: true'")
+        if any(s.key is None for s in self.path.segments):
+            raise ValueError("'path' names keys only (spec.taints), no [..]")
+        return self
 
 
 class ExecStep(_StepBase):
@@ -318,6 +427,8 @@ Step = Annotated[
     | DeleteStep
     | RolloutRestartStep
     | WaitForStep
+    | CaptureStep
+    | ListItemStep
     | ExecStep
     | JobStep
     | WaitForQueryStep
@@ -333,9 +444,57 @@ Step = Annotated[
     Field(discriminator="action"),
 ]
 KUBERNETES_ACTIONS = frozenset(
-    {"scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "exec", "job"}
+    {
+        *("scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "exec", "job"),
+        *("capture", "list-item"),
+    }
 )
 LAB_ACTIONS = frozenset({"lab.promote", "lab.route", "lab.rejoin", "lab.switchover", "lab.fence"})
+READ_ONLY_ACTIONS = frozenset({"wait-for", "capture", "wait-for-query", "sleep"})
+"""Steps that change nothing: the baseline may run them, and a test failover runs them."""
+RECIPE_TAG = "(uses)"
+"""The union tag of a `uses:` step: no YAML key can be spelled like it."""
+
+
+class RecipeUse(Model):
+    """`uses: <recipe>` with its inputs under `with`: expanded at load time into ordinary
+    steps (plus the preflight checks, baseline steps and measurements the recipe adds)."""
+
+    name: str = Field(min_length=1)
+    uses: str = Field(min_length=1)
+    id: Name | None = None
+    """Names this use: its steps' ids and captured values are prefixed with it (default: the
+    recipe's name with '.' as '-'; required when a recipe is used twice)."""
+    cluster: Name | None = None
+    """The cluster the recipe's steps act on unless they name another (an input)."""
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+
+
+def _step_tag(value: Any) -> str | None:
+    """The union member of a step mapping: its `action`, or the recipe tag for `uses:`."""
+    if isinstance(value, dict):
+        if "uses" in value and "action" not in value:
+            return RECIPE_TAG
+        action = value.get("action")
+        return action if isinstance(action, str) else None
+    if isinstance(value, RecipeUse):
+        return RECIPE_TAG
+    action = getattr(value, "action", None)
+    return action if isinstance(action, str) else None
+
+
+STEP_TAG = "(step)"
+
+
+def _step_or_use(value: Any) -> str:
+    return RECIPE_TAG if _step_tag(value) == RECIPE_TAG else STEP_TAG
+
+
+StepOrUse = Annotated[
+    Annotated[Step, Tag(STEP_TAG)] | Annotated[RecipeUse, Tag(RECIPE_TAG)],
+    Discriminator(_step_or_use),
+]
+"""A step as written in a scenario: an ordinary step, or a recipe to expand."""
 
 
 class FailbackPolicy(StrEnum):
@@ -346,7 +505,7 @@ class FailbackPolicy(StrEnum):
 
 
 class Failover(Model):
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[StepOrUse] = Field(default_factory=list)
 
 
 class RejoinExpectation(StrEnum):
@@ -364,8 +523,35 @@ class FailbackExpect(Model):
 
 class Failback(Model):
     policy: FailbackPolicy = FailbackPolicy.ALWAYS
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[StepOrUse] = Field(default_factory=list)
     expect: FailbackExpect = Field(default_factory=FailbackExpect)
+
+
+class Baseline(Model):
+    """Read-only steps after the steady-state gate and before injection: what the drill
+    must know of the system as it was (a backup's time, a sync time, a timeline)."""
+
+    steps: list[StepOrUse] = Field(default_factory=list)
+
+
+class ObjectCheck(Model):
+    """A preflight check: an object (named, or any of a selection) meets conditions, before
+    anything is injected. Recipes add these; a scenario may write its own."""
+
+    name: str = Field(min_length=1)
+    cluster: Name
+    target: ObjectRef | None = None
+    select: Selection | None = None
+    conditions: list[FieldCondition] = Field(default_factory=list)
+    """All must hold (on the named object, or on at least one selected object)."""
+    hint: str = ""
+    """What to do when the check fails (shown with the refusal)."""
+
+    @model_validator(mode="after")
+    def _target_or_select(self) -> ObjectCheck:
+        if (self.target is None) == (self.select is None):
+            raise ValueError("give exactly one of 'target' or 'select'")
+        return self
 
 
 # --------------------------------------------------------------------------- scenario: measurement
@@ -454,12 +640,61 @@ class FailbackMeasure(Model):
     split_brain: SplitBrainMethod | None = None
 
 
+INSTANT = (
+    r"^(faultStart|faultRequested|failoverDone"
+    r"|captured\.([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)?[A-Za-z][A-Za-z0-9]*"
+    r"|steps\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.(started|finished))$"
+)
+InstantName = Annotated[
+    str,
+    Field(
+        pattern=INSTANT,
+        description="faultStart, faultRequested, failoverDone, captured.<name> or "
+        "steps.<id>.started|finished",
+    ),
+]
+
+
+class Window(Model):
+    """An instant known only to lie between two others (a backup's snapshot point lies
+    between its start and its completion)."""
+
+    earliest: InstantName
+    latest: InstantName
+
+
+Instant = InstantName | Window
+
+
+class Span(Model):
+    """A duration between two recorded instants, with the resolution of each as bounds."""
+
+    from_: Instant = Field(alias="from")
+    to: Instant
+
+
+class Spans(Model):
+    """RTO and RPO measured between instants the API objects and the run recorded (no
+    Prometheus): e.g. a restore's duration, fault start minus a backup's completion."""
+
+    rto: Span | None = None
+    rpo: Span | None = None
+
+
+class Timing(Span):
+    """A named duration reported with the run (never judged): an orchestration phase."""
+
+    name: str = Field(min_length=1)
+
+
 class Measure(Model):
     from_fault: Name | None = Field(default=None, alias="from")
     """The fault whose confirmed injection starts the clock (default: the first fault)."""
     rto: RtoMeasure | None = None
     rpo: RpoMeasure | None = None
     failback: FailbackMeasure | None = None
+    spans: Spans = Field(default_factory=Spans)
+    timings: list[Timing] = Field(default_factory=list)
 
 
 class FailbackObjectives(Model):
@@ -501,6 +736,8 @@ class ScenarioSpec(Model):
     steady_state: list[SteadyStateCheck] = Field(default_factory=list)
     guardrails: list[Guardrail] = Field(default_factory=list)
     faults: list[Fault] = Field(min_length=1)
+    preflight: list[ObjectCheck] = Field(default_factory=list)
+    baseline: Baseline = Field(default_factory=Baseline)
     failover: Failover = Field(default_factory=Failover)
     failback: Failback = Field(default_factory=Failback)
     measure: Measure = Field(default_factory=Measure)
@@ -508,11 +745,53 @@ class ScenarioSpec(Model):
     timeouts: Timeouts = Field(default_factory=Timeouts)
 
 
+class RecipeApplied(Model):
+    """One `uses:` step and what its recipe added, for `drillctl plan`."""
+
+    recipe: str
+    use: str
+    phase: str
+    file: str
+    steps: list[str] = Field(default_factory=list)
+    baseline: list[str] = Field(default_factory=list)
+    preflight: list[str] = Field(default_factory=list)
+    measures: list[str] = Field(default_factory=list)
+
+
+class TestFailoverNote(Model):
+    """What a test failover does differently from the drill: a fault not injected, a step
+    skipped or redirected, a clean-up step added."""
+
+    phase: str
+    step: str
+    what: Literal["not injected", "skipped", "redirected", "added"]
+    reason: str
+
+
+class Expansion(Model):
+    """How the loader expanded a scenario's recipes, and for which mode."""
+
+    test_failover: bool = False
+    recipes: list[RecipeApplied] = Field(default_factory=list)
+    notes: list[TestFailoverNote] = Field(default_factory=list)
+
+
 class Scenario(Model):
     api_version: Literal["drill-runner.dev/v1alpha1"]
     kind: Literal["Scenario"]
     metadata: Metadata
     spec: ScenarioSpec
+    _expansion: Expansion = PrivateAttr(default_factory=Expansion)
+
+    @property
+    def expansion(self) -> Expansion:
+        """The recipes the loader expanded, and what a test failover does differently."""
+        return self._expansion
+
+    @property
+    def test_failover(self) -> bool:
+        """Loaded for a test failover (`drillctl run --test-failover`)."""
+        return self._expansion.test_failover
 
     @property
     def name(self) -> str:
@@ -525,6 +804,18 @@ class Scenario(Model):
     def start_fault(self) -> str:
         """The name of the fault whose confirmed injection is 'fault start'."""
         return self.spec.measure.from_fault or self.spec.faults[0].name
+
+    def steps_of(self, phase: Literal["baseline", "failover", "failback"]) -> list[Step]:
+        """The ordinary steps of a phase; recipes must be expanded (the loader does)."""
+        written: list[StepOrUse] = {
+            "baseline": self.spec.baseline.steps,
+            "failover": self.spec.failover.steps,
+            "failback": self.spec.failback.steps,
+        }[phase]
+        steps = [s for s in written if not isinstance(s, RecipeUse)]
+        if len(steps) != len(written):
+            raise ValueError(f"the {phase} steps hold a recipe that was not expanded")
+        return steps
 
 
 # --------------------------------------------------------------------------- drill

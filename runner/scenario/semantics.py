@@ -81,6 +81,8 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
     for path, step in _steps(scenario):
         if step.cluster is not None and step.cluster not in declared:
             found.add((*path, "cluster"), f"cluster {step.cluster!r} {undeclared}")
+        elif isinstance(step, model.RecipeUse):
+            continue  # the recipe's steps are checked when it is expanded
         elif step.cluster is None and step.action in _CLUSTER_ACTIONS:
             found.add(
                 (*path, "cluster"),
@@ -95,6 +97,17 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
 
     for path, message in _failback_problems(spec):
         found.add(path, message)
+    for kind in ("rto", "rpo"):
+        if getattr(spec.measure, kind) is not None and getattr(spec.measure.spans, kind):
+            found.add(
+                ("spec", "measure", "spans", kind),
+                f"the {kind.upper()} is measured by measure.{kind} already: measure it one way",
+            )
+    for i, check in enumerate(spec.preflight):
+        if check.cluster not in declared:
+            found.add(
+                ("spec", "preflight", i, "cluster"), f"cluster {check.cluster!r} {undeclared}"
+            )
 
     start = spec.measure.from_fault
     names = list(dict.fromkeys(f.name for f in spec.faults))
@@ -204,8 +217,10 @@ def _measured_queries(spec: model.ScenarioSpec) -> Iterator[tuple[Path_, str]]:
                 yield (*base, "splitBrain", "created"), fb.split_brain.created
 
 
-def _steps(scenario: model.Scenario) -> Iterator[tuple[Path_, model.Step]]:
+def _steps(scenario: model.Scenario) -> Iterator[tuple[Path_, model.Step | model.RecipeUse]]:
+    """Every step as written (recipes not expanded yet), with its path."""
     for phase, steps in (
+        ("baseline", scenario.spec.baseline.steps),
         ("failover", scenario.spec.failover.steps),
         ("failback", scenario.spec.failback.steps),
     ):

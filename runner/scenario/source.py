@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 API_GROUP = "drill-runner.dev/"
-OUR_KINDS = ("Scenario", "Drill")
+OUR_KINDS = ("Scenario", "Drill", "Recipe")
 MAX_BYTES = 4 * 1024 * 1024
 """Larger files are refused unread: no scenario or drill is anywhere near this."""
 # Characters YAML forbids in a stream (control characters other than tab and newlines).

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from runner.chaosmesh.preflight import CHAOS_VERBS, LEASE_VERBS
-from runner.chaosmesh.steps import resource_for
+from runner.chaosmesh.steps import required_access, resource_for
 from runner.cli.schedule import group
 from runner.kube.resources import CHAOS_KINDS
-from runner.scenario import loader, model, references
+from runner.scenario import loader, model, recipe_catalog, references
 from runner.scheduler.lease import LEASE_NAME
 from runner.scheduler.metrics import SchedulerMetrics
 from runner.scheduler.triggers import next_fire_times
@@ -100,7 +100,7 @@ def test_every_manifest_parses_and_matches_the_schema(file: str) -> None:
         # everything for the home cluster, nothing meant elsewhere
         listed = set(k["resources"])
         home = {p.name for p in DEPLOY.glob("*.yaml")} - {"kustomization.yaml"}
-        assert listed == home - {"rbac-target.yaml", "cronjob.yaml"}
+        assert listed == home - {"rbac-target.yaml", "rbac-recipes.yaml", "cronjob.yaml"}
         return
     validator = jsonschema.Draft202012Validator(MANIFEST_SCHEMA)
     for doc in docs:
@@ -313,3 +313,64 @@ def test_the_dashboard_uses_only_metrics_the_scheduler_exports() -> None:
         "drill_runner_rpo_seconds",
         "drill_runner_rpo_objective_seconds",
     } <= families
+
+
+PROMOTE = """\
+apiVersion: drill-runner.dev/v1alpha1
+kind: Scenario
+metadata: {name: promote}
+spec:
+  clusters: [{name: primary}, {name: standby}]
+  faults: [{name: f, type: cluster-loss, cluster: primary, duration: 5m}]
+  failover:
+    steps:
+      - {name: promote, uses: cloudnative-pg.promote, cluster: standby,
+         with: {cluster: db-standby, namespace: db}}
+  objectives: {rto: 5m}
+"""
+
+
+def test_each_recipe_role_grants_exactly_what_its_steps_and_checks_call(tmp_path: Path) -> None:
+    """Every shipped recipe, as the example scenarios use it (both modes), needs exactly
+    the verbs its ClusterRole in rbac-recipes.yaml grants: nothing missing, nothing more."""
+    roles = {r["metadata"]["name"]: r for r in manifests("rbac-recipes.yaml")}
+    role_of = {
+        name.strip(): role
+        for role in roles.values()
+        for name in role["metadata"]["annotations"]["drill-runner.dev/recipes"].split(",")
+    }
+    assert set(role_of) == set(recipe_catalog.builtin().names())
+    (tmp_path / "promote.yaml").write_text(PROMOTE)
+    needed: dict[str, dict[tuple[str, str], set[str]]] = {}
+    scenarios = sorted((ROOT / "scenarios" / "patterns").glob("*.yaml"))
+    for path in [*scenarios, tmp_path / "promote.yaml"]:
+        for test_failover in (False, True):
+            sc = loader.load_scenario(path, test_failover=test_failover)
+            recipe_of = {check: a.recipe for a in sc.expansion.recipes for check in a.preflight}
+            steps = [*sc.steps_of("baseline"), *sc.steps_of("failover"), *sc.steps_of("failback")]
+            for step in steps:
+                if step.origin is None:
+                    continue
+                for verb, res, _ in required_access(step, "ns"):
+                    key = (res.group, res.plural)
+                    needed.setdefault(step.origin.recipe, {}).setdefault(key, set()).add(verb)
+            for check in sc.spec.preflight:
+                ref = check.target or check.select
+                assert ref is not None
+                res = resource_for(ref.kind, ref.api_version)
+                verb = "get" if check.target is not None else "list"
+                needed.setdefault(recipe_of[check.name], {}).setdefault(
+                    (res.group, res.plural), set()
+                ).add(verb)
+    assert set(needed) == set(role_of)
+    for recipe, wanted in needed.items():
+        role = role_of[recipe]
+        for (grp, plural), verbs in wanted.items():
+            assert verbs <= granted(role, grp, plural), (recipe, plural, verbs)
+    for role in roles.values():
+        recipes = [r for r, x in role_of.items() if x is role]
+        for rule in role["rules"]:
+            for grp in rule["apiGroups"]:
+                for plural in rule["resources"]:
+                    used = set().union(*(needed[r].get((grp, plural), set()) for r in recipes))
+                    assert used == set(rule["verbs"]), (role["metadata"]["name"], plural)

@@ -89,4 +89,4 @@ def test_each_cluster_resolves_its_own_step_targets(
     # the irregular plural resolved by discovery is the one the step then uses
     steps = KubernetesSteps(west, namespace=ns, clock=SystemClock())
     result = steps.execute(sc.spec.failover.steps[2], make_run())
-    assert result.output == f"Endpoints {ns}/orders is ready"
+    assert result.output == f"Endpoints {ns}/orders is ready (metadata.name = 'orders')"

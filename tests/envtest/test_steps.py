@@ -127,12 +127,16 @@ def test_wait_for_condition_set_through_the_status_subresource(envtest: Envtest,
     )
     timer.start()
     wait = step(action="wait-for", target=ref(), condition="Available", timeout="15s")
-    assert steps.execute(wait, run).output == f"Deployment {ns}/pg is ready"
+    assert steps.execute(wait, run).output == (
+        f"Deployment {ns}/pg is ready (status.conditions[type=\"Available\"].status = 'True')"
+    )
     timer.join()
     field = step(
         action="wait-for", target=ref(), field="status.observedGeneration", equals="1", timeout="5s"
     )
-    assert steps.execute(field, run).output == f"Deployment {ns}/pg is ready"
+    assert steps.execute(field, run).output == (
+        f"Deployment {ns}/pg is ready (status.observedGeneration = 1)"
+    )
     # status in a write to the object itself is ignored by the real server
     kube.patch(DEPLOY, "pg", {"status": {"observedGeneration": 7}}, namespace=ns)
     never = step(

@@ -160,8 +160,12 @@ def test_root_must_be_the_right_mapping(
 
 def test_load_file_dispatches_on_kind(tmp_path: Path) -> None:
     assert type(loader.load_file(write(tmp_path, "s.yaml", SCENARIO))).__name__ == "Scenario"
-    with pytest.raises(InvalidInputError, match=r"expected 'Scenario' or 'Drill', got text$"):
+    with pytest.raises(
+        InvalidInputError, match=r"expected 'Scenario', 'Drill' or 'Recipe', got text$"
+    ):
         loader.load_file(write(tmp_path, "j.yaml", "kind: Job\n"))
     ours = "apiVersion: drill-runner.dev/v1alpha1\nkind: Job\n"
-    with pytest.raises(InvalidInputError, match="expected 'Scenario' or 'Drill', got 'Job'"):
+    with pytest.raises(
+        InvalidInputError, match="expected 'Scenario', 'Drill' or 'Recipe', got 'Job'"
+    ):
         loader.load_file(write(tmp_path, "o.yaml", ours))

@@ -1,0 +1,177 @@
+"""RTO, RPO and timings between recorded instants: no Prometheus, only times the run and
+the API objects wrote down (a restore's start and completion, a backup's completion, the
+fault start).
+
+Every instant is known to a resolution: a Kubernetes time without fractions
+(`2025-01-31T09:00:05Z`, metav1.Time) names a whole second, so the true moment lies in
+[09:00:05, 09:00:06); a time with n fractional digits is known to 10^-n s; an instant
+given as a window (`{earliest, latest}`, a backup's snapshot point between its start and
+its completion) lies anywhere in it. A span `to - from` therefore lies in
+[to.earliest - from.latest, to.latest - from.earliest], and is judged on those bounds like
+every measurement (`results.Bounds`): met only when even the upper bound is within.
+Everything here is pure; the engine passes the instants it knows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from runner.measure.results import Bounds, Status
+
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
+_US = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Known:
+    """An instant known to lie in [earliest, latest] (microseconds since the epoch)."""
+
+    earliest: int
+    latest: int
+    text: str
+    """How it was known, for the record (`captured.restore.completed = 2025-...Z`)."""
+
+
+def parse_instant(name: str, value: str, *, resolution_us: int | None = None) -> Known:
+    """An RFC 3339 time as the interval its resolution allows (by default what its digits
+    say; the run's own times give theirs: a whole second written without fractions is
+    still known to the millisecond); ValueError when not a time."""
+    m = _TIME.match(value.strip())
+    if not m:
+        raise ValueError(f"{name} = {value[:60]!r} is not an RFC 3339 time")
+    whole, fraction, zone = m.groups()
+    base = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    start = (base - _EPOCH) // _ONE_US
+    digits = fraction or ""
+    step = 10 ** (6 - min(len(digits), 6)) if len(digits) < 6 else 1
+    start += int((digits + "000000")[:6]) if digits else 0
+    if resolution_us is not None:
+        step = resolution_us
+    return Known(earliest=start, latest=start + step, text=f"{name} = {value}")
+
+
+_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+def window(earliest: Known, latest: Known) -> Known:
+    """An instant between two others (each with its own resolution)."""
+    return Known(
+        earliest=earliest.earliest,
+        latest=latest.latest,
+        text=f"between {earliest.text} and {latest.text}",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpanResult:
+    """A duration between two instants, as bounds, and its verdict against an objective."""
+
+    name: str
+    """rto, rpo, or a timing's name."""
+    bounds: Bounds | None
+    status: Status
+    explanation: str
+    start: str
+    end: str
+    objective_seconds: float | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.bounds is None else self.bounds.midpoint
+
+    def judged(self, objective_seconds: float | None) -> SpanResult:
+        base = replace(self, objective_seconds=objective_seconds)
+        if self.bounds is None:
+            return replace(base, status=Status.INCONCLUSIVE)
+        if objective_seconds is None:
+            return replace(base, status=Status.NO_OBJECTIVE)
+        status = self.bounds.judge(objective_seconds)
+        note = {
+            Status.MET: f"objective {objective_seconds:g}s met (even the upper bound "
+            f"{self.bounds.upper:.6g}s is within)",
+            Status.MISSED: f"objective {objective_seconds:g}s missed (even the lower bound "
+            f"{self.bounds.lower:.6g}s is beyond)",
+        }.get(
+            status,
+            f"objective {objective_seconds:g}s lies inside {self.bounds.lower:.6g}–"
+            f"{self.bounds.upper:.6g}s: too close to call at the resolution of these times",
+        )
+        return replace(base, status=status, explanation=f"{self.explanation}; {note}")
+
+    def to_json(self) -> dict[str, Any]:
+        b = self.bounds
+        return {
+            "seconds": _r(self.seconds),
+            "lowerSeconds": None if b is None else _r(b.lower),
+            "upperSeconds": None if b is None else _r(b.upper),
+            "objectiveSeconds": self.objective_seconds,
+            "met": {Status.MET: True, Status.MISSED: False}.get(self.status),
+            "status": self.status.value,
+            "method": "span",
+            "uncertaintySeconds": None if b is None else _r(b.half_width),
+            "explanation": self.explanation,
+            "details": {"from": self.start, "to": self.end},
+        }
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def measure(name: str, start: Known | str, end: Known | str) -> SpanResult:
+    """`end - start` as bounds; a `str` instead of an instant says why it is unknown."""
+    if isinstance(start, str) or isinstance(end, str):
+        why = "; ".join(x for x in (start, end) if isinstance(x, str))
+        return SpanResult(
+            name=name,
+            bounds=None,
+            status=Status.INCONCLUSIVE,
+            explanation=f"{name}: not measured: {why}",
+            start=start if isinstance(start, str) else start.text,
+            end=end if isinstance(end, str) else end.text,
+        )
+    lower = (end.earliest - start.latest) / _US
+    upper = (end.latest - start.earliest) / _US
+    if upper < 0:
+        return SpanResult(
+            name=name,
+            bounds=None,
+            status=Status.INCONCLUSIVE,
+            explanation=f"{name}: the end ({end.text}) comes before the start ({start.text})",
+            start=start.text,
+            end=end.text,
+        )
+    bounds = Bounds(lower=max(0.0, lower), upper=upper)
+    return SpanResult(
+        name=name,
+        bounds=bounds,
+        status=Status.NO_OBJECTIVE,
+        explanation=f"{name} {bounds.text()}: from {start.text} to {end.text}",
+        start=start.text,
+        end=end.text,
+    )
+
+
+RUN_RESOLUTION_US = 1000
+"""The run's own times (fault start, step starts and ends) are known to the millisecond."""
+
+
+def instant(
+    written: str, times: Mapping[str, str], *, missing: str = "was not recorded"
+) -> Known | str:
+    """The instant named `written` (`faultStart`, `captured.x`, `steps.y.finished`) from
+    the times the run recorded, or why it is unknown. Captured times have the resolution
+    their text shows; the run's own, a millisecond."""
+    value = times.get(written)
+    if value is None:
+        return f"{written} {missing}"
+    resolution = None if written.startswith("captured.") else RUN_RESOLUTION_US
+    try:
+        return parse_instant(written, value, resolution_us=resolution)
+    except ValueError as e:
+        return str(e)
