@@ -74,3 +74,37 @@ def test_only_a_running_record_is_marked_crashed(tmp_path: Path, record: object,
     assert mark_crashed(tmp_path, "../escape", at=AT, reason="x", details={}) == (
         "not written (not a run id)"
     )
+
+
+def test_a_site_lock_whose_pid_was_reused_is_stale(tmp_path: Path) -> None:
+    """A lab site lock names its process by pid and start time: the same pid started at
+    another time (a reused pid) is a dead holder, so status calls it expired, cleanup can
+    release it and the next run takes the site; the same pid and start time holds it."""
+    from runner.errors import LockHeldError
+    from runner.lab.lock import SiteLock
+    from tests.kube.conftest import make_run
+
+    me, started = os.getpid(), process_start(os.getpid())
+    assert started is not None
+    path = tmp_path / "east.lock"
+    lock = SiteLock("primary", path)
+
+    def held_by(pid_start: int) -> None:
+        record = {"runId": "old-run-0001", "pid": me, "pidStart": pid_start, "since": "earlier"}
+        path.write_text(json.dumps(record))
+
+    held_by(started)
+    holder = lock.holder()
+    assert holder is not None and (holder.run_id, holder.expired) == ("old-run-0001", False)
+    with pytest.raises(LockHeldError, match="old-run-0001"):
+        lock.acquire(make_run("new-run-0001"))
+
+    held_by(started + 1)  # the pid now belongs to a later process
+    holder = lock.holder()
+    assert holder is not None and holder.expired
+    assert lock.release_dead("someone-else-0001") is False and path.exists()
+    assert lock.release_dead("old-run-0001") is True and not path.exists()
+    held_by(started + 1)
+    lock.acquire(make_run("new-run-0001"))  # taken over
+    assert json.loads(path.read_text())["runId"] == "new-run-0001"
+    assert json.loads(path.read_text())["pidStart"] == started
