@@ -217,6 +217,7 @@ def _contents(folder: Any, fingerprint: str) -> Any:
         "startedAt": run.get("startedAt"),
         "finishedAt": run.get("finishedAt"),
         "journal": recorded,
+        "exercise": run.get("exercise"),
         "tool": {
             "name": "drill-runner",
             "version": __version__,
@@ -245,3 +246,193 @@ def _epoch(run: dict[str, Any]) -> int:
         except ValueError:
             continue
     return 0
+
+
+def _operator() -> str:
+    from runner.engine.launch import default_operator
+
+    return default_operator()
+
+
+def _finished(run: str, results_dir: Path) -> Any:
+    """The run's folder as a report reads it; UsageError while it is still running."""
+    from runner.errors import UsageError
+    from runner.reports import record
+
+    folder = record.load(record.locate(run, results_dir))
+    if folder.run.get("status") == "running":
+        raise UsageError(f"run {folder.run_id} is still running; wait until it has finished")
+    if not isinstance(folder.run.get("journal"), dict):
+        raise UsageError(
+            f"run {folder.run_id} has no hash-chained journal (recorded by an older "
+            "drill-runner); nothing can be appended to it"
+        )
+    from runner.errors import DrillError
+    from runner.records import chain
+
+    try:
+        data = (folder.dir / chain.EVENTS).read_bytes()
+    except FileNotFoundError:
+        data = b""
+    except OSError as e:
+        raise DrillError(f"cannot read {folder.dir / chain.EVENTS}: {e.strerror}") from None
+    broken = chain.verify(data, folder.run_id, folder.run.get("journal"))
+    if broken is not None:
+        where = f"line {broken.line}" if broken.line else "as a whole"
+        raise DrillError(
+            f"{folder.dir / chain.EVENTS} {where}: {broken.message}; "
+            "nothing is appended to a journal that does not verify"
+        )
+    return folder
+
+
+def _append(folder: Any, entry: dict[str, Any]) -> Any:
+    """Append to the journal, then write the run's reports again so they show it."""
+    from runner.clock import SystemClock
+    from runner.records import results
+    from runner.records.store import append_after
+    from runner.reports import html, markdown, record
+
+    head = append_after(
+        folder.dir, folder.run_id, {"time": SystemClock().now().isoformat(), **entry}
+    )
+    again = record.load(folder.dir)
+    results.write(folder.dir / "report.html", html.render(again))
+    md = markdown.render(again, report_path=str(folder.dir / "report.html"))
+    results.write(folder.dir / "report.md", md)
+    return head
+
+
+@group.command("sign-off")
+@click.argument("run")
+@results_option
+@click.option("--as", "name", required=True, help="Who signs off (name and role).")
+@click.option("--comment", default="", help="What the sign-off says.")
+def sign_off(run: str, results_dir: Path, name: str, comment: str) -> int:
+    """Append a sign-off of RUN to its journal (nothing is rewritten); the report shows it."""
+    from runner.evidence import exercise
+    from runner.text import line
+
+    folder = _finished(run, results_dir)
+    status = str(folder.run.get("status"))
+    head = _append(
+        folder,
+        {
+            "actor": name,
+            "action": exercise.SIGNOFF,
+            "target": "",
+            "details": {"by": name, "comment": comment, "status": status},
+        },
+    )
+    click.echo(
+        f"signed off run {line(folder.run_id)} ({line(status)}) as {line(name)}; "
+        f"journal {head.entries} entries, head {head.head}"
+    )
+    return exits.OK
+
+
+@group.command()
+@click.argument("run")
+@click.argument("ident", metavar="ID")
+@results_option
+@click.option("--owner", help="Who owns fixing it.")
+@click.option("--due", help="When it is due (YYYY-MM-DD).")
+@click.option(
+    "--resolved-by",
+    "resolved_by",
+    help="A later run of the same scenario that passed: closes the deficiency.",
+)
+@click.option("--as", "name", help="Who records this (default: $DRILL_OPERATOR or the OS user).")
+def deficiency(
+    run: str,
+    ident: str,
+    results_dir: Path,
+    owner: str | None,
+    due: str | None,
+    resolved_by: str | None,
+    name: str | None,
+) -> int:
+    """Record the owner and due date of deficiency ID of RUN, or close it by a later
+    passing run (--resolved-by). Appended to the run's journal; nothing is rewritten."""
+    from datetime import date
+
+    from runner.errors import UsageError
+    from runner.evidence import exercise
+    from runner.reports import record
+    from runner.text import line
+
+    if not (owner or due or resolved_by):
+        raise UsageError("say what to record: --owner, --due, or --resolved-by RUN")
+    folder = _finished(run, results_dir)
+    found = exercise.read(folder.run, folder.events)
+    item = found.deficiency(ident)
+    if item is None:
+        known = ", ".join(d.id for d in found.deficiencies) or "none"
+        raise UsageError(f"run {folder.run_id} has no deficiency {ident!r} (it has: {known})")
+    if not item.is_open:
+        raise UsageError(
+            f"deficiency {ident} of run {folder.run_id} was closed by run {item.resolved_by}"
+        )
+    if due is not None:
+        try:
+            due = date.fromisoformat(due).isoformat()
+        except ValueError:
+            raise UsageError(f"--due {due!r}: not a date (YYYY-MM-DD)") from None
+    actor = name or _operator()
+    said = []
+    if owner or due:
+        details = {
+            "id": ident,
+            **({"owner": owner} if owner else {}),
+            **({"due": due} if due else {}),
+        }
+        _append(
+            folder, {"actor": actor, "action": exercise.ASSIGNED, "target": "", "details": details}
+        )
+        said.append("owner " + (owner or "-") + ", due " + (due or "-"))
+    if resolved_by:
+        later = record.load(record.locate(resolved_by, results_dir))
+        _check_closes(folder, later)
+        closure: dict[str, Any] = {
+            "id": ident,
+            "resolvedBy": later.run_id,
+            "resolvedByHead": (later.run.get("journal") or {}).get("head"),
+            "resolvedByFinishedAt": later.run.get("finishedAt"),
+        }
+        _append(
+            folder, {"actor": actor, "action": exercise.CLOSED, "target": "", "details": closure}
+        )
+        said.append(f"closed by run {later.run_id}")
+    click.echo(f"deficiency {line(ident)} of run {line(folder.run_id)}: {line('; '.join(said))}")
+    return exits.OK
+
+
+def _check_closes(folder: Any, later: Any) -> None:
+    """A deficiency is closed only by a later run of the same scenario that passed and
+    whose journal is intact."""
+    from runner.errors import UsageError
+    from runner.records import chain
+
+    run, other = folder.run, later.run
+    name = (run.get("scenario") or {}).get("name")
+    if (other.get("scenario") or {}).get("name") != name:
+        raise UsageError(
+            f"run {later.run_id} is not a run of scenario {name}; it cannot close this"
+        )
+    if other.get("status") != "passed":
+        raise UsageError(
+            f"run {later.run_id} ended {other.get('status')}; "
+            "only a passing run closes a deficiency"
+        )
+    if str(other.get("startedAt") or "") <= str(run.get("finishedAt") or ""):
+        raise UsageError(
+            f"run {later.run_id} started before run {folder.run_id} ended; "
+            "only a later run closes it"
+        )
+    try:
+        data = (later.dir / chain.EVENTS).read_bytes()
+    except OSError:
+        data = b""
+    broken = chain.verify(data, later.run_id, other.get("journal"))
+    if broken is not None:
+        raise UsageError(f"run {later.run_id}'s journal does not verify: {broken.message}")

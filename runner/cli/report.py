@@ -127,11 +127,21 @@ def history(
     histories = hist.build(runs, scenario=scenario, last=last)
     if scenario is not None and not histories:
         raise click.UsageError(f"no run of scenario {scenario!r} in {results_dir}")
+    from runner.reports import exercise
+
+    open_items = exercise.open_deficiencies(runs, results_dir, scenario)
     if fmt == "json":
-        data = {"results": str(results_dir), "scenarios": [h.to_json() for h in histories]}
+        scenarios = [h.to_json() for h in histories]
+        for item in scenarios:
+            item["openDeficiencies"] = [
+                {"runId": run_id, **d.to_json()}
+                for run_id, d in open_items.get(item["scenario"], [])
+            ]
+        data = {"results": str(results_dir), "scenarios": scenarios}
         _write(json.dumps(data, indent=2) + "\n", out, None)
     elif fmt == "text":
-        _write(hist.render_text(histories) + "\n", out, None)
+        text = hist.render_text(histories) + "\n\n" + exercise.open_text(open_items)
+        _write(text + "\n", out, None)
     else:
         from runner.reports import history_html
 

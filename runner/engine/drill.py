@@ -40,7 +40,7 @@ from runner.engine import events as ev
 from runner.engine.metrics import Metrics, Verifier
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
-from runner.evidence import inputs
+from runner.evidence import exercise, inputs
 from runner.measure import continuity, failback, timebase
 from runner.measure.timebase import canonical
 from runner.records.junit import junit_xml
@@ -104,6 +104,8 @@ class DrillRun:
     approve_manual: bool = False
     manual_failback: Callable[[], bool] | None = None
     """Asks the operator whether to fail back (policy `manual`); None: not interactive."""
+    approvals: tuple[Mapping[str, Any], ...] = ()
+    """Approvals given before the run (protected targets confirmed by name), journaled."""
 
     def __post_init__(self) -> None:
         self._injected: list[tuple[InjectedFault, int]] = []
@@ -172,6 +174,13 @@ class DrillRun:
                     if self.scenario.test_failover
                     else {}
                 ),
+                "exercise": exercise.metadata(
+                    spec.exercise,
+                    self.drill.spec.exercise,
+                    run_id=self.run_id,
+                    scenario_name=self.scenario.name,
+                    day=self.clock.now().date().isoformat(),
+                ),
             },
         )
         self._emit(
@@ -188,6 +197,8 @@ class DrillRun:
             )
         )
         self._audit("drill.start", {"scenario": self.scenario.name, "drill": self.drill.name})
+        for approval in self.approvals:
+            self._audit(exercise.APPROVAL, approval)
         outcome: dict[str, Any] = {"measured": None, "post_ok": None}
         try:
             self._forward(outcome)
@@ -894,6 +905,8 @@ class DrillRun:
             if self.record.failures:
                 status, reason = Status.ERROR, self._unwritten_reason(status, reason)
             self.record.update(status=status.value, reason=reason, finishedAt=iso(self.clock.now()))
+            for finding in exercise.findings(self.record.data):
+                self._audit(exercise.OPENED, finding.to_json())
             self.record.write_file("junit.xml", junit_xml(self.record.data))
             self._write_reports()
             if self.record.failures and status is not Status.ERROR:

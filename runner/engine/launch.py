@@ -149,6 +149,7 @@ def launch(
     make_id = lambda: new_run_id(clock, scenario.name)  # noqa: E731
     run_id = results.reserve(request.results_dir, make_id, first=request.run_id)
     used = set(scenario.cluster_names)
+    run_operator = request.operator or default_operator()
     try:
         on_run_id(run_id)
         with open_targets(drill, drill_dir=drill_dir, only=used) as targets:
@@ -167,12 +168,21 @@ def launch(
                 clock=clock,
                 results_dir=request.results_dir,
                 run_id=run_id,
-                operator=request.operator or default_operator(),
+                operator=run_operator,
                 abort=abort or AbortSignal(),
                 on_event=on_event,
                 interactive=request.interactive,
                 approve_manual=request.approve_manual,
                 manual_failback=manual_failback,
+                approvals=tuple(
+                    {
+                        "what": "protected-target",
+                        "subject": name,
+                        "by": run_operator,
+                        "how": f"confirmed by name for this run ({request.confirm_option})",
+                    }
+                    for name in protected_targets(scenario, drill)
+                ),
             )
             return run.execute()
     finally:

@@ -207,6 +207,31 @@ def mark_crashed(
     return "marked crashed"
 
 
+def append_after(folder: Path, run_id: str, entry: Mapping[str, Any]) -> chain.Head:
+    """Append one entry (masked) to a finished run's journal and move run.json's head: how
+    sign-off, deficiency updates and approvals after the run are recorded, never by
+    rewriting an entry. Raises RecordWriteError when it cannot be written."""
+    path = folder / "run.json"
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        head = chain.append(folder, run_id, redact.value(dict(entry)), sync=True)
+        data["journal"] = head.to_json()
+        tmp = folder / f"run.json.append.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise RecordWriteError(
+            f"cannot append to the journal in {folder}: {describe_os_error(e)}"
+        ) from None
+    except ValueError as e:
+        raise RecordWriteError(
+            f"cannot append to the journal in {folder}: run.json is {e}"
+        ) from None
+    return head
+
+
 def read_ledger(results_dir: Path, run_id: str) -> list[dict[str, Any]]:
     path = results_dir / run_id / "ledger.jsonl"
     if not path.exists():

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.records.summary import KEYS, objectives_rows
-from runner.reports import facts, timeline, timeline_chart
+from runner.reports import exercise, facts, timeline, timeline_chart
 from runner.reports.page import document, table, verdict_colours
 from runner.reports.record import RunFolder
 from runner.reports.svg import esc
@@ -397,6 +397,7 @@ def render(folder: RunFolder, *, signer: str | None = None) -> str:
         _steps(run),
         "<h2>Faults</h2>",
         _faults(run),
+        exercise.html(run, folder.events),
         "<h2>Audit trail</h2>",
         _events(folder.events),
         "<h2>Evidence</h2>",

@@ -10,7 +10,7 @@ from typing import Any
 
 from runner import text
 from runner.records.summary import objectives_rows
-from runner.reports import facts
+from runner.reports import exercise, facts
 from runner.reports.record import RunFolder
 
 _ICONS = {
@@ -93,6 +93,7 @@ def render(folder: RunFolder, *, report_path: str | None = None, signer: str | N
                 state = "removed" if f.get("recoveredAt") else "**NOT REMOVED**"
                 items.append(f"{md(cluster)}: {md(f.get('kind'))} {md(f.get('fault'))} ({state})")
         lines += ["**Faults:** " + "; ".join(items), ""]
+    lines += exercise.markdown(run, folder.events)
     journal = run.get("journal") or {}
     if journal:
         lines += [

@@ -731,6 +731,36 @@ class ClusterDecl(Model):
     description: str = ""
 
 
+class ExerciseScope(Model):
+    """What the exercise covers: the systems, and their business-impact tier."""
+
+    systems: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
+    tier: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class Exercise(Model):
+    """What an auditor asks of an exercise: its id, scope, owners and the controls it
+    evidences (free identifiers such as `DORA-RTS-25`, `ISO22301-8.5`, `SOC2-A1.3`). A
+    scenario's and its drill's are merged in the run's record (`exercise`)."""
+
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The exercise id; `{scenario}`, `{date}` (UTC yyyy-mm-dd) and `{run}` "
+        "are replaced for each run.",
+    )
+    scope: ExerciseScope | None = None
+    owners: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
+    controls: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")]] = Field(
+        default_factory=list, max_length=200
+    )
+
+
 class ScenarioSpec(Model):
     clusters: list[ClusterDecl] = Field(min_length=1)
     steady_state: list[SteadyStateCheck] = Field(default_factory=list)
@@ -743,6 +773,7 @@ class ScenarioSpec(Model):
     measure: Measure = Field(default_factory=Measure)
     objectives: Objectives = Field(default_factory=Objectives)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    exercise: Exercise | None = None
 
 
 class RecipeApplied(Model):
@@ -949,6 +980,7 @@ class DrillSpec(Model):
     prometheus: PrometheusSource | None = None
     schedule: Schedule | None = None
     notifications: list[Notification] = Field(default_factory=list)
+    exercise: Exercise | None = None
 
 
 class Drill(Model):

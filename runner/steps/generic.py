@@ -108,8 +108,13 @@ class GenericStepExecutor:
             )
         return StepResult(output=output, details={"exitCode": proc.returncode})
 
+    def _approved(self, step: model.ManualStep, run: RunContext, how: str) -> None:
+        details = {"what": "manual-step", "subject": step.name, "by": run.operator, "how": how}
+        run.log("approval", details)
+
     def _manual(self, step: model.ManualStep, run: RunContext) -> StepResult:
         if run.approve_manual:
+            self._approved(step, run, "pre-approved for this run (--approve-manual)")
             return StepResult(output="pre-approved (--approve-manual)")
         if not run.interactive or self.prompt is None:
             raise StepError(
@@ -117,6 +122,7 @@ class GenericStepExecutor:
                 "pre-approve manual steps with --approve-manual"
             )
         if self.prompt(step.instructions, step.timeout.total_seconds()):
+            self._approved(step, run, "confirmed at the prompt")
             return StepResult(output="confirmed by the operator")
         raise StepError("the operator did not confirm the manual step in time")
 

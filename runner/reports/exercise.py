@@ -1,0 +1,179 @@
+"""The exercise sections of a report: compliance (each control and the evidence in the run
+for it), deficiencies with owner, due date and closure, approvals and sign-off, in HTML and
+in Markdown. Read through `runner.evidence.exercise`; every value is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runner import text
+from runner.evidence import exercise
+from runner.reports.page import table
+from runner.reports.svg import esc
+
+
+def _scope(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    scope = meta.get("scope") or {}
+    items = [
+        ("exercise", meta.get("id")),
+        ("systems", ", ".join(map(str, scope.get("systems") or []))),
+        ("business-impact tier", scope.get("tier")),
+        ("owners", ", ".join(map(str, meta.get("owners") or []))),
+        ("controls", ", ".join(map(str, meta.get("controls") or []))),
+    ]
+    return [(k, str(v)) for k, v in items if v]
+
+
+def html(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
+    ex = exercise.read(run, events)
+    out = ["<h2>Exercise and compliance</h2>"]
+    scope = _scope(ex.metadata)
+    if scope:
+        out.append(
+            '<dl class="meta">'
+            + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in scope)
+            + "</dl>"
+        )
+    if ex.controls:
+        rows = []
+        for c in ex.controls:
+            evidence = "; ".join(f"{o} {m} (target {t}): {s}" for o, m, t, s in c.objectives)
+            rows.append(
+                [
+                    c.id,
+                    c.verdict,
+                    evidence or "nothing measured",
+                    str(c.open_deficiencies),
+                    "yes" if c.signed_off else "no",
+                ]
+            )
+        out.append(
+            table(["control", "run verdict", "evidence", "open deficiencies", "signed off"], rows)
+        )
+    else:
+        out.append('<p class="muted">No controls declared (spec.exercise.controls).</p>')
+    out.append("<h3>Deficiencies</h3>")
+    if ex.deficiencies:
+        out.append(
+            table(
+                ["id", "kind", "subject", "what", "owner", "due", "state"],
+                [
+                    [
+                        d.id,
+                        d.finding.kind,
+                        d.finding.subject,
+                        d.finding.description,
+                        d.owner or "-",
+                        d.due or "-",
+                        "open" if d.is_open else f"closed by {d.resolved_by}",
+                    ]
+                    for d in ex.deficiencies
+                ],
+            )
+        )
+    else:
+        out.append('<p class="muted">None: every objective met, every step succeeded.</p>')
+    out.append("<h3>Approvals</h3>")
+    out.append(
+        table(
+            ["when", "who", "what", "subject", "how", "comment"],
+            [[a.at, a.by, a.what, a.subject, a.how, a.comment] for a in ex.approvals],
+        )
+        if ex.approvals
+        else '<p class="muted">No approval was needed.</p>'
+    )
+    out.append("<h3>Sign-off</h3>")
+    out.append(
+        table(
+            ["when", "who", "verdict signed", "comment"],
+            [[s.at, s.by, s.status, s.comment] for s in ex.signoffs],
+        )
+        if ex.signoffs
+        else '<p class="muted">Not signed off yet (drillctl evidence sign-off).</p>'
+    )
+    return "\n".join(out)
+
+
+def markdown(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> list[str]:
+    ex = exercise.read(run, events)
+    md = text.markdown
+    lines: list[str] = []
+    scope = _scope(ex.metadata)
+    if scope:
+        lines += ["**Exercise:** " + " · ".join(f"{md(k)}: {md(v)}" for k, v in scope), ""]
+    for c in ex.controls:
+        evidence = "; ".join(f"{o} {m} (target {t}): {s}" for o, m, t, s in c.objectives)
+        lines.append(
+            f"- control {md(c.id)}: run {md(c.verdict)}; {md(evidence or 'nothing measured')}; "
+            f"{c.open_deficiencies} open deficiencies; "
+            f"signed off: {'yes' if c.signed_off else 'no'}"
+        )
+    if ex.controls:
+        lines.append("")
+    open_items = [d for d in ex.deficiencies if d.is_open]
+    if ex.deficiencies:
+        lines.append(
+            f"**Deficiencies:** {len(open_items)} open of {len(ex.deficiencies)}: "
+            + "; ".join(
+                f"{md(d.id)} ({'open' if d.is_open else 'closed by ' + md(d.resolved_by)}"
+                + (f", owner {md(d.owner)}" if d.owner else "")
+                + (f", due {md(d.due)}" if d.due else "")
+                + ")"
+                for d in ex.deficiencies
+            )
+        )
+        lines.append("")
+    if ex.approvals:
+        lines += [
+            "**Approvals:** "
+            + "; ".join(f"{md(a.what)} {md(a.subject)} by {md(a.by)}" for a in ex.approvals),
+            "",
+        ]
+    if ex.signoffs:
+        lines += [
+            "**Signed off:** "
+            + "; ".join(
+                f"{md(s.by)} at {md(s.at)}" + (f": {md(s.comment)}" if s.comment else "")
+                for s in ex.signoffs
+            ),
+            "",
+        ]
+    return lines
+
+
+def open_deficiencies(
+    runs: Sequence[Mapping[str, Any]], results_dir: Any, scenario: str | None = None
+) -> dict[str, list[tuple[str, exercise.Deficiency]]]:
+    """Per scenario, the open deficiencies of every run under `results_dir` (oldest first)."""
+    from runner.records.results import RUN_ID_RE
+    from runner.reports.record import read_events
+
+    out: dict[str, list[tuple[str, exercise.Deficiency]]] = {}
+    for run in runs:
+        name = str((run.get("scenario") or {}).get("name") or "?")
+        run_id = str(run.get("runId") or "")
+        if (scenario is not None and name != scenario) or not RUN_ID_RE.match(run_id):
+            continue
+        ex = exercise.read(run, read_events(results_dir / run_id))
+        items = [(run_id, d) for d in ex.deficiencies if d.is_open]
+        if items:
+            out.setdefault(name, []).extend(items)
+    return out
+
+
+def open_text(found: Mapping[str, Sequence[tuple[str, exercise.Deficiency]]]) -> str:
+    """Terminal lines: every value a `runner.text.line`."""
+    line = text.line
+    if not found:
+        return "open deficiencies: none"
+    lines = []
+    for name, items in found.items():
+        lines.append(f"open deficiencies of {line(name)}: {len(items)}")
+        for run_id, d in items:
+            who = f"owner {line(d.owner)}" if d.owner else "no owner"
+            due = f", due {line(d.due)}" if d.due else ""
+            lines.append(
+                f"  {line(run_id)} {line(d.id)} ({who}{due}): {line(d.finding.description)}"
+            )
+    return "\n".join(lines)
