@@ -144,7 +144,22 @@ def render_text(run: Mapping[str, Any], *, record_dir: str | None = None) -> str
             for k, v in observed.items()
             if not isinstance(v, dict | list)
         ]
-        lines += ["  observed (ground truth): " + ", ".join(parts), ""]
+        lines += ["  observed (ground truth): " + ", ".join(parts)]
+        back = observed.get("failback") if isinstance(observed, Mapping) else None
+        if isinstance(back, Mapping):
+            found, facts = back.get("continuity"), back.get("rejoin")
+            truth: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+            rejoin: Mapping[str, Any] = facts if isinstance(facts, Mapping) else {}
+            seconds = back.get("rtoSeconds")
+            items = [
+                f"rtoSeconds={round(seconds, 2) if isinstance(seconds, float) else seconds}",
+                f"acknowledgedWrites={truth.get('acknowledgedWrites')}",
+                f"lostWrites={truth.get('lostWrites')}",
+                f"splitBrainWrites={truth.get('splitBrainWrites')}",
+                f"rejoin={rejoin.get('mode')}",
+            ]
+            lines.append("  observed failback (ground truth): " + one(", ".join(items)))
+        lines.append("")
     notes = run.get("testFailover")
     if isinstance(notes, list) and notes:
         lines.append("  test failover (what it did instead of the drill):")
