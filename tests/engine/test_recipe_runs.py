@@ -230,3 +230,22 @@ def test_the_plan_shows_baseline_recipes_and_what_a_test_failover_skips(tmp_path
     test = ordered_steps(load(tmp_path, test_failover=True))
     assert ("inject", "cluster-loss 'lose-primary' in primary: NOT injected (test)") in test
     assert not any(phase == "failover" and what.startswith("restore (") for phase, what in test)
+
+
+def test_run_now_is_the_time_each_step_starts(tmp_path: Path) -> None:
+    text = SCENARIO.replace(
+        "      - {name: tidy up",
+        "      - {name: stamp, action: patch, cluster: secondary,\n"
+        "         target: {apiVersion: v1, kind: ConfigMap, name: c},\n"
+        '         patch: {data: {at: "${{ run.now }}"}}}\n'
+        "      - {name: tidy up",
+    )
+    assert text != SCENARIO
+    world = World(clock=FakeClock(START))
+    steps = ObjectSteps(ANSWERS)
+    result = run_drill(tmp_path, world, load(tmp_path, text), targets=targets(world, steps))
+    stamp = next(s for s in steps.seen if s.name == "stamp")
+    assert isinstance(stamp, model.PatchStep)
+    started = next(s for s in result.record["steps"] if s["name"] == "stamp")["startedAt"]
+    assert stamp.patch == {"data": {"at": started}}
+    assert started >= result.record["timeline"]["failoverDone"]
