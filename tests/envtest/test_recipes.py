@@ -523,6 +523,39 @@ def test_cloudnative_pg_switchover_and_back_with_the_demotion_token(
     assert [t["name"] for t in record["timings"]] == ["CloudNativePG switchover"] * 2
 
 
+def test_cloudnative_pg_promote_end_to_end_moves_the_replica_to_a_new_timeline(
+    operators: Envtest, ns: str, tmp_path: Path, chaos: None
+) -> None:
+    cnpg_objects(operators, ns)
+    text = (
+        header("cnpg-promote", ns, fault_cluster="east")
+        + f"""\
+  failover:
+    steps:
+      - {{name: promote, uses: cloudnative-pg.promote, cluster: west,
+         with: {{cluster: db-west, namespace: {ns}, timeout: 30s}}}}
+"""
+    )
+    scenario, drill, _ = write(operators, tmp_path, ns, text)
+    west = operators.client("west")
+    try:
+        with op.StandIn(west, CNPG, ns, op.cnpg()):
+            code, record, output = run(scenario, drill, tmp_path)
+    finally:
+        west.close()
+    assert code == 0, output
+    captured = record["captured"]
+    assert captured["cloudnative-pg-promote.primaryBefore"] == "db-east"
+    assert captured["cloudnative-pg-promote.timeline"] == "1"
+    assert captured["cloudnative-pg-promote.timelineAfter"] == "2"
+    assert captured["cloudnative-pg-promote.currentPrimary"] == "db-west-1"
+    promoted = operators.admins["west"].get(CNPG, "db-west", namespace=ns)
+    assert promoted["spec"]["replica"]["primary"] == "db-west"
+    assert "promotionToken" not in promoted["spec"]["replica"]  # unplanned: no token
+    (timing,) = record["timings"]
+    assert timing["name"] == "CloudNativePG promotion" and timing["seconds"] > 0
+
+
 def test_cloudnative_pg_preflight_refuses_a_cluster_that_is_not_the_primary(
     operators: Envtest, ns: str, tmp_path: Path, chaos: None
 ) -> None:
