@@ -108,7 +108,11 @@ def test_prometheus_scrapes_the_lab(lab: LabClient, lab_dir: Path) -> None:
     wait_for(lambda: bool(query("lab_probe_success")), what="lab_probe_success scraped")
     wait_for(lambda: len(query("lab_db_up")) == 2, what="lab_db_up scraped")
     wait_for(lambda: bool(query("lab_orders_total")), what="order service scraped")
-    assert float(query("lab_probe_success")[0]["value"][1]) > 0.5
+    # a probe can time out on a starved machine; the lab must reach healthy probes
+    wait_for(
+        lambda: float(query("lab_probe_success")[0]["value"][1]) > 0.5,
+        what="successful probes scraped",
+    )
 
 
 def test_lock_refuses_second_holder_and_takes_stale(primary: LabBackend) -> None:
