@@ -95,9 +95,7 @@ def command(
         evidence = dead_runs.lock_holders(backends)
         errors += evidence.errors
         candidates = {h.run_id for h in evidence.holders.values()}
-        candidates |= {
-            str(r.get("runId")) for r in dead_runs.running_runs(results_dir, drill=drill.name)
-        }
+        candidates |= {r.run_id for r in dead_runs.running_runs(results_dir, drill=drill.name)}
         if run_id is not None:
             candidates &= {run_id}
         for candidate in sorted(candidates):

@@ -149,9 +149,11 @@ def _contents(folder: Any, fingerprint: str) -> Any:
     from runner import __version__, redact
     from runner.errors import DrillError, UsageError
     from runner.evidence import pack
+    from runner.journal import files as journal
+    from runner.journal.events import AuditEvent
+    from runner.journal.run import Run
     from runner.records import chain
     from runner.reports import html, markdown
-    from runner.reports.record import RunFolder
 
     run = folder.run
     run_id = folder.run_id
@@ -193,7 +195,9 @@ def _contents(folder: Any, fingerprint: str) -> Any:
     for extra in ("ledger.jsonl", "junit.xml"):
         if extra in raw:
             files.append((f"record/{extra}", _masked(raw[extra])))
-    view = RunFolder(dir=Path(run_id), run=run, events=folder.events)
+    view = journal.RunFolder(
+        Path(run_id), Run.from_json(run), tuple(AuditEvent.from_json(e) for e in folder.events)
+    )
     files.append(("reports/report.html", _masked(html.render(view, signer=fingerprint).encode())))
     md = markdown.render(view, report_path="report.html", signer=fingerprint)
     files.append(("reports/report.md", _masked(md.encode())))
@@ -289,16 +293,17 @@ def _finished(run: str, results_dir: Path) -> Any:
 def _append(folder: Any, entry: dict[str, Any]) -> Any:
     """Append to the journal, then write the run's reports again so they show it."""
     from runner.clock import SystemClock
+    from runner.journal import files
     from runner.records import results
     from runner.records.store import append_after
-    from runner.reports import html, markdown, record
+    from runner.reports import html, markdown
 
     head = append_after(
         folder.dir, folder.run_id, {"time": SystemClock().now().isoformat(), **entry}
     )
-    again = record.load(folder.dir)
-    results.write(folder.dir / "report.html", html.render(again))
-    md = markdown.render(again, report_path=str(folder.dir / "report.html"))
+    typed = files.load(folder.dir)
+    results.write(folder.dir / "report.html", html.render(typed))
+    md = markdown.render(typed, report_path=str(folder.dir / "report.html"))
     results.write(folder.dir / "report.md", md)
     return head
 

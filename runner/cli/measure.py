@@ -17,6 +17,7 @@ import click
 
 from runner.cli.options import drill_option
 from runner.cli.output import emit, output_option
+from runner.journal.entries import Measurements
 
 _RELATIVE = re.compile(r"^-((?:\d+(?:ms|y|w|d|h|m|s))+)$")
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
@@ -86,7 +87,7 @@ def command(
     """Measure RTO and RPO of SCENARIO over a window, as a drill would have."""
     from runner.engine.launch import DrillRequest, connect_metrics, load
     from runner.engine.prometheus_metrics import PrometheusMetrics
-    from runner.engine.verdict import EXIT_CODES, decide
+    from runner.engine.verdict import decide
     from runner.errors import ConfigurationError
     from runner.measure import timebase
 
@@ -103,7 +104,7 @@ def command(
         result = verifier.finish(timebase.canonical(w), failover_done=d)
     finally:
         metrics.prom.close()
-    measurements = {k: v.to_json() for k, v in (("rto", result.rto), ("rpo", result.rpo)) if v}
+    measurements = Measurements(rto=result.rto, rpo=result.rpo)
     status, reason = decide(hint=None, measurements=measurements, post_ok=None)
     data: dict[str, Any] = {
         "scenario": spec_.name,
@@ -115,15 +116,15 @@ def command(
         },
         "status": status.value,
         "reason": reason,
-        "measurements": measurements,
+        "measurements": measurements.to_json(),
         "measurementInputs": result.stored,
     }
-    emit(data, output, _text)
-    return EXIT_CODES[status]
+    emit(data, output, lambda d: _text(d, measurements))
+    return status.exit_code
 
 
-def _text(data: dict[str, Any]) -> str:
-    from runner.records.summary import objectives_rows
+def _text(data: dict[str, Any], measurements: Measurements) -> str:
+    from runner.reports.summary import objectives_rows
 
     window = data["window"]
     lines = [
@@ -132,13 +133,11 @@ def _text(data: dict[str, Any]) -> str:
         f"  Prometheus: {data['prometheus']}",
         "",
     ]
-    rows = objectives_rows(data)
+    rows = objectives_rows(measurements)
     header = ("objective", "measured", "target", "met", "uncertainty")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for r in [header, *rows]:
         lines.append("  " + "  ".join(c.ljust(n) for c, n in zip(r, widths, strict=True)))
-    for key in ("rto", "rpo"):
-        m = data["measurements"].get(key)
-        if m:
-            lines.append(f"  {key.upper()}: {m['explanation']}")
+    for key, m in measurements.items():
+        lines.append(f"  {key.upper()}: {m.explanation}")
     return "\n".join(lines)

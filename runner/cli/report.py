@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -29,12 +28,6 @@ def _write(content: str, out: Path | None, default: Path | None) -> None:
         return
     results.write(target, content)
     click.echo(f"wrote {line(target)}")
-
-
-def _exit_code(status: Any) -> int:
-    if status == "passed":
-        return exits.OK
-    return exits.MISSED if status == "failed" else exits.RUNNER
 
 
 @click.command()
@@ -60,14 +53,14 @@ def command(run: str, results_dir: Path, fmt: str, out: Path | None) -> int:
     inconclusive.
     """
     from runner import redact
-    from runner.reports import record
+    from runner.journal import files
 
-    folder = record.load(record.locate(run, results_dir))
+    folder = files.load(files.locate(run, results_dir))
     data = folder.run
     if fmt == "json":
-        _write(json.dumps(redact.value(data), indent=2, default=str) + "\n", out, None)
+        _write(json.dumps(redact.value(data.to_json()), indent=2, default=str) + "\n", out, None)
     elif fmt == "text":
-        from runner.records.summary import render_text
+        from runner.reports.summary import render_text
 
         _write(render_text(data, record_dir=str(folder.dir)) + "\n", out, None)
     elif fmt == "md":
@@ -83,7 +76,7 @@ def command(run: str, results_dir: Path, fmt: str, out: Path | None) -> int:
         from runner.reports import html
 
         _write(html.render(folder), out, folder.dir / _DEFAULT_FILES["html"])
-    return _exit_code(data.get("status"))
+    return data.status.exit_code
 
 
 @click.command()
@@ -119,7 +112,7 @@ def history(
     """Show every run of a scenario over time: RTO and RPO against objectives, regressions.
 
     A run.json that is not a readable record is skipped with a warning naming it."""
-    from runner.records.results import list_runs
+    from runner.journal.files import list_runs
     from runner.reports import history as hist
     from runner.text import line
 
@@ -129,7 +122,7 @@ def history(
         raise click.UsageError(f"no run of scenario {scenario!r} in {results_dir}")
     from runner.reports import exercise
 
-    open_items = exercise.open_deficiencies(runs, results_dir, scenario)
+    open_items = exercise.open_deficiencies([r.to_json() for r in runs], results_dir, scenario)
     if fmt == "json":
         scenarios = [h.to_json() for h in histories]
         for item in scenarios:

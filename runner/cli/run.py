@@ -91,7 +91,7 @@ def command(
         watch_abort_file,
     )
     from runner.engine.verdict import EXIT_CODES
-    from runner.records.summary import render_text
+    from runner.reports.summary import render_text
 
     interactive = sys.stdin.isatty()
     request = DrillRequest(
@@ -183,7 +183,7 @@ def command(
     else:
         from runner.cli.output import emit
 
-        emit(dict(result.record), output, lambda d: "")
+        emit(result.record.to_json(), output, lambda d: "")
     if result.record_failures:
         click.echo(f"error: {unwritten_record(result)}", err=True)
         return exits.RUNNER

@@ -27,6 +27,7 @@ def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Pat
     RUN_ID is a run id (never a path): the request is written only inside --results."""
     from runner.clock import SystemClock
     from runner.engine.dead_runs import Liveness, judge
+    from runner.journal.files import read_run
     from runner.records import results
     from runner.text import line
 
@@ -37,12 +38,12 @@ def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Pat
         found = False
     if not found:
         raise click.UsageError(f"no run {run_id!r} in {results_dir}")
-    run = results.read_run(results_dir, run_id)
-    if run.get("status") != "running":
-        click.echo(f"run {run_id} is not running (status: {line(run.get('status'))})")
+    run = read_run(results_dir, run_id)
+    if run.finished:
+        click.echo(f"run {run_id} is not running (status: {line(run.status.value)})")
         return exits.OK
     judged = judge(run)
-    drill = line((run.get("drill") or {}).get("path") or "DRILL")
+    drill = line(run.drill.path or "DRILL")
     if judged.liveness is Liveness.DEAD:
         click.echo(
             f"run {run_id} is marked running but is dead ({line(judged.reason)}); sweep its "
@@ -66,9 +67,9 @@ def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Pat
     clock = SystemClock()
     deadline = clock.monotonic() + timeout
     while clock.monotonic() < deadline:
-        run = results.read_run(results_dir, run_id)
-        if run.get("status") != "running":
-            click.echo(f"run {run_id} ended: {line(run.get('status'))} ({line(run.get('reason'))})")
+        run = read_run(results_dir, run_id)
+        if run.finished:
+            click.echo(f"run {run_id} ended: {line(run.status.value)} ({line(run.reason)})")
             return exits.OK
         clock.sleep(0.5)
     click.echo(f"run {run_id} is still cleaning up after {timeout:g}s", err=True)
@@ -89,6 +90,7 @@ def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
 
     A run.json that is not a readable record is skipped with a warning naming it."""
     from runner.engine import dead_runs
+    from runner.journal.entries import iso
     from runner.text import line
 
     warn = lambda m: click.echo(f"warning: {line(m)}", err=True)  # noqa: E731
@@ -110,11 +112,10 @@ def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
                     {"kind": f.kind, "name": f.name, "namespace": f.namespace, "runId": f.run_id}
                     for f in found
                 ]
-        records = {str(r.get("runId")): r for r in runs}
+        records = {r.run_id: r for r in runs}
         for name, h in sorted(holders.items()):
             judged = dead_runs.judge(
-                records.get(h.run_id) or {"runId": h.run_id, "status": "running"},
-                holders=holders,
+                records.get(h.run_id) or dead_runs.unrecorded(h.run_id), holders=holders
             )
             data["locks"][name] = {
                 "runId": h.run_id,
@@ -127,14 +128,14 @@ def status(results_dir: Path, drill_path: Path | None, output: str) -> int:
         judged = dead_runs.judge(r, holders=holders)
         data["activeRuns"].append(
             {
-                "runId": r["runId"],
-                "scenario": r["scenario"]["name"],
-                "drill": (r.get("drill") or {}).get("path"),
-                "startedAt": r.get("startedAt"),
+                "runId": r.run_id,
+                "scenario": r.scenario.name,
+                "drill": r.drill.path or None,
+                "startedAt": iso(r.started_at),
                 "state": judged.liveness.value,
                 "alive": judged.liveness is dead_runs.Liveness.RUNNING,
                 "reason": judged.reason,
-                "phase": (r.get("phases") or [{}])[-1].get("name"),
+                "phase": None if r.last_phase is None else r.last_phase.name.value,
             }
         )
 

@@ -35,14 +35,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from runner import processes
 from runner.backends import Leftover, LockHolder, TargetBackend
 from runner.clock import Clock
 from runner.engine.targets import open_target
 from runner.errors import DrillError
-from runner.records.results import ResultsError, Warn, list_runs, read
+from runner.journal.files import list_runs, read
+from runner.journal.run import Ref, Run
+from runner.records.results import ResultsError, Warn
 from runner.records.store import RUN_ID_RE, mark_crashed
 from runner.scenario import model
 
@@ -90,29 +91,33 @@ class Evidence:
     errors: list[str] = field(default_factory=list)
 
 
+def unrecorded(run_id: str) -> Run:
+    """A run known only by a lock it holds (no record here): judged by its locks alone."""
+    return Run(run_id=run_id, scenario=Ref(name=""), drill=Ref(name=""))
+
+
 def judge(
-    record: Mapping[str, Any],
+    record: Run,
     *,
     holders: Mapping[str, LockHolder] | None = None,
     host: str | None = None,
 ) -> Judgement:
     """Is the run of this record running, dead or unknown? `holders`: the targets' locks
     (target -> holder) when they could be read; `host`: this machine (default: its name)."""
-    run_id = str(record.get("runId") or "")
+    run_id = record.run_id
 
     def said(liveness: Liveness, reason: str) -> Judgement:
         return Judgement(run_id=run_id, liveness=liveness, reason=reason)
 
-    if record.get("status") != "running":
-        return said(Liveness.FINISHED, str(record.get("status")))
+    if record.finished:
+        return said(Liveness.FINISHED, record.status.value)
     held = {t: h for t, h in (holders or {}).items() if h.run_id == run_id}
     here = host or socket.gethostname()
-    pid = record.get("pid")
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+    pid = record.pid
+    if pid is not None and pid <= 0:
         pid = None  # the record names no process: only its locks can tell
-    if record.get("host") == here and pid is not None:
-        started = record.get("processStart")
-        if not processes.alive(pid, started if isinstance(started, int) else None):
+    if record.host == here and pid is not None:
+        if not processes.alive(pid, record.process_start):
             return said(Liveness.DEAD, f"its process {pid} on this host is gone")
         return said(Liveness.RUNNING, f"process {pid} is running")
     expired = sorted(t for t, h in held.items() if h.expired)
@@ -126,10 +131,10 @@ def judge(
             f"its lock on {', '.join(sorted(held))} is still within its lease: alive, "
             "or dead for less than a lease (it then expires by itself)",
         )
-    if record.get("host") == here:
+    if record.host == here:
         return said(Liveness.UNKNOWN, "its record names no process and it holds no lock")
     return said(
-        Liveness.UNKNOWN, f"it ran on host {record.get('host')!r} and holds no lock to check"
+        Liveness.UNKNOWN, f"it ran on host {record.host or None!r} and holds no lock to check"
     )
 
 
@@ -386,7 +391,7 @@ def finalise_if_dead(
     record = _read(results_dir, run_id)
     evidence = lock_holders(targets)
     if record is None:  # no record here: only an expired lock can prove it dead
-        record = {"runId": run_id, "status": "running", "host": None}
+        record = unrecorded(run_id)
     judgement = judge(record, holders=evidence.holders, host=host)
     if judgement.liveness is not Liveness.DEAD:
         return DeadRunCheck(judgement=judgement, errors=tuple(evidence.errors))
@@ -403,18 +408,17 @@ def finalise_if_dead(
 
 def running_runs(
     results_dir: Path, *, drill: str | None = None, warn: Warn = lambda message: None
-) -> list[dict[str, Any]]:
+) -> list[Run]:
     """Records that still say `running` (of one drill, by name, when given); records that
     cannot be read are reported to `warn` and skipped."""
     return [
         r
         for r in list_runs(results_dir, warn)
-        if r.get("status") == "running"
-        and (drill is None or (r.get("drill") or {}).get("name") == drill)
+        if not r.finished and (drill is None or r.drill.name == drill)
     ]
 
 
-def _read(results_dir: Path, run_id: str) -> dict[str, Any] | None:
+def _read(results_dir: Path, run_id: str) -> Run | None:
     if not RUN_ID_RE.match(run_id):
         return None
     try:

@@ -41,10 +41,12 @@ from runner.engine.metrics import Metrics, Verifier
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
 from runner.evidence import exercise, inputs
+from runner.journal.entries import Measurements
+from runner.journal.run import Run
 from runner.measure import continuity, failback, timebase
 from runner.measure.timebase import canonical
-from runner.records.junit import junit_xml
 from runner.records.store import RecordWriteError, RunRecord, iso
+from runner.reports.junit import junit_xml
 from runner.scenario import model, templates
 from runner.scenario.values import parse_duration
 
@@ -74,7 +76,7 @@ class RunResult:
     status: Status
     reason: str
     record_dir: Path
-    record: Mapping[str, Any]
+    record: Run
     record_failures: tuple[str, ...] = ()
     """Writes of the record that failed (`file: cause`); the record on disk is incomplete."""
     faults_left: tuple[str, ...] = ()
@@ -718,9 +720,7 @@ class DrillRun:
                 return False
             return self.manual_failback()
         # on-success: only when the drill has met everything so far
-        status, _ = decide(
-            hint=self._status_hint, measurements=self.record.data["measurements"], post_ok=None
-        )
+        status, _ = decide(hint=self._status_hint, measurements=self._measurements(), post_ok=None)
         return status == Status.PASSED
 
     def _cleanup(self) -> None:
@@ -899,7 +899,7 @@ class DrillRun:
         with self._phase_ctx("report", reraise=False):
             status, reason = decide(
                 hint=self._status_hint,
-                measurements=self.record.data["measurements"],
+                measurements=self._measurements(),
                 post_ok=outcome["post_ok"],
             )
             if self.record.failures:
@@ -907,7 +907,7 @@ class DrillRun:
             self.record.update(status=status.value, reason=reason, finishedAt=iso(self.clock.now()))
             for finding in exercise.findings(self.record.data):
                 self._audit(exercise.OPENED, finding.to_json())
-            self.record.write_file("junit.xml", junit_xml(self.record.data))
+            self.record.write_file("junit.xml", junit_xml(Run.from_json(self.record.data)))
             self._write_reports()
             if self.record.failures and status is not Status.ERROR:
                 status, reason = Status.ERROR, self._unwritten_reason(status, reason)
@@ -937,7 +937,7 @@ class DrillRun:
             status=status,
             reason=redact.text(reason),
             record_dir=self.record.dir,
-            record=self.record.data,
+            record=Run.from_json(self.record.data),
             record_failures=tuple(self.record.failures),
             faults_left=tuple(
                 f"{h.cluster}/{h.name}" for h, i in self._injected if i not in self._removed
@@ -958,13 +958,16 @@ class DrillRun:
     def _write_reports(self) -> None:
         """report.html and report.md beside run.json; a rendering bug never changes the
         verdict, it is recorded as a notice instead."""
-        from runner.reports import html, markdown, record
+        from runner.journal.files import RunFolder, read_events
+        from runner.reports import html, markdown
 
         try:
             self.record.update(report="report.html")
             if self.record.failures:
                 raise RecordWriteError("the record on disk is incomplete")
-            folder = record.load(self.record.dir)
+            folder = RunFolder(
+                self.record.dir, Run.from_json(self.record.data), read_events(self.record.dir)
+            )
             if not self.record.write_file("report.html", html.render(folder)):
                 raise RecordWriteError(self.record.failures[-1])
             md = markdown.render(folder, report_path=str(self.record.dir / "report.html"))
@@ -976,6 +979,9 @@ class DrillRun:
 
     def _phase_ctx(self, name: str, *, reraise: bool = True) -> _PhaseScope:
         return _PhaseScope(self, name, reraise)
+
+    def _measurements(self) -> Measurements:
+        return Measurements.from_json(self.record.data["measurements"])
 
     def _hint(self, status: Status, reason: str) -> None:
         if self._status_hint is None:

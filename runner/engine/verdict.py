@@ -7,32 +7,11 @@ could not be trusted (inconclusive, never a pass); else passed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from enum import StrEnum
-from typing import Any
-
-from runner.records.summary import OBJECTIVES
-
-
-class Status(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    ABORTED = "aborted"
-    ERROR = "error"
-    INCONCLUSIVE = "inconclusive"
-    CRASHED = "crashed"
-    """Its process died mid-run; set afterwards by whoever closed the run
-    (`runner.engine.dead_runs`), never decided by the run itself."""
-
-
-EXIT_CODES = {
-    Status.PASSED: 0,
-    Status.FAILED: 1,
-    Status.ABORTED: 3,
-    Status.ERROR: 3,
-    Status.INCONCLUSIVE: 3,
-    Status.CRASHED: 3,
-}
+from runner.journal.entries import Measurements
+from runner.journal.status import EXIT_CODES as EXIT_CODES  # re-exported
+from runner.journal.status import Status as Status  # re-exported
+from runner.measure.results import Status as Judged
+from runner.reports.summary import OBJECTIVES
 
 
 def label(key: str) -> str:
@@ -43,25 +22,28 @@ def label(key: str) -> str:
 def decide(
     *,
     hint: tuple[Status, str] | None,
-    measurements: Mapping[str, Mapping[str, Any]],
+    measurements: Measurements,
     post_ok: bool | None,
 ) -> tuple[Status, str]:
     """The run's status and a one-line reason."""
     if hint is not None and hint[0] in (Status.ERROR, Status.ABORTED):
         return hint
-    missed = [k for k, m in measurements.items() if m.get("status") == "missed"]
+    items = measurements.items()
+    missed = [
+        f"{label(k)}: {m.explanation or 'missed'}" for k, m in items if m.status is Judged.MISSED
+    ]
     if missed:
-        parts = [f"{label(k)}: {measurements[k].get('explanation', 'missed')}" for k in missed]
-        return Status.FAILED, "; ".join(parts)
+        return Status.FAILED, "; ".join(missed)
     if post_ok is False:
         return Status.FAILED, "steady state did not return after failback"
-    unsure = [k for k, m in measurements.items() if m.get("status") == "inconclusive"]
+    unsure = [
+        f"{label(k)}: {m.explanation or 'inconclusive'}"
+        for k, m in items
+        if m.status is Judged.INCONCLUSIVE
+    ]
     if unsure:
-        parts = [
-            f"{label(k)}: {measurements[k].get('explanation', 'inconclusive')}" for k in unsure
-        ]
-        return Status.INCONCLUSIVE, "; ".join(parts)
+        return Status.INCONCLUSIVE, "; ".join(unsure)
     if hint is not None:
         return hint
-    met = [f"{label(k)} met" for k, m in measurements.items() if m.get("status") == "met"]
+    met = [f"{label(k)} met" for k, m in items if m.status is Judged.MET]
     return Status.PASSED, ", ".join(met) if met else "completed; no objective to judge"

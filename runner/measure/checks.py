@@ -47,6 +47,24 @@ class CheckResult:
             else {"value": self.first_violation_value, "at": samples.iso(at.timestamp())},
         }
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CheckResult:
+        first = d.get("firstViolation")
+        return cls(
+            name=str(d["name"]),
+            query=str(d.get("query") or ""),
+            expect=str(d.get("expect") or ""),
+            passed=bool(d["passed"]),
+            reason=str(d.get("reason") or ""),
+            window_seconds=float(d.get("windowSeconds") or 0.0),
+            samples=int(d.get("samples") or 0),
+            violations=int(d.get("violations") or 0),
+            first_violation_value=None if not first else first.get("value"),
+            first_violation_at=None
+            if not first or not first.get("at")
+            else datetime.fromisoformat(first["at"]),
+        )
+
 
 def evaluate_check(
     check: model.SteadyStateCheck, series: list[Series], *, end: datetime, step_s: float

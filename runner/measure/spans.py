@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +84,22 @@ class SpanResult:
     def seconds(self) -> float | None:
         return None if self.bounds is None else self.bounds.midpoint
 
+    @property
+    def uncertainty_seconds(self) -> float | None:
+        return None if self.bounds is None else self.bounds.half_width
+
+    @property
+    def method(self) -> str:
+        return "span"
+
+    # a span has no SLI, lag or canary behind it: what an RTO/RPO result shows besides its
+    # bounds is absent here (the reports read every RTO/RPO the same way)
+    time_to_detect_seconds: None = field(default=None, init=False, repr=False)
+    time_to_failover_seconds: None = field(default=None, init=False, repr=False)
+    outages: tuple[()] = field(default=(), init=False, repr=False)
+    canary: None = field(default=None, init=False, repr=False)
+    max_lost_writes: None = field(default=None, init=False, repr=False)
+
     def judged(self, objective_seconds: float | None) -> SpanResult:
         base = replace(self, objective_seconds=objective_seconds)
         if self.bounds is None:
@@ -117,6 +133,24 @@ class SpanResult:
             "explanation": self.explanation,
             "details": {"from": self.start, "to": self.end},
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, name: str = "") -> SpanResult:
+        lower, upper = data.get("lowerSeconds"), data.get("upperSeconds")
+        details = data.get("details") or {}
+        return cls(
+            name=name,
+            bounds=None
+            if lower is None
+            else Bounds(lower=float(lower), upper=None if upper is None else float(upper)),
+            status=Status(data["status"]),
+            explanation=str(data.get("explanation") or ""),
+            start=str(details.get("from") or ""),
+            end=str(details.get("to") or ""),
+            objective_seconds=None
+            if data.get("objectiveSeconds") is None
+            else float(data["objectiveSeconds"]),
+        )
 
 
 def _r(value: float | None) -> float | None:

@@ -7,61 +7,32 @@ exactly what the record says.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from runner.engine.drill import RunResult
-from runner.engine.verdict import Status
-from runner.records.summary import render_text
+from runner.journal.entries import FaultEntry, Measurements, PhaseEntry, Rpo, Rto
+from runner.journal.run import Run
+from runner.journal.status import Status
+from runner.reports.summary import render_text
+
+Phase = PhaseEntry
+Fault = FaultEntry
 
 
-def _time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _worst(measurement: Mapping[str, Any] | None) -> Any:
+def _worst(m: Rto | Rpo | None) -> float | None:
     """The upper bound of a measurement (records before measurement v2: its `seconds`)."""
-    if not measurement:
+    if m is None:
         return None
-    if "upperSeconds" in measurement:
-        return measurement["upperSeconds"]
-    return measurement.get("seconds")
+    if m.bounds is not None:
+        return m.bounds.upper
+    return m.seconds
 
 
-def _delta(seconds: Any) -> timedelta | None:
-    return None if seconds is None else timedelta(seconds=float(seconds))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Phase:
-    name: str
-    status: str
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: str | None
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return self.finished_at - self.started_at
-
-
-@dataclass(frozen=True, kw_only=True)
-class Fault:
-    cluster: str
-    fault: str
-    kind: str
-    name: str
-    namespace: str | None
-    injected_at: datetime | None
-    recovered_at: datetime | None
-
-    @property
-    def removed(self) -> bool:
-        return self.recovered_at is not None
+def _delta(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)
@@ -86,8 +57,10 @@ class DrillReport:
     faults: list[Fault]
     observed: Mapping[str, Any] | None
     """The lab's own ground truth (rtoSeconds, lostWrites, ...); None outside the lab."""
-    measurements: Mapping[str, Any]
-    record: Mapping[str, Any] = field(default_factory=dict)
+    measurements: Measurements
+    """The typed RTO and RPO results (`runner.measure.results`)."""
+    record: Run
+    """The whole run, as its journal holds it."""
 
     @property
     def passed(self) -> bool:
@@ -98,46 +71,23 @@ class DrillReport:
         return cls.from_record(result.record, record_dir=result.record_dir)
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any], *, record_dir: Path) -> DrillReport:
-        measurements: Mapping[str, Any] = record.get("measurements") or {}
-        objectives: Mapping[str, Any] = {
-            k: (measurements.get(k) or {}).get("objectiveSeconds") for k in ("rto", "rpo")
-        }
+    def from_record(cls, run: Run, *, record_dir: Path) -> DrillReport:
+        m = run.measurements
         return cls(
-            run_id=str(record.get("runId", "")),
-            scenario=str((record.get("scenario") or {}).get("name", "")),
-            status=Status(str(record.get("status"))),
-            reason=str(record.get("reason") or ""),
+            run_id=run.run_id,
+            scenario=run.scenario.name,
+            status=run.status,
+            reason=run.reason,
             record_dir=record_dir,
-            rto=_delta(_worst(measurements.get("rto"))),
-            rpo=_delta(_worst(measurements.get("rpo"))),
-            rto_objective=_delta(objectives["rto"]),
-            rpo_objective=_delta(objectives["rpo"]),
-            phases={
-                p["name"]: Phase(
-                    name=p["name"],
-                    status=p["status"],
-                    started_at=_time(p.get("startedAt")),
-                    finished_at=_time(p.get("finishedAt")),
-                    error=p.get("error"),
-                )
-                for p in record.get("phases", [])
-            },
-            faults=[
-                Fault(
-                    cluster=f["cluster"],
-                    fault=f.get("fault", ""),
-                    kind=f["kind"],
-                    name=f["name"],
-                    namespace=f.get("namespace"),
-                    injected_at=_time(f.get("injectedAt")),
-                    recovered_at=_time(f.get("recoveredAt")),
-                )
-                for f in record.get("faults", [])
-            ],
-            observed=record.get("observed"),
-            measurements=measurements,
-            record=record,
+            rto=_delta(_worst(m.rto)),
+            rpo=_delta(_worst(m.rpo)),
+            rto_objective=_delta(None if m.rto is None else m.rto.objective_seconds),
+            rpo_objective=_delta(None if m.rpo is None else m.rpo.objective_seconds),
+            phases={p.name.value: p for p in run.phases},
+            faults=list(run.faults),
+            observed=None if run.observed is None else run.observed.values,
+            measurements=m,
+            record=run,
         )
 
     def summary(self) -> str:
@@ -147,12 +97,12 @@ class DrillReport:
     def properties(self) -> list[tuple[str, str]]:
         """JUnit properties: the verdict, RTO and RPO in seconds, the record's folder."""
         out = [("drill_run_id", self.run_id), ("drill_status", str(self.status))]
-        for key in ("rto", "rpo"):
-            m = self.measurements.get(key)
-            if m:
-                out.append((f"{key}_seconds", _number(m.get("seconds"))))
-                out.append((f"{key}_objective_seconds", _number(m.get("objectiveSeconds"))))
-                out.append((f"{key}_status", str(m.get("status"))))
+        for key, m in (("rto", self.measurements.rto), ("rpo", self.measurements.rpo)):
+            if m is None:
+                continue
+            out.append((f"{key}_seconds", _number(m.seconds)))
+            out.append((f"{key}_objective_seconds", _number(m.objective_seconds)))
+            out.append((f"{key}_status", m.status.value))
         out.append(("drill_record", str(self.record_dir)))
         return out
 
@@ -163,5 +113,5 @@ class DrillReport:
         return f"<DrillReport {self.scenario} {self.status} run={self.run_id}>"
 
 
-def _number(value: Any) -> str:
-    return "unknown" if value is None else f"{float(value):g}"
+def _number(value: float | None) -> str:
+    return "unknown" if value is None else f"{round(value, 3):g}"

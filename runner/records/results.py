@@ -4,9 +4,8 @@ This module owns the folder around the records: checking that it is usable befor
 touches anything (a folder we can create and write in; not a dangling symlink, a symlink
 loop, read-only or full), run ids as folder names (validated, so an id is never a path and
 nothing is read or written outside the folder), reserving a new run's folder (a new id when
-the first collides), writing a file there with a clean error, and reading records back: a
-run.json that is corrupt or oddly typed is skipped with a warning naming the file, so one
-bad record never breaks `history` or `status` for the whole folder.
+the first collides), writing a file there with a clean error, and reading a run.json's JSON with a
+clean error (what it must hold is `runner.journal`'s business).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import errno
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,73 +161,15 @@ def write(path: Path, content: str | bytes, *, mode: int = 0o644) -> None:
 # --------------------------------------------------------------------------- reading back
 
 
-def problem(data: Any) -> str | None:
-    """Why `data` is not a run record the commands can read (None when it is one)."""
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if not isinstance(data.get("runId"), str):
-        return "runId is not text"
-    scenario = data.get("scenario")
-    if not isinstance(scenario, dict) or not isinstance(scenario.get("name"), str):
-        return "scenario.name is not text"
-    for key in ("status", "reason", "startedAt", "finishedAt", "host", "operator", "report"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            return f"{key} is not text"
-    for key in ("startedAt", "finishedAt"):
-        if data.get(key):
-            try:
-                datetime.fromisoformat(data[key])
-            except ValueError:
-                return f"{key} is not a time"
-    for key in ("measurements", "steadyState", "timeline", "targets", "drill", "runner"):
-        if data.get(key) is not None and not isinstance(data[key], dict):
-            return f"{key} is not an object"
-    for key, m in (data.get("measurements") or {}).items():
-        if m is not None and not isinstance(m, dict):
-            return f"measurements.{key} is not an object"
-    for key in ("phases", "faults", "steps", "guardrails"):
-        items = data.get(key)
-        if items is None:
-            continue
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            return f"{key} is not a list of objects"
-    return None
-
-
-def read(path: Path) -> dict[str, Any]:
-    """One run.json; ResultsError naming the file when it is unreadable or not a record."""
+def read_json(path: Path) -> Any:
+    """A run.json's JSON; ResultsError naming the file when it cannot be read or parsed.
+    What it must hold is the journal's business (`runner.journal.files.read`)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ResultsError(f"cannot read {path}: {why(e)}") from None
     except ValueError as e:  # not JSON, or not UTF-8
         raise ResultsError(f"{path} is not a run record: not valid JSON ({_short(e)})") from None
-    found = problem(data)
-    if found:
-        raise ResultsError(f"{path} is not a run record: {found}")
-    assert isinstance(data, dict)
-    return data
-
-
-def read_run(results_dir: Path, run_id: str) -> dict[str, Any]:
-    return read(run_folder(results_dir, run_id) / "run.json")
-
-
-def list_runs(results_dir: Path, warn: Warn = lambda message: None) -> list[dict[str, Any]]:
-    """Every run record under `results_dir`, oldest first; the others reported to `warn`."""
-    runs = []
-    try:
-        folders = sorted(results_dir.iterdir()) if results_dir.is_dir() else []
-    except OSError as e:
-        warn(f"cannot list {results_dir}: {why(e)}")
-        return []
-    paths = [f / "run.json" for f in folders if os.path.lexists(f / "run.json")]
-    for path in paths:
-        try:
-            runs.append(read(path))
-        except ResultsError as e:
-            warn(f"skipped {e}")
-    return sorted(runs, key=lambda r: r.get("startedAt") or "")
 
 
 def _short(e: Exception) -> str:

@@ -7,94 +7,82 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from runner.reports.timeline import epoch
+from runner.journal.entries import FaultEntry, LegacyMeasurement, seconds_between
+from runner.journal.run import Run
 
 EXCERPT_CHARS = 600
 
 
-def clock(value: Any) -> str:
-    """HH:MM:SS.mmm UTC of an ISO time or unix seconds, or '-'."""
-    t = float(value) if isinstance(value, int | float) else epoch(value)
-    if t is None:
+def clock(value: datetime | float | None) -> str:
+    """HH:MM:SS.mmm UTC of a time or unix seconds, or '-'."""
+    if value is None:
         return "-"
-    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f")[:-3]
+    t = value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
+    return t.astimezone(UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
-def clock_epoch(value: Any) -> str:
-    """HH:MM:SS.mmm of unix seconds (a writer's timestamp), or '-'."""
-    try:
-        return datetime.fromtimestamp(float(value), UTC).strftime("%H:%M:%S.%f")[:-3]
-    except (TypeError, ValueError, OverflowError, OSError):
+def when(value: datetime | None) -> str:
+    """YYYY-MM-DD HH:MM:SS UTC of a time, or '-'."""
+    if value is None:
         return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def when(value: Any) -> str:
-    """YYYY-MM-DD HH:MM:SS UTC of an ISO time, or '-'."""
-    t = epoch(value)
-    if t is None:
-        return "-"
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def duration(start: datetime | None, end: datetime | None) -> str:
+    seconds = seconds_between(start, end)
+    return "-" if seconds is None else f"{seconds:.1f}s"
 
 
-def duration(start: Any, end: Any) -> str:
-    a, b = epoch(start), epoch(end)
-    if a is None or b is None:
-        return "-"
-    return f"{b - a:.1f}s"
-
-
-def excerpt(output: Any, limit: int = EXCERPT_CHARS) -> str:
+def excerpt(output: str | None, limit: int = EXCERPT_CHARS) -> str:
     """The end of a step's output (the runner keeps the tail too); says how much was left out."""
     if output is None:
         return ""
-    s = str(output)
-    if len(s) <= limit:
-        return s
-    return f"… ({len(s) - limit} earlier characters in run.json)\n{s[-limit:]}"
+    if len(output) <= limit:
+        return output
+    return f"… ({len(output) - limit} earlier characters in run.json)\n{output[-limit:]}"
 
 
-def faults_by_cluster(run: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
-    out: dict[str, list[Mapping[str, Any]]] = {}
-    for f in run.get("faults") or []:
-        out.setdefault(str(f.get("cluster")), []).append(f)
+def faults_by_cluster(run: Run) -> dict[str, list[FaultEntry]]:
+    out: dict[str, list[FaultEntry]] = {}
+    for f in run.faults:
+        out.setdefault(f.cluster, []).append(f)
     return out
 
 
-def problems(run: Mapping[str, Any]) -> list[str]:
+def problems(run: Run) -> list[str]:
     """One line per thing that went wrong: failed checks and steps, breaches, faults left."""
     lines = []
-    for when_, gate in (run.get("steadyState") or {}).items():
-        for c in gate.get("checks") or []:
-            if not c.get("passed"):
-                lines.append(f"steady state {when_}: {c.get('name')} failed: {c.get('reason')}")
-    for s in run.get("steps") or []:
-        if s.get("status") not in ("succeeded", "skipped"):
-            what = f"step {s.get('name')} ({s.get('phase')}) {s.get('status')}"
-            lines.append(f"{what}: {s['error']}" if s.get("error") else what)
-    for g in run.get("guardrails") or []:
-        lines.append(
-            f"guardrail {g.get('name')} breached at {clock(g.get('breachedAt'))}"
-            f" (value {g.get('value')})"
-        )
-    for f in run.get("faults") or []:
-        if not f.get("recoveredAt"):
-            lines.append(f"fault {f.get('name')} on {f.get('cluster')} NOT REMOVED")
+    for when_, gate in run.steady_state.items():
+        for c in gate.checks:
+            if not c.passed:
+                lines.append(f"steady state {when_}: {c.name} failed: {c.reason}")
+    for s in run.steps:
+        if s.status.value not in ("succeeded", "skipped"):
+            what = f"step {s.name} ({s.phase}) {s.status.value}"
+            lines.append(f"{what}: {s.error}" if s.error else what)
+    for g in run.guardrails:
+        lines.append(f"guardrail {g.name} breached at {clock(g.breached_at)} (value {g.value})")
+    for f in run.faults:
+        if not f.removed:
+            lines.append(f"fault {f.name} on {f.cluster} NOT REMOVED")
     return lines
 
 
-def lost_writes(run: Mapping[str, Any]) -> tuple[Any, Any] | None:
+def lost_writes(run: Run) -> tuple[int | None, int | None] | None:
     """(lost writes by canary, the maxLostWrites objective) when the RPO measured them."""
-    details = (((run.get("measurements") or {}).get("rpo") or {}).get("details")) or {}
-    canary = details.get("canary") or {}
-    if "maxLostWrites" not in details and "lostWrites" not in canary:
+    rpo = run.measurements.rpo
+    if rpo is None:
         return None
-    return canary.get("lostWrites"), details.get("maxLostWrites")
+    if isinstance(rpo, LegacyMeasurement):
+        canary = rpo.details.get("canary") or {}
+        if "maxLostWrites" not in rpo.details and "lostWrites" not in canary:
+            return None
+    return (None if rpo.canary is None else rpo.canary.lost_writes), rpo.max_lost_writes
 
 
-def continuity(run: Mapping[str, Any]) -> str | None:
+def continuity(run: Run) -> str | None:
     """One line on the writes of the round trip (the target's ledger, docs/failback.md)."""
-    observed = run.get("observed")
-    back = observed.get("failback") if isinstance(observed, Mapping) else None
+    back = None if run.observed is None else run.observed.values.get("failback")
     truth = back.get("continuity") if isinstance(back, Mapping) else None
     if not isinstance(truth, Mapping):
         return None
@@ -109,3 +97,11 @@ def continuity(run: Mapping[str, Any]) -> str | None:
         + f", {truth.get('splitBrainWrites')} split-brain ({truth.get('splitBrainLost')} of"
         " them lost)"
     )
+
+
+def clock_epoch(value: Any) -> str:
+    """HH:MM:SS.mmm of unix seconds (a writer's timestamp), or '-'."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC).strftime("%H:%M:%S.%f")[:-3]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "-"

@@ -19,11 +19,13 @@ now. Definitions and defaults are documented in docs/reports.md.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from runner.journal.entries import Rpo, Rto, iso
+from runner.journal.run import Run
 from runner.text import line as one
 
 METRICS = ("rto", "rpo", "failbackRto", "failbackRpo")
@@ -108,30 +110,26 @@ class ScenarioHistory:
         }
 
 
-def _float(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
-def _value(m: Mapping[str, Any]) -> Value:
+def _value(m: Rto | Rpo) -> Value:
     return Value(
-        seconds=_float(m.get("seconds")),
-        uncertainty=_float(m.get("uncertaintySeconds")) or 0.0,
-        objective=_float(m.get("objectiveSeconds")),
-        status=str(m.get("status") or "-"),
+        seconds=_r(m.seconds),
+        uncertainty=_r(m.uncertainty_seconds) or 0.0,
+        objective=m.objective_seconds,
+        status=m.status.value,
     )
 
 
-def _row(run: Mapping[str, Any]) -> Row:
-    measurements = run.get("measurements") or {}
+def _row(run: Run) -> Row:
     return Row(
-        run_id=str(run.get("runId") or "?"),
-        started_at=str(run.get("startedAt") or ""),
-        status=str(run.get("status") or "?"),
-        reason=str(run.get("reason") or ""),
-        values={k: _value(measurements[k]) for k in METRICS if measurements.get(k)},
+        run_id=run.run_id or "?",
+        started_at=iso(run.started_at) or "",
+        status=run.status.value,
+        reason=run.reason,
+        values={k: _value(m) for k, m in run.measurements.timed()},
     )
 
 
@@ -205,7 +203,7 @@ def _flagged(rows: list[Row], rules: Rules) -> tuple[list[Row], list[Regression]
 
 
 def build(
-    runs: Iterable[Mapping[str, Any]],
+    runs: Iterable[Run],
     *,
     scenario: str | None = None,
     last: int | None = None,
@@ -214,17 +212,17 @@ def build(
     """Histories by scenario name (sorted), each oldest run first; `last` keeps the newest N
     runs of each, and regressions are judged on the runs kept. Running runs are left out."""
     rules = rules or Rules()
-    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    by_name: dict[str, list[Run]] = {}
     for run in runs:
-        name = str((run.get("scenario") or {}).get("name") or "?")
+        name = run.scenario.name or "?"
         if scenario is not None and name != scenario:
             continue
-        if run.get("status") == "running":
+        if not run.finished:
             continue
         by_name.setdefault(name, []).append(run)
     out = []
     for name in sorted(by_name):
-        chosen = sorted(by_name[name], key=lambda r: str(r.get("startedAt") or ""))
+        chosen = sorted(by_name[name], key=lambda r: iso(r.started_at) or "")
         if last is not None:
             chosen = chosen[-last:] if last > 0 else []
         rows, regressions = _flagged([_row(r) for r in chosen], rules)

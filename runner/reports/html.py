@@ -8,10 +8,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from runner.records.summary import KEYS, objectives_rows
+from runner.journal.events import AuditEvent
+from runner.journal.files import RunFolder
+from runner.journal.run import Run
 from runner.reports import exercise, facts, timeline, timeline_chart
 from runner.reports.page import document, table, verdict_colours
-from runner.reports.record import RunFolder
+from runner.reports.summary import objectives_rows
 from runner.reports.svg import esc
 
 _MET_CLASS = {"yes": "met-yes", "NO": "met-no", "inconclusive": "met-unknown"}
@@ -21,31 +23,30 @@ def _cell(value: Any, cls: str | None = None) -> str:
     return f'<span class="{esc(cls)}">{esc(value)}</span>' if cls else esc(value)
 
 
-def _banner(run: Mapping[str, Any]) -> str:
-    status = str(run.get("status") or "unknown")
+def _banner(run: Run) -> str:
+    status = run.status.value
     bg, fg = verdict_colours(status)
-    name = (run.get("scenario") or {}).get("name") or "?"
+    name = run.scenario.name or "?"
     return (
         f'<header class="banner verdict-{esc(status)}" style="background:{bg};color:{fg}">'
         f"<h1>{esc(status.upper())}: {esc(name)}</h1>"
-        f"<p>{esc(run.get('reason') or '')}</p>"
-        f"<p>run {esc(run.get('runId'))} · {esc(facts.when(run.get('startedAt')))}"
-        f" · {esc(facts.duration(run.get('startedAt'), run.get('finishedAt')))}</p></header>"
+        f"<p>{esc(run.reason)}</p>"
+        f"<p>run {esc(run.run_id)} · {esc(facts.when(run.started_at))}"
+        f" · {esc(facts.duration(run.started_at, run.finished_at))}</p></header>"
     )
 
 
 def _meta(folder: RunFolder) -> str:
     run = folder.run
-    scenario, drill = run.get("scenario") or {}, run.get("drill") or {}
     items = [
-        ("run", run.get("runId")),
-        ("scenario", f"{scenario.get('name')} ({scenario.get('path')})"),
-        ("drill", f"{drill.get('name')} ({drill.get('path')})"),
-        ("operator", run.get("operator")),
-        ("started", facts.when(run.get("startedAt"))),
-        ("finished", facts.when(run.get("finishedAt"))),
-        ("targets", ", ".join(f"{k}: {v}" for k, v in (run.get("targets") or {}).items())),
-        ("runner", f"{(run.get('runner') or {}).get('version')} on {run.get('host')}"),
+        ("run", run.run_id),
+        ("scenario", f"{run.scenario.name} ({run.scenario.path})"),
+        ("drill", f"{run.drill.name} ({run.drill.path})"),
+        ("operator", run.operator),
+        ("started", facts.when(run.started_at)),
+        ("finished", facts.when(run.finished_at)),
+        ("targets", ", ".join(f"{k}: {v}" for k, v in run.targets.items())),
+        ("runner", f"{run.runner_version} on {run.host}"),
         ("record", str(folder.dir)),
     ]
     return (
@@ -55,11 +56,12 @@ def _meta(folder: RunFolder) -> str:
     )
 
 
-def _objectives(run: Mapping[str, Any]) -> str:
-    measurements = run.get("measurements") or {}
+def _objectives(run: Run) -> str:
     rows = []
-    for objective, measured, target, met, uncertainty in objectives_rows(run):
-        m = measurements.get(KEYS.get(objective, objective.lower())) or {}
+    measured_items = run.measurements.items()
+    for (_, m), (objective, measured, target, met, uncertainty) in zip(
+        measured_items, objectives_rows(run.measurements), strict=True
+    ):
         rows.append(
             [
                 esc(objective),
@@ -67,14 +69,14 @@ def _objectives(run: Mapping[str, Any]) -> str:
                 esc(target),
                 _cell(met, _MET_CLASS.get(met)),
                 esc(uncertainty),
-                esc(m.get("method") or "-"),
-                esc(m.get("explanation") or ""),
+                esc(getattr(m, "method", None) or "-"),
+                esc(m.explanation),
             ]
         )
     lost = facts.lost_writes(run)
     if lost is not None:
         count, limit = lost
-        ok = None if count is None or limit is None else int(count) <= int(limit)
+        ok = None if count is None or limit is None else count <= limit
         met = "-" if ok is None else ("yes" if ok else "NO")
         rows.append(
             [
@@ -94,33 +96,39 @@ def _objectives(run: Mapping[str, Any]) -> str:
         rows,
         raw=True,
     )
-    rto = measurements.get("rto") or {}
-    details = rto.get("details") or {}
+    rto = run.measurements.rto
     extra = []
-    if details.get("timeToDetectSeconds") is not None:
-        extra.append(f"time to detect {details['timeToDetectSeconds']}s")
-    if details.get("timeToFailoverSeconds") is not None:
-        extra.append(f"time to failover {details['timeToFailoverSeconds']}s")
-    outages = details.get("outages") or []
-    if outages:
+    if rto is not None and rto.time_to_detect_seconds is not None:
+        extra.append(f"time to detect {_r(rto.time_to_detect_seconds)}s")
+    if rto is not None and rto.time_to_failover_seconds is not None:
+        extra.append(f"time to failover {_r(rto.time_to_failover_seconds)}s")
+    if rto is not None and rto.outages:
         extra.append(
             "outages: "
             + ", ".join(
-                f"{facts.clock(o.get('start'))}–{facts.clock(o.get('end'))} ({o.get('seconds')}s)"
-                for o in outages
+                f"{_ms_clock(o.start)}–{_ms_clock(o.end)} ({_r(o.seconds)}s)" for o in rto.outages
             )
         )
     if extra:
         out += f"<p>RTO details: {esc('; '.join(extra))}</p>"
-    observed = run.get("observed")
-    if isinstance(observed, Mapping) and observed:
-        parts = [f"{k} = {v}" for k, v in observed.items() if not isinstance(v, dict | list)]
+    observed = run.observed
+    if observed is not None and observed.values:
+        parts = [f"{k} = {v}" for k, v in observed.scalars()]
         out += f"<p>Observed by the lab (ground truth): {esc(', '.join(parts))}</p>"
     return out
 
 
-def _continuity(run: Mapping[str, Any]) -> str:
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _ms_clock(value: int | None) -> str:
+    return facts.clock(None if value is None else value / 1000)
+
+
+def _continuity(journal: Run) -> str:
     """Lost and split-brain writes per phase: as measured, and as the target saw them."""
+    run = journal.to_json()  # the failback facts' JSON form (see docs/failback.md)
     measurements = run.get("measurements") or {}
     out = []
     rows = []
@@ -196,10 +204,10 @@ def _continuity(run: Mapping[str, Any]) -> str:
     return "<h2>Data continuity</h2>" + "".join(out)
 
 
-def _timeline(run: Mapping[str, Any]) -> str:
+def _timeline(run: Run) -> str:
     tl = timeline.build(run)
-    rpo = ((run.get("measurements") or {}).get("rpo") or {}).get("objectiveSeconds")
-    chart = timeline_chart.render(tl, rpo_objective=float(rpo) if rpo is not None else None)
+    rpo = run.measurements.rpo
+    chart = timeline_chart.render(tl, rpo_objective=None if rpo is None else rpo.objective_seconds)
     note = (
         ""
         if tl.has_series
@@ -231,34 +239,34 @@ def _timeline(run: Mapping[str, Any]) -> str:
     return note + chart + legend + queries + (marks if tl.markers else "")
 
 
-def _phases(run: Mapping[str, Any]) -> str:
+def _phases(run: Run) -> str:
     return table(
         ["phase", "status", "started", "duration", "error"],
         [
             [
-                p.get("name"),
-                p.get("status"),
-                facts.clock(p.get("startedAt")),
-                facts.duration(p.get("startedAt"), p.get("finishedAt")),
-                p.get("error") or "",
+                p.name.value,
+                p.status.value,
+                facts.clock(p.started_at),
+                facts.duration(p.started_at, p.finished_at),
+                p.error or "",
             ]
-            for p in run.get("phases") or []
+            for p in run.phases
         ],
     )
 
 
-def _steady_state(run: Mapping[str, Any]) -> str:
+def _steady_state(run: Run) -> str:
     rows = []
-    for when, gate in (run.get("steadyState") or {}).items():
-        for c in gate.get("checks") or []:
-            ok = "yes" if c.get("passed") else "NO"
+    for when, gate in run.steady_state.items():
+        for c in gate.checks:
+            ok = "yes" if c.passed else "NO"
             rows.append(
                 [
                     esc(when),
-                    esc(c.get("name")),
-                    f"<code>{esc(c.get('query'))}</code> {esc(c.get('expect'))}",
+                    esc(c.name),
+                    f"<code>{esc(c.query)}</code> {esc(c.expect)}",
                     _cell(ok, _MET_CLASS[ok]),
-                    esc(c.get("reason") or ""),
+                    esc(c.reason),
                 ]
             )
     if not rows:
@@ -266,21 +274,21 @@ def _steady_state(run: Mapping[str, Any]) -> str:
     return table(["when", "check", "query", "passed", "reason"], rows, raw=True)
 
 
-def _steps(run: Mapping[str, Any]) -> str:
+def _steps(run: Run) -> str:
     rows = []
-    for s in run.get("steps") or []:
-        status = str(s.get("status"))
-        output = facts.excerpt(s.get("output"))
-        error = s.get("error")
+    for s in run.steps:
+        status = s.status.value
+        output = facts.excerpt(s.output)
+        error = s.error
         rows.append(
             [
-                esc(s.get("phase")),
-                esc(s.get("name")),
-                f"<code>{esc(s.get('action'))}</code>",
-                esc(s.get("cluster") or "-"),
+                esc(s.phase),
+                esc(s.name),
+                f"<code>{esc(s.action)}</code>",
+                esc(s.cluster or "-"),
                 _cell(status, "met-yes" if status == "succeeded" else "met-no"),
-                esc(s.get("attempts")),
-                esc(facts.duration(s.get("startedAt"), s.get("finishedAt"))),
+                esc(s.attempts),
+                esc(facts.duration(s.started_at, s.finished_at)),
                 (f"<pre><code>{esc(output)}</code></pre>" if output else "")
                 + (f'<pre class="met-no"><code>{esc(error)}</code></pre>' if error else ""),
             ]
@@ -294,7 +302,7 @@ def _steps(run: Mapping[str, Any]) -> str:
     )
 
 
-def _faults(run: Mapping[str, Any]) -> str:
+def _faults(run: Run) -> str:
     groups = facts.faults_by_cluster(run)
     if not groups:
         return '<p class="muted">No fault was created.</p>'
@@ -302,19 +310,19 @@ def _faults(run: Mapping[str, Any]) -> str:
     for cluster, faults in groups.items():
         rows = []
         for f in faults:
-            removed = f.get("recoveredAt")
+            removed = f.recovered_at
             rows.append(
                 [
-                    esc(f.get("fault")),
-                    esc(f.get("kind")),
-                    esc(f.get("name")),
-                    esc(f.get("namespace") or "-"),
-                    esc(facts.clock(f.get("injectedAt"))),
+                    esc(f.fault),
+                    esc(f.kind),
+                    esc(f.name),
+                    esc(f.namespace or "-"),
+                    esc(facts.clock(f.injected_at)),
                     esc(facts.clock(removed)) if removed else _cell("NOT REMOVED", "met-no"),
-                    esc("yes" if f.get("oneShot") else "no"),
+                    esc("yes" if f.one_shot else "no"),
                 ]
             )
-        target = (run.get("targets") or {}).get(cluster)
+        target = run.targets.get(cluster)
         out.append(
             f"<h3>{esc(cluster)}" + (f" <small>({esc(target)})</small>" if target else "") + "</h3>"
         )
@@ -328,20 +336,18 @@ def _faults(run: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def _events(events: list[dict[str, Any]]) -> str:
+def _events(events: tuple[AuditEvent, ...]) -> str:
     if not events:
         return '<p class="muted">No audit trail (events.jsonl) in the record.</p>'
     return table(
         ["time (UTC)", "actor", "action", "target", "details"],
         [
             [
-                esc(facts.clock(e.get("time"))),
-                esc(e.get("actor")),
-                f"<code>{esc(e.get('action'))}</code>",
-                esc(e.get("target") or ""),
-                f"<code>{esc(json.dumps(e['details'], default=str))}</code>"
-                if e.get("details")
-                else "",
+                esc(facts.clock(e.time)),
+                esc(e.actor),
+                f"<code>{esc(e.action)}</code>",
+                esc(e.target),
+                f"<code>{esc(json.dumps(e.details, default=str))}</code>" if e.details else "",
             ]
             for e in events
         ],
@@ -349,12 +355,12 @@ def _events(events: list[dict[str, Any]]) -> str:
     )
 
 
-def _evidence(run: Mapping[str, Any], signer: str | None) -> str:
-    journal = run.get("journal") or {}
+def _evidence(run: Run, signer: str | None) -> str:
+    journal = run.journal
     items = [
         (
             "journal",
-            f"{journal.get('entries')} entries, head {journal.get('head')}"
+            f"{journal.entries} entries, head {journal.head}"
             if journal
             else "not hash-chained (recorded before tamper evidence)",
         ),
@@ -397,12 +403,12 @@ def render(folder: RunFolder, *, signer: str | None = None) -> str:
         _steps(run),
         "<h2>Faults</h2>",
         _faults(run),
-        exercise.html(run, folder.events),
+        exercise.html(run.to_json(), [e.to_json() for e in folder.events]),
         "<h2>Audit trail</h2>",
         _events(folder.events),
         "<h2>Evidence</h2>",
         _evidence(run, signer),
         f'<p class="muted">Generated by drillctl report from {esc(folder.dir / "run.json")}.</p>',
     ]
-    name = (run.get("scenario") or {}).get("name") or "?"
-    return document(f"{str(run.get('status', '?')).upper()}: {name} ({folder.run_id})", sections)
+    name = run.scenario.name or "?"
+    return document(f"{run.status.value.upper()}: {name} ({folder.run_id})", sections)

@@ -5,13 +5,11 @@ text and never as Markdown, HTML, a mention or a link."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from runner import text
-from runner.records.summary import objectives_rows
+from runner.journal.files import RunFolder
+from runner.journal.run import Run
 from runner.reports import exercise, facts
-from runner.reports.record import RunFolder
+from runner.reports.summary import objectives_rows
 
 _ICONS = {
     "passed": "✅",
@@ -25,12 +23,12 @@ md = text.markdown
 code = text.markdown_code
 
 
-def _phases(run: Mapping[str, Any]) -> str:
+def _phases(run: Run) -> str:
     parts = []
-    for p in run.get("phases") or []:
-        item = f"{md(p.get('name'))} {facts.duration(p.get('startedAt'), p.get('finishedAt'))}"
-        if p.get("status") != "succeeded":
-            item = f"**{item} {md(p.get('status'))}**"
+    for p in run.phases:
+        item = f"{md(p.name.value)} {facts.duration(p.started_at, p.finished_at)}"
+        if p.status.value != "succeeded":
+            item = f"**{item} {md(p.status.value)}**"
         parts.append(item)
     return " → ".join(parts)
 
@@ -39,22 +37,22 @@ def render(folder: RunFolder, *, report_path: str | None = None, signer: str | N
     """The report; `signer` is the fingerprint of the key signing the evidence pack it goes
     into."""
     run = folder.run
-    status = str(run.get("status") or "unknown")
-    name = (run.get("scenario") or {}).get("name") or "?"
+    status = run.status.value
+    name = run.scenario.name or "?"
     lines = [
         f"### {_ICONS.get(status, '•')} {md(status.upper())}: {md(name)}",
         "",
-        *([md(run["reason"]), ""] if run.get("reason") else []),
-        f"Run {code(folder.run_id)} · {md(facts.when(run.get('startedAt')))} · "
-        f"{md(facts.duration(run.get('startedAt'), run.get('finishedAt')))} · "
-        f"operator {md(run.get('operator') or '-')}",
+        *([md(run.reason), ""] if run.reason else []),
+        f"Run {code(folder.run_id)} · {md(facts.when(run.started_at))} · "
+        f"{md(facts.duration(run.started_at, run.finished_at))} · "
+        f"operator {md(run.operator or '-')}",
         "",
     ]
-    rows = objectives_rows(run)
+    rows = objectives_rows(run.measurements)
     lost = facts.lost_writes(run)
     if lost is not None:
         count, limit = lost
-        ok = None if count is None or limit is None else int(count) <= int(limit)
+        ok = None if count is None or limit is None else count <= limit
         rows.append(
             (
                 "lost writes",
@@ -83,21 +81,21 @@ def render(folder: RunFolder, *, report_path: str | None = None, signer: str | N
     problems = facts.problems(run)
     if problems:
         lines += [f"- {md(p)}" for p in problems] + [""]
-    if run.get("phases"):
+    if run.phases:
         lines += [f"**Phases:** {_phases(run)}", ""]
     groups = facts.faults_by_cluster(run)
     if groups:
         items = []
         for cluster, faults in groups.items():
             for f in faults:
-                state = "removed" if f.get("recoveredAt") else "**NOT REMOVED**"
-                items.append(f"{md(cluster)}: {md(f.get('kind'))} {md(f.get('fault'))} ({state})")
+                state = "removed" if f.removed else "**NOT REMOVED**"
+                items.append(f"{md(cluster)}: {md(f.kind)} {md(f.fault)} ({state})")
         lines += ["**Faults:** " + "; ".join(items), ""]
-    lines += exercise.markdown(run, folder.events)
-    journal = run.get("journal") or {}
+    lines += exercise.markdown(run.to_json(), [e.to_json() for e in folder.events])
+    journal = run.journal
     if journal:
         lines += [
-            f"**Journal:** {md(journal.get('entries'))} entries, head {code(journal.get('head'))}"
+            f"**Journal:** {md(journal.entries)} entries, head {code(journal.head)}"
             + (f" · signed evidence pack, Ed25519 key {code(signer)}" if signer else ""),
             "",
         ]

@@ -1,4 +1,7 @@
-"""Finding and reading one run folder for a report: run.json and the events.jsonl audit trail."""
+"""A dict view of one run folder, for the code not yet moved to the typed journal (the
+exercise evidence: `runner.reports.exercise`, `drillctl evidence`). The record is still
+parsed and checked by `runner.journal.files` (the one reader); this only hands its JSON on.
+New code reads `runner.journal.files.RunFolder` instead."""
 
 from __future__ import annotations
 
@@ -61,4 +64,8 @@ def read_events(folder: Path) -> list[dict[str, Any]]:
 
 def load(folder: Path) -> RunFolder:
     """The record in `folder`; `results.ResultsError` when run.json is not one."""
-    return RunFolder(dir=folder, run=results.read(folder / "run.json"), events=read_events(folder))
+    from runner.journal import files
+
+    files.read(folder / "run.json")  # the journal checks it: ResultsError naming the field
+    data = results.read_json(folder / "run.json")
+    return RunFolder(dir=folder, run=data, events=read_events(folder))

@@ -1,5 +1,5 @@
-"""What a run's timeline chart shows, read from run.json: the SLI and replication-lag series
-that were fetched for the measurement, the phases as time spans, and the moments that matter
+"""What a run's timeline chart shows, read from the run's journal: the SLI and replication-lag
+series that were fetched for the measurement, the phases as time spans, and the moments that matter
 (fault injected, first failure seen, failover done, recovered, fault removed, failback done).
 
 Times are unix seconds (floats) so the chart code only does arithmetic.
@@ -11,20 +11,21 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
+
+from runner.journal.run import Run
 
 SLI_ROLES = ("rto.sli",)
 LAG_ROLES = ("rpo.lag",)
 
 
-def epoch(value: Any) -> float | None:
-    """Unix seconds from an ISO 8601 string (None when missing or unreadable)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
+@overload
+def epoch(value: datetime) -> float: ...
+@overload
+def epoch(value: None) -> None: ...
+def epoch(value: datetime | None) -> float | None:
+    """Unix seconds of a time (None for None)."""
+    return None if value is None else value.timestamp()
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,7 @@ class Span:
 @dataclass(frozen=True)
 class Marker:
     key: str
-    """fault-injected, first-failure, failover-done, recovered, fault-removed,
-    failback-started, failback-recovered, failback-done."""
+    """fault-injected, first-failure, failover-done, recovered, fault-removed, failback-done."""
     label: str
     at: float
 
@@ -85,10 +85,10 @@ def _label(query: str, labels: Mapping[str, Any], several: bool) -> str:
     return f"{query} {{{inner}}}" if inner else query
 
 
-def series(run: Mapping[str, Any], role: str, *, failback: bool = False) -> list[Line]:
+def series(run: Run, role: str, *, failback: bool = False) -> list[Line]:
     """The series fetched for `role` (`result`, or `series` as docs/run-record.md names it);
     `failback`: those read for the failback measurement."""
-    inputs = run.get("measurementInputs") or {}
+    inputs: Any = run.measurement_inputs or {}
     if failback:
         inputs = inputs.get("failback") or {}
     fetched = ((inputs.get("series") or {}) if isinstance(inputs, Mapping) else {}).get(role) or {}
@@ -110,51 +110,48 @@ def series(run: Mapping[str, Any], role: str, *, failback: bool = False) -> list
     return lines
 
 
-def phases(run: Mapping[str, Any], now: float) -> list[Span]:
-    spans = []
-    for p in run.get("phases") or []:
-        start = epoch(p.get("startedAt"))
-        if start is None:
-            continue
-        end = epoch(p.get("finishedAt"))
-        spans.append(Span(str(p.get("name")), str(p.get("status")), start, end or now))
-    return spans
+def phases(run: Run, now: float) -> list[Span]:
+    return [
+        Span(p.name.value, p.status.value, epoch(p.started_at), epoch(p.finished_at) or now)
+        for p in run.phases
+    ]
 
 
-def markers(run: Mapping[str, Any]) -> list[Marker]:
+def markers(run: Run) -> list[Marker]:
     """The moments that matter, in time order; the ones a run never reached are left out."""
-    tl = run.get("timeline") or {}
-    rto = (run.get("measurements") or {}).get("rto") or {}
-    details = rto.get("details") or {}
+    tl = run.timeline
+    rto = run.measurements.rto
     out: list[Marker] = []
-    for f in run.get("faults") or []:
-        at = epoch(f.get("injectedAt"))
-        if at is not None:
-            out.append(Marker("fault-injected", f"fault {f.get('fault') or f.get('name')}", at))
-    if not any(m.key == "fault-injected" for m in out) and epoch(tl.get("faultStart")):
-        out.append(Marker("fault-injected", "fault injected", epoch(tl["faultStart"]) or 0.0))
-    start = epoch(tl.get("faultStart"))
-    detect = _value(details.get("timeToDetectSeconds"))
+    for f in run.faults:
+        if f.injected_at is not None:
+            out.append(Marker("fault-injected", f"fault {f.fault or f.name}", epoch(f.injected_at)))
+    start = None if tl.fault_start is None else epoch(tl.fault_start)
+    if not any(m.key == "fault-injected" for m in out) and start:
+        out.append(Marker("fault-injected", "fault injected", start))
+    detect = None if rto is None else _rounded(rto.time_to_detect_seconds)
     if start is not None and detect is not None:
         out.append(Marker("first-failure", f"first failure seen (+{detect:g}s)", start + detect))
-    if (at := epoch(tl.get("failoverDone"))) is not None:
-        out.append(Marker("failover-done", "failover done", at))
-    seconds = _value(rto.get("seconds"))
+    if tl.failover_done is not None:
+        out.append(Marker("failover-done", "failover done", epoch(tl.failover_done)))
+    seconds = None if rto is None else _rounded(rto.seconds)
     if start is not None and seconds is not None:
         out.append(Marker("recovered", f"recovered (RTO {seconds:g}s)", start + seconds))
-    for f in run.get("faults") or []:
-        at = epoch(f.get("recoveredAt"))
-        if at is not None:
+    for f in run.faults:
+        if f.recovered_at is not None:
             out.append(
-                Marker("fault-removed", f"fault {f.get('fault') or f.get('name')} removed", at)
+                Marker("fault-removed", f"fault {f.fault or f.name} removed", epoch(f.recovered_at))
             )
-    if (at := epoch(tl.get("failbackStarted"))) is not None:
+    if tl.failback_started is not None:
+        at = epoch(tl.failback_started)
         out.append(Marker("failback-started", "failback started", at))
-        back = _value(((run.get("measurements") or {}).get("failbackRto") or {}).get("seconds"))
-        if back is not None:
-            out.append(Marker("failback-recovered", f"failback recovered ({back:g}s)", at + back))
-    if (at := epoch(tl.get("failbackDone"))) is not None:
-        out.append(Marker("failback-done", "failback done", at))
+        back = run.measurements.failback_rto
+        seconds = None if back is None else _rounded(back.seconds)
+        if seconds is not None:
+            out.append(
+                Marker("failback-recovered", f"failback recovered ({seconds:g}s)", at + seconds)
+            )
+    if tl.failback_done is not None:
+        out.append(Marker("failback-done", "failback done", epoch(tl.failback_done)))
     return sorted(out, key=lambda m: m.at)
 
 
@@ -174,9 +171,13 @@ def _through_failback(failover: list[Line], failback: list[Line]) -> list[Line]:
     return out + list(later.values())
 
 
-def build(run: Mapping[str, Any]) -> Timeline:
-    started = epoch(run.get("startedAt"))
-    finished = epoch(run.get("finishedAt"))
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def build(run: Run) -> Timeline:
+    started = None if run.started_at is None else epoch(run.started_at)
+    finished = None if run.finished_at is None else epoch(run.finished_at)
     sli = _through_failback(
         [line for role in SLI_ROLES for line in series(run, role)],
         [line for role in SLI_ROLES for line in series(run, role, failback=True)],
@@ -191,14 +192,14 @@ def build(run: Mapping[str, Any]) -> Timeline:
     start, end = (min(times), max(times)) if times else (0.0, 1.0)
     if end <= start:
         end = start + 1.0
-    fault_start = epoch((run.get("timeline") or {}).get("faultStart"))
+    fault_start = run.timeline.fault_start
     origin, origin_label = (
-        (fault_start, "seconds from fault injection")
+        (epoch(fault_start), "seconds from fault injection")
         if fault_start is not None
         else (started or start, "seconds from the start of the run")
     )
-    step = _value((run.get("measurementInputs") or {}).get("stepSeconds"))
-    step = step or _value(run.get("stepSeconds")) or 1.0
+    step = _value((run.measurement_inputs or {}).get("stepSeconds"))
+    step = step or run.step_seconds or 1.0
     return Timeline(
         origin=origin,
         origin_label=origin_label,

@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from runner.clock import Clock
 from runner.engine.drill import AbortSignal, RunResult, new_run_id
 from runner.engine.launch import DrillRequest, launch, watch_abort_file
+from runner.journal.entries import Rpo, Rto
 from runner.scenario import model
 from runner.scheduler import events as ev
 from runner.scheduler.catalog import DrillEntry
@@ -368,7 +369,8 @@ class DrillFirer:
                 started_at=started,
             )
         self.guard.finished(entry.name, run_id, str(result.status))
-        rto, rpo = (_measure(result.record, k) for k in ("rto", "rpo"))
+        m = result.record.measurements
+        rto, rpo = _measure(m.rto), _measure(m.rpo)
         return ev.ScenarioRunFinished(
             drill=entry.name,
             at=self.clock.now(),
@@ -381,7 +383,7 @@ class DrillFirer:
             rto_objective_seconds=rto[1],
             rpo_seconds=rpo[0],
             rpo_objective_seconds=rpo[1],
-            report=str(result.record_dir / "report.html") if result.record.get("report") else None,
+            report=str(result.record_dir / result.record.report) if result.record.report else None,
         )
 
     def skip(
@@ -409,10 +411,7 @@ class DrillFirer:
                 log.error("event subscriber %s failed: %s", type(sink).__name__, type(e).__name__)
 
 
-def _measure(record: Mapping[str, Any], key: str) -> tuple[float | None, float | None]:
-    m = (record.get("measurements") or {}).get(key) or {}
-    seconds, objective = m.get("seconds"), m.get("objectiveSeconds")
-    return (
-        float(seconds) if isinstance(seconds, int | float) else None,
-        float(objective) if isinstance(objective, int | float) else None,
-    )
+def _measure(m: Rto | Rpo | None) -> tuple[float | None, float | None]:
+    if m is None:
+        return None, None
+    return (None if m.seconds is None else round(m.seconds, 3)), m.objective_seconds

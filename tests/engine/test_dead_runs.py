@@ -7,12 +7,14 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from runner.engine.dead_runs import Liveness, judge, process_gone
+from runner.engine.dead_runs import Liveness, judge, process_gone, unrecorded
+from runner.journal.status import Status
 from runner.processes import start_time as process_start
 from runner.records.store import mark_crashed
 
@@ -30,13 +32,13 @@ def test_a_process_is_gone_when_its_pid_is_dead_or_belongs_to_a_later_process() 
     done.wait()
     assert process_gone(host, done.pid) is True
     assert process_gone("another-host", me) is None  # nobody here can tell
-    running = {"runId": "r", "status": "running", "host": host}
-    assert judge({**running, "pid": done.pid}).liveness is Liveness.DEAD
-    assert judge({**running, "pid": me, "processStart": started}).liveness is Liveness.RUNNING
-    assert judge({**running, "pid": me, "processStart": started + 1}).liveness is Liveness.DEAD
-    assert judge({**running, "pid": "x"}).liveness is Liveness.UNKNOWN  # names no process
-    assert judge({**running, "host": "another-host", "pid": me}).liveness is Liveness.UNKNOWN
-    assert judge({**running, "status": "passed"}).liveness is Liveness.FINISHED
+    running = replace(unrecorded("r"), host=host)
+    assert judge(replace(running, pid=done.pid)).liveness is Liveness.DEAD
+    assert judge(replace(running, pid=me, process_start=started)).liveness is Liveness.RUNNING
+    assert judge(replace(running, pid=me, process_start=started + 1)).liveness is Liveness.DEAD
+    assert judge(replace(running, pid=None)).liveness is Liveness.UNKNOWN  # names no process
+    assert judge(replace(running, host="another-host", pid=me)).liveness is Liveness.UNKNOWN
+    assert judge(replace(running, status=Status.PASSED)).liveness is Liveness.FINISHED
 
 
 @pytest.mark.parametrize(

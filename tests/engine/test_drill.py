@@ -16,6 +16,7 @@ from runner.clock import FakeClock
 from runner.engine import events as ev
 from runner.engine.drill import AbortSignal, DrillRun, RunResult
 from runner.engine.verdict import Status
+from runner.journal.run import Run
 from runner.scenario import model
 from runner.steps.generic import GenericStepExecutor
 from tests.engine.fakes import MemoryMetrics, MemoryTarget, World
@@ -107,7 +108,7 @@ def run_drill(
 
 
 def phases(result: RunResult) -> list[tuple[str, str]]:
-    return [(p["name"], p["status"]) for p in result.record["phases"]]
+    return [(p["name"], p["status"]) for p in result.record.to_json()["phases"]]
 
 
 def test_a_full_drill_passes_and_leaves_no_fault(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def test_a_full_drill_passes_and_leaves_no_fault(tmp_path: Path) -> None:
     ]
     assert all(s == "succeeded" for _, s in phases(result))
     assert world.faults == {} and world.locks == {}
-    rto = result.record["measurements"]["rto"]
+    rto = result.record.to_json()["measurements"]["rto"]
     # the fault starts, 20 s observe, two 1 s steps: users are back after 22 s; sampled
     # every second, the last failing sample is at 21 s and the first healthy one at 22 s
     assert (rto["lowerSeconds"], rto["upperSeconds"]) == (21.0, 22.0)
@@ -149,9 +150,9 @@ def test_a_full_drill_passes_and_leaves_no_fault(tmp_path: Path) -> None:
     html = (tmp_path / "mem-run-0001" / "report.html").read_text()
     assert "PASSED" in html and "memory-failover" in html and "<svg" in html
     assert "PASSED" in (tmp_path / "mem-run-0001" / "report.md").read_text()
-    from runner.records.summary import render_text
+    from runner.reports.summary import render_text
 
-    text = render_text(on_disk, record_dir=str(tmp_path / "mem-run-0001"))
+    text = render_text(Run.from_json(on_disk), record_dir=str(tmp_path / "mem-run-0001"))
     assert f"report: {tmp_path}/mem-run-0001/report.html" in text
 
 
@@ -180,7 +181,7 @@ def test_the_gate_waits_for_steady_state_saying_so_then_injects(tmp_path: Path) 
         "waiting for steady state (60s left of 60s): up: 3 of 10 samples did not meet '>= 1'"
     )
     assert len(notes) == 2 and notes[1].startswith("waiting for steady state (50s left")
-    assert result.record["steadyState"]["before"]["passed"] is True
+    assert result.record.to_json()["steadyState"]["before"]["passed"] is True
     assert any(c.startswith("inject") for c in world.calls)
 
 
@@ -208,7 +209,7 @@ def test_a_gate_that_never_holds_aborts_after_its_wait_with_nothing_injected(
             notes[-1]
             == "steady state did not hold within 5s: up: 3 of 10 samples did not meet '>= 1'"
         )
-    assert result.record["steadyState"]["before"]["passed"] is False
+    assert result.record.to_json()["steadyState"]["before"]["passed"] is False
     assert world.locks == {}
 
 
@@ -258,7 +259,7 @@ def test_a_failed_step_stops_the_drill_and_fails_back_per_policy(
     assert "route" in result.reason
     assert world.faults == {} and world.locks == {}
     assert ("step:route back" in world.calls) is fails_back
-    step = next(s for s in result.record["steps"] if s["name"] == "route")
+    step = next(s for s in result.record.to_json()["steps"] if s["name"] == "route")
     assert step["status"] == "failed" and step["attempts"] == 1
 
 
@@ -279,7 +280,7 @@ def test_steps_are_retried_with_their_delay(tmp_path: Path) -> None:
     )
     result = run_drill(tmp_path, world, sc)
     assert result.status == Status.PASSED, result.reason
-    step = next(s for s in result.record["steps"] if s["name"] == "route")
+    step = next(s for s in result.record.to_json()["steps"] if s["name"] == "route")
     assert step["attempts"] == 3 and step["status"] == "succeeded"
     assert world.calls.count("step:route") == 3
 
@@ -290,7 +291,7 @@ def test_a_guardrail_breach_aborts_and_records_the_value(tmp_path: Path) -> None
     result = run_drill(tmp_path, world, sc)
     assert result.status == Status.ABORTED
     assert "error rate" in result.reason and "42" in result.reason
-    assert result.record["guardrails"][0]["value"] == 42.0
+    assert result.record.to_json()["guardrails"][0]["value"] == 42.0
     assert world.faults == {} and world.locks == {}
     assert ("failback", "succeeded") in phases(result)  # policy always
 
@@ -353,7 +354,7 @@ def test_a_ten_minute_drill_runs_in_milliseconds(tmp_path: Path) -> None:
     result = run_drill(tmp_path, world, sc)
     done.set()
     assert result.status == Status.PASSED
-    rto = result.record["measurements"]["rto"]
+    rto = result.record.to_json()["measurements"]["rto"]
     assert (rto["lowerSeconds"], rto["upperSeconds"]) == (601.0, 602.0)
 
 

@@ -37,16 +37,16 @@ def test_a_clean_failback_is_measured_and_passes(tmp_path: Path) -> None:
     world = World(clock=FakeClock())
     result = run_drill(tmp_path, world, failback_scenario())
     assert result.status is Status.PASSED, result.reason
-    m = result.record["measurements"]
+    m = result.record.to_json()["measurements"]
     assert m["failbackRto"]["status"] == "met"
     assert m["failbackRto"]["outcome"] == "never-failed"
     assert "never failed during failback" in m["failbackRto"]["explanation"]
     assert m["splitBrain"]["status"] == "met" and m["splitBrain"]["writes"] == 0
     assert "Failback RTO met" in result.reason and "Split brain met" in result.reason
-    tl = result.record["timeline"]
+    tl = result.record.to_json()["timeline"]
     assert tl["failoverStarted"] <= tl["failoverDone"] <= tl["failbackStarted"]
     assert tl["failbackStarted"] <= tl["failbackDone"] <= tl["failbackWindowEnd"]
-    assert "failback" in result.record["measurementInputs"]
+    assert "failback" in result.record.to_json()["measurementInputs"]
 
 
 def test_an_outage_during_failback_misses_the_failback_rto(tmp_path: Path) -> None:
@@ -58,10 +58,10 @@ def test_an_outage_during_failback_misses_the_failback_rto(tmp_path: Path) -> No
     ]
     result = run_drill(tmp_path, world, failback_scenario(steps))
     assert result.status is Status.FAILED and EXIT_CODES[result.status] == 1
-    rto = result.record["measurements"]["failbackRto"]
+    rto = result.record.to_json()["measurements"]["failbackRto"]
     assert rto["status"] == "missed" and rto["lowerSeconds"] > 10
     assert result.reason.startswith("Failback RTO:")
-    assert result.record["measurements"]["rto"]["status"] == "met"
+    assert result.record.to_json()["measurements"]["rto"]["status"] == "met"
 
 
 def test_split_brain_writes_fail_the_drill(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_split_brain_writes_fail_the_drill(tmp_path: Path) -> None:
     # the old primary acknowledged three writes after failover began (at about 21 s)
     world.old_primary_acks = [start + timedelta(seconds=s) for s in (5, 30, 31, 32)]
     result = run_drill(tmp_path, world, failback_scenario())
-    sb = result.record["measurements"]["splitBrain"]
+    sb = result.record.to_json()["measurements"]["splitBrain"]
     assert (sb["status"], sb["lowerWrites"], sb["upperWrites"]) == ("missed", 3, 3)
     phases = {p["phase"]: (p["lower"], p["upper"]) for p in sb["details"]["phases"]}
     assert sum(lo for lo, _ in phases.values()) == 3
@@ -86,7 +86,7 @@ def test_a_rebuild_fails_without_rebuild_and_a_rewind_passes(tmp_path: Path) -> 
     world = World(clock=FakeClock(), step_outputs={"rejoin": REJOINED})
     ok = run_drill(tmp_path / "ok", world, sc)
     assert ok.status is Status.PASSED, ok.reason
-    assert ok.record["measurements"]["rejoin"]["details"]["mode"] == "rewound"
+    assert ok.record.to_json()["measurements"]["rejoin"]["details"]["mode"] == "rewound"
     rebuilt = World(
         clock=FakeClock(),
         step_outputs={"rejoin": json.dumps({"rejoin": {"mode": "recloned", "bytesCopied": 9}})},
@@ -103,6 +103,6 @@ def test_failback_objectives_without_a_failback_are_inconclusive(tmp_path: Path)
     world = World(clock=FakeClock())
     result = run_drill(tmp_path, world, failback_scenario(policy="manual"))
     assert result.status is Status.INCONCLUSIVE, result.reason
-    m = result.record["measurements"]
+    m = result.record.to_json()["measurements"]
     assert m["failbackRto"]["status"] == "inconclusive"
     assert "failback did not run" in m["failbackRto"]["explanation"]

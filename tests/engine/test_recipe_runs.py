@@ -126,7 +126,7 @@ def test_captured_values_fill_later_steps_and_spans_are_measured(tmp_path: Path)
     assert name == "drill-mem-run-0001"  # run.short: the run id's last 20 characters
     tidy = next(s for s in steps.seen if s.name == "tidy up")
     assert isinstance(tidy, model.DeleteStep) and tidy.target.name == name
-    record = result.record
+    record = result.record.to_json()
     assert record["captured"]["backup"] == "nightly-20250131"
     assert record["mode"] == "drill"
     # RTO: 09:29:59.5 (known to 0.1 s) - 09:20:00 (known to 1 s): [599.5 - 1, 599.6]
@@ -164,7 +164,7 @@ def test_a_span_is_judged_on_its_bounds(tmp_path: Path, objective: str, status: 
         tmp_path, world, load(tmp_path, text), targets=targets(world, ObjectSteps(ANSWERS))
     )
     # bounds [598.5, 599.6] s: 9m (540) is below both, 599 s is inside, 600 s above
-    assert result.record["measurements"]["rto"]["status"] == status
+    assert result.record.to_json()["measurements"]["rto"]["status"] == status
     expected = {"missed": Status.FAILED, "inconclusive": Status.INCONCLUSIVE, "met": Status.PASSED}
     assert result.status is expected[status]
 
@@ -177,7 +177,7 @@ def test_a_value_that_was_never_captured_fails_the_step_saying_so(tmp_path: Path
         tmp_path, world, load(tmp_path), targets=targets(world, ObjectSteps(answers))
     )
     assert result.status is Status.ERROR
-    step = next(s for s in result.record["steps"] if s["name"] == "restore")
+    step = next(s for s in result.record.to_json()["steps"] if s["name"] == "restore")
     assert step["status"] == "failed"
     assert (
         step["error"]
@@ -194,7 +194,7 @@ def test_a_captured_value_that_is_not_a_time_makes_the_span_inconclusive(tmp_pat
     result = run_drill(
         tmp_path, world, load(tmp_path), targets=targets(world, ObjectSteps(answers))
     )
-    rto = result.record["measurements"]["rto"]
+    rto = result.record.to_json()["measurements"]["rto"]
     assert rto["status"] == "inconclusive"
     assert "captured.restoreStarted = 'soon' is not an RFC 3339 time" in rto["explanation"]
     assert result.status is Status.INCONCLUSIVE
@@ -206,7 +206,7 @@ def test_a_test_failover_injects_nothing_and_says_what_it_skipped(tmp_path: Path
     sc = load(tmp_path, test_failover=True)
     result = run_drill(tmp_path, world, sc, targets=targets(world, steps))
     assert not any(c.startswith("inject:") for c in world.calls)
-    record = result.record
+    record = result.record.to_json()
     assert record["mode"] == "test-failover"
     assert [(n["step"], n["what"]) for n in record["testFailover"]] == [
         ("lose-primary", "not injected"),

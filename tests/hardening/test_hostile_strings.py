@@ -28,9 +28,10 @@ from markdown_it import MarkdownIt
 from runner.cli.live import LiveView
 from runner.cli.main import cli
 from runner.engine import events as ev
-from runner.records.junit import junit_xml
-from runner.records.summary import render_text
-from runner.reports import history, history_html, html, markdown, record
+from runner.journal import files
+from runner.reports import history, history_html, html, markdown
+from runner.reports.junit import junit_xml
+from runner.reports.summary import render_text
 from runner.text import line, markdown_code
 from tests.hardening.conftest import RECORDED
 from tests.reports.htmlcheck import parse, unexpected
@@ -54,7 +55,7 @@ def hostile_record() -> dict[str, Any]:
     run["reason"] = HOSTILE
     run["operator"] = HOSTILE
     run["targets"] = {"primary": HOSTILE}
-    for item in run["phases"] + run["steps"] + run["faults"]:
+    for item in run["steps"] + run["faults"]:  # phase names are the engine's own (an enum)
         item["name"] = HOSTILE
     run["phases"][2]["error"] = HOSTILE
     run["steps"][0].update(error=HOSTILE, output=HOSTILE)
@@ -69,7 +70,7 @@ def hostile_record() -> dict[str, Any]:
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> record.RunFolder:
+def folder(tmp_path: Path) -> files.RunFolder:
     target = tmp_path / "results" / RECORDED.name
     shutil.copytree(RECORDED, target)
     (target / "run.json").write_text(json.dumps(hostile_record()))
@@ -77,7 +78,7 @@ def folder(tmp_path: Path) -> record.RunFolder:
         f.write(json.dumps({"time": "2026-11-24T10:03:07+00:00", "actor": HOSTILE,
                             "action": HOSTILE, "target": HOSTILE,
                             "details": {"message": HOSTILE}}) + "\n")  # fmt: skip
-    return record.load(target)
+    return files.load(target)
 
 
 # --------------------------------------------------------------------------- oracles
@@ -126,7 +127,7 @@ def assert_markdown_safe(md: str) -> None:
 # --------------------------------------------------------------------------- renderings
 
 
-def test_markdown_report_mentions_nobody_and_links_nowhere(folder: record.RunFolder) -> None:
+def test_markdown_report_mentions_nobody_and_links_nowhere(folder: files.RunFolder) -> None:
     md = markdown.render(folder, report_path="/results/x/report.html")
     assert_markdown_safe(md)
     assert "@\u200b" not in md and "@&#8203;channel" in md  # an entity in the file, not a char
@@ -142,7 +143,7 @@ def test_markdown_escaping_renders_as_the_original_text() -> None:
         assert text.replace("\u200b", "") == original
 
 
-def test_html_report_has_no_markup_from_strings(folder: record.RunFolder) -> None:
+def test_html_report_has_no_markup_from_strings(folder: files.RunFolder) -> None:
     page = parse(html.render(folder))
     assert unexpected(page) == []
     assert "a" not in page.tags
@@ -150,20 +151,20 @@ def test_html_report_has_no_markup_from_strings(folder: record.RunFolder) -> Non
     assert "@channel" in page.text  # shown as text, as it was written
 
 
-def test_history_renderings(folder: record.RunFolder) -> None:
+def test_history_renderings(folder: files.RunFolder) -> None:
     hist = history.build([folder.run])
     assert_terminal_safe(history.render_text(hist))
     page = parse(history_html.render(hist, source="results"))
     assert unexpected(page) == [] and "a" not in page.tags
 
 
-def test_text_summary_is_terminal_safe(folder: record.RunFolder) -> None:
+def test_text_summary_is_terminal_safe(folder: files.RunFolder) -> None:
     text = render_text(folder.run, record_dir=str(folder.dir))
     assert_terminal_safe(text)
     assert "\\x1b]8;;https://evil.example/" in text  # shown, escaped: the user sees it
 
 
-def test_junit_is_parseable_xml_without_controls(folder: record.RunFolder) -> None:
+def test_junit_is_parseable_xml_without_controls(folder: files.RunFolder) -> None:
     xml = junit_xml(folder.run)
     root = ET.fromstring(xml.split("?>", 1)[1])
     for element in root.iter():
@@ -171,7 +172,7 @@ def test_junit_is_parseable_xml_without_controls(folder: record.RunFolder) -> No
             assert "\x1b" not in value and "\x07" not in value and "\x08" not in value
 
 
-def test_json_report_stays_json(folder: record.RunFolder) -> None:
+def test_json_report_stays_json(folder: files.RunFolder) -> None:
     out = CliRunner().invoke(
         cli, ["report", str(folder.dir), "--format", "json"], catch_exceptions=False
     )
@@ -180,7 +181,7 @@ def test_json_report_stays_json(folder: record.RunFolder) -> None:
     assert "\x1b" not in out.output and "\x07" not in out.output
 
 
-def test_report_text_and_markdown_through_the_cli(folder: record.RunFolder) -> None:
+def test_report_text_and_markdown_through_the_cli(folder: files.RunFolder) -> None:
     text = CliRunner().invoke(cli, ["report", str(folder.dir)]).output
     assert_terminal_safe(text)
     md = CliRunner().invoke(cli, ["report", str(folder.dir), "--format", "md", "--out", "-"])

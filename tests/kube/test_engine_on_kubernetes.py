@@ -186,9 +186,9 @@ def test_every_exit_path_leaves_no_chaos_object(
     emu, client, _ = cluster
     result = _run(tmp_path, emu.url, _scenario(failover), abort_on)
     assert result.status == status, result.reason
-    created = [f"{f['kind']}/{f['name']}" for f in result.record["faults"]]
+    created = [f"{f['kind']}/{f['name']}" for f in result.record.to_json()["faults"]]
     assert len(created) == 3  # PodChaos + isolating NetworkChaos + partition
-    assert all(f["recoveredAt"] for f in result.record["faults"])
+    assert all(f["recoveredAt"] for f in result.record.to_json()["faults"])
     assert _left(client) == []
     shop = client.get(_deployments(), "shop", namespace="shop")
     assert shop["spec"]["replicas"] == 0  # failback (policy always) ran on every path

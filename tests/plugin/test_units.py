@@ -6,6 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from runner.engine.verdict import Status
+from runner.journal.run import Run
+from runner.measure.results import Bounds, RpoResult, RtoOutcome, RtoResult
+from runner.measure.results import Status as Judged
 from runner.pytest_plugin.inputs import deep_merge
 from runner.pytest_plugin.pattern import matches
 from runner.pytest_plugin.report import DrillReport
@@ -40,7 +43,7 @@ def test_report_reads_measurements_as_timedeltas() -> None:
         "scenario": {"name": "x"},
         "status": "failed",
         "reason": "RTO: too slow",
-        "measurements": {
+        "measurements": {  # a record written by measurement v1 (no bounds)
             "rto": {"seconds": 12.5, "objectiveSeconds": 10, "status": "missed"},
             "rpo": {"seconds": None, "objectiveSeconds": 5, "status": "inconclusive"},
         },
@@ -56,7 +59,7 @@ def test_report_reads_measurements_as_timedeltas() -> None:
         "faults": [{"cluster": "primary", "fault": "f", "kind": "Lab", "name": "n"}],
         "observed": None,
     }
-    report = DrillReport.from_record(record, record_dir=Path("results/x-1"))
+    report = DrillReport.from_record(Run.from_json(record), record_dir=Path("results/x-1"))
     assert report.status is Status.FAILED and not report.passed
     assert report.rto == timedelta(seconds=12.5)
     assert report.rpo is None
@@ -91,24 +94,26 @@ def test_report_rto_is_the_worst_case_the_data_allows() -> None:
         "scenario": {"name": "x"},
         "status": "inconclusive",
         "measurements": {
-            "rto": {
-                "seconds": 105.0,
-                "lowerSeconds": 90.0,
-                "upperSeconds": 120.0,
-                "objectiveSeconds": 110,
-                "status": "inconclusive",
-            },
-            "rpo": {
-                "seconds": None,
-                "lowerSeconds": 3.0,
-                "upperSeconds": None,
-                "objectiveSeconds": 5,
-                "status": "inconclusive",
-            },
+            "rto": RtoResult(
+                outcome=RtoOutcome.RECOVERED,
+                status=Judged.INCONCLUSIVE,
+                explanation="too close",
+                bounds=Bounds(lower=90.0, upper=120.0),
+                hold_seconds=5.0,
+                fault_start=0,
+                verdict_start=0,
+                objective_seconds=110,
+            ).to_json(),
+            "rpo": RpoResult(
+                status=Judged.INCONCLUSIVE,
+                explanation="unbounded",
+                bounds=Bounds(lower=3.0, upper=None),
+                objective_seconds=5,
+            ).to_json(),
         },
         "phases": [],
         "faults": [],
     }
-    report = DrillReport.from_record(record, record_dir=Path("results/x-2"))
+    report = DrillReport.from_record(Run.from_json(record), record_dir=Path("results/x-2"))
     assert report.rto == timedelta(seconds=120)
     assert report.rpo is None

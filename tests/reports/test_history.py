@@ -13,10 +13,16 @@ from typing import Any
 import pytest
 
 from runner.cli.main import main
+from runner.journal.run import Run
 from runner.reports import history
 from runner.reports.history import Rules, Value, judge
 from tests.reports.conftest import RUNS, fixture_dir, load_run
 from tests.reports.htmlcheck import parse, unexpected
+
+
+def typed(runs: list[dict[str, Any]]) -> list[Run]:
+    """The records as the journal reads them."""
+    return [Run.from_json(r) for r in runs]
 
 
 def _v(seconds: float | None, uncertainty: float = 1.0) -> Value:
@@ -64,7 +70,7 @@ def test_inconclusive_runs_are_listed_but_not_judged() -> None:
             run["measurements"]["rto"]["status"] = "inconclusive"
             run["status"] = "inconclusive"
         runs.append(run)
-    (h,) = history.build(runs)
+    (h,) = history.build(typed(runs))
     assert [r.run_id for r in h.rows] == [f"synthetic-{i}" for i in range(6)]
     assert h.rows[5].values["rto"].flags == ()
     assert h.rows[4].values["rto"].flags == ("above-median",)  # 9 > 4 + 1 + 1
@@ -75,7 +81,7 @@ def test_inconclusive_runs_are_listed_but_not_judged() -> None:
 
 def test_history_of_the_recorded_runs() -> None:
     runs = [load_run(s) for s in RUNS]
-    hs = history.build(runs)
+    hs = history.build(typed(runs))
     assert [h.scenario for h in hs] == ["lab-region-failover", "lab-replication-lag-breach"]
     region, lag = hs
     assert [r.status for r in region.rows] == ["aborted", "passed", "inconclusive"]
@@ -87,8 +93,8 @@ def test_history_of_the_recorded_runs() -> None:
     text = history.render_text(hs)
     assert "lab-region-failover: 3 runs; RTO objective <= 30s, RPO objective <= 5s" in text
     assert "6.1s ±1.0s MISSED" in text
-    assert history.build(runs, scenario="nope") == []
-    (only,) = history.build(runs, scenario="lab-region-failover", last=2)
+    assert history.build(typed(runs), scenario="nope") == []
+    (only,) = history.build(typed(runs), scenario="lab-region-failover", last=2)
     assert [r.status for r in only.rows] == ["passed", "inconclusive"]
 
 
@@ -176,6 +182,6 @@ def test_history_html_escapes_scenario_names(
     (folder / "run.json").write_text(json.dumps(run))
     from runner.reports import history_html
 
-    page = parse(history_html.render(history.build([run]), source="<b>x</b>"))
+    page = parse(history_html.render(history.build(typed([run])), source="<b>x</b>"))
     assert unexpected(page) == [] and "script" not in page.tags
     assert "<script>alert(1)</script>" in page.text and "<b>x</b>" in page.text

@@ -14,7 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli.main import cli, main
-from runner.reports import html, markdown, record
+from runner.journal import files
+from runner.journal.events import AuditEvent
+from runner.journal.run import Run
+from runner.reports import html, markdown
 from runner.reports.page import VERDICT_COLOURS
 from tests.reports.conftest import RUNS, fixture_dir, load_run
 from tests.reports.htmlcheck import parse, unexpected
@@ -23,12 +26,19 @@ STATUSES = list(RUNS)
 EXIT = {"passed": 0, "failed": 1, "aborted": 3, "inconclusive": 3}
 
 
+def _folder(folder: Path, run: dict[str, Any], events: list[dict[str, Any]]) -> files.RunFolder:
+    """A run folder as the reports get it: the record read through the journal."""
+    return files.RunFolder(
+        folder, Run.from_json(run), tuple(AuditEvent.from_json(e) for e in events)
+    )
+
+
 def _html(status: str) -> str:
-    return html.render(record.load(fixture_dir(status)))
+    return html.render(files.load(fixture_dir(status)))
 
 
 def _md(status: str) -> str:
-    return markdown.render(record.load(fixture_dir(status)))
+    return markdown.render(files.load(fixture_dir(status)))
 
 
 def _row(page_text: str, name: str) -> str:
@@ -120,7 +130,7 @@ def test_html_of_an_inconclusive_run() -> None:
 def test_html_step_output_is_an_excerpt_of_the_tail() -> None:
     run = load_run("passed")
     run["steps"][0]["output"] = "first line\n" + "x" * 1500 + "\nLAST LINE"
-    folder = record.RunFolder(fixture_dir("passed"), run, [])
+    folder = _folder(fixture_dir("passed"), run, [])
     text = parse(html.render(folder)).text
     assert "LAST LINE" in text and "first line" not in text
     assert "earlier characters in run.json" in text
@@ -165,7 +175,7 @@ def _hostile_run() -> dict[str, Any]:
     run["steps"][0]["status"] = "failed"
     run["faults"][0]["cluster"] = HOSTILE
     run["faults"][0]["fault"] = '"><svg onload=alert(1)>'
-    run["phases"][0]["name"] = HOSTILE
+    run["steps"][0]["phase"] = HOSTILE
     run["measurements"]["rto"]["explanation"] = HOSTILE
     run["measurementInputs"]["series"]["rto.sli"]["query"] = HOSTILE
     run["steadyState"]["after"]["checks"][0].update(passed=False, reason=HOSTILE, query=HOSTILE)
@@ -175,7 +185,7 @@ def _hostile_run() -> dict[str, Any]:
 def test_html_escapes_hostile_strings(tmp_path: Path) -> None:
     events = [{"time": "2026-11-24T10:03:07+00:00", "actor": HOSTILE, "action": HOSTILE,
                "target": HOSTILE, "details": {"x": HOSTILE}}]  # fmt: skip
-    out = html.render(record.RunFolder(tmp_path / HOSTILE, _hostile_run(), events))
+    out = html.render(_folder(tmp_path / HOSTILE, _hostile_run(), events))
     page = parse(out)
     assert unexpected(page) == []
     assert "script" not in page.tags and "img" not in page.tags
@@ -188,7 +198,7 @@ def test_html_escapes_hostile_strings(tmp_path: Path) -> None:
 
 
 def test_markdown_escapes_hostile_strings(tmp_path: Path) -> None:
-    out = markdown.render(record.RunFolder(tmp_path / "x`y", _hostile_run(), []))
+    out = markdown.render(_folder(tmp_path / "x`y", _hostile_run(), []))
     assert "<" not in out and "&lt;script&gt;" in out
     assert "[link]" not in out and "\\[link\\]" in out
     assert "**bold**" not in out
@@ -253,7 +263,7 @@ def test_a_partial_record_of_a_crashed_run_still_renders(tmp_path: Path) -> None
     run["phases"][-1].update(status="running", finishedAt=None)
     run["faults"][0]["recoveredAt"] = None
     run["timeline"].pop("failbackDone")
-    folder = record.RunFolder(tmp_path, run, record.read_events(fixture_dir("passed")))
+    folder = _folder(tmp_path, run, [e.to_json() for e in files.read_events(fixture_dir("passed"))])
     page = parse(html.render(folder))
     assert unexpected(page) == []
     assert "RUNNING: lab-region-failover" in page.text
@@ -269,4 +279,4 @@ def test_a_truncated_audit_trail_is_read_up_to_the_cut(tmp_path: Path) -> None:
     events = tmp_path / "run" / "events.jsonl"
     lines = events.read_text().splitlines()
     events.write_text("\n".join(lines) + '\n{"time": "2026-11-24T10:04')
-    assert len(record.load(tmp_path / "run").events) == len(lines)
+    assert len(files.load(tmp_path / "run").events) == len(lines)

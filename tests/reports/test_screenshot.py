@@ -12,10 +12,13 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runner.reports import history, history_html, html, record
+from runner.journal import files
+from runner.journal.run import Run
+from runner.reports import history, history_html, html
 from runner.reports.page import VERDICT_COLOURS
 from runner.reports.timeline_chart import LAG_COLOURS, SLI_COLOURS
 from runner.reports.trend_chart import POINT_COLOURS
@@ -29,6 +32,11 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="needs Chromium for screenshots (apt-get install -y --no-install-recommends chromium)",
 )
+
+
+def typed(runs: list[dict[str, Any]]) -> list[Run]:
+    """The records as the journal reads them."""
+    return [Run.from_json(r) for r in runs]
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
@@ -73,7 +81,7 @@ def screenshot(page: Path, out: Path) -> png.Image:
 @pytest.mark.parametrize("status", list(RUNS))
 def test_screenshot_shows_the_verdict_and_the_chart(status: str, artifacts: Path) -> None:
     page = artifacts / f"report-{status}.html"
-    page.write_text(html.render(record.load(fixture_dir(status))))
+    page.write_text(html.render(files.load(fixture_dir(status))))
     image = screenshot(page, artifacts / f"report-{status}.png")
     assert (image.width, image.height) == (WIDTH, HEIGHT)
     banner = _rgb(VERDICT_COLOURS[status][0])
@@ -97,7 +105,7 @@ def test_screenshot_of_the_history_trend(artifacts: Path) -> None:
         run["measurements"]["rto"]["seconds"] = seconds
         runs.append(run)
     page = artifacts / "history.html"
-    page.write_text(history_html.render(history.build(runs), source="tests"))
+    page.write_text(history_html.render(history.build(typed(runs)), source="tests"))
     image = screenshot(page, artifacts / "history.png")
     assert (image.width, image.height) == (WIDTH, HEIGHT)
     assert image.count(_rgb(POINT_COLOURS["met"])) > 200  # the RTO and RPO points

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 
 import pytest
 
+from runner.journal.run import Run
 from runner.reports import svg, timeline
 from tests.reports.conftest import load_run
 
 
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
 def test_markers_of_a_passed_run_follow_the_measurement() -> None:
     run = load_run("passed")
-    tl = timeline.build(run)
-    start = timeline.epoch(run["timeline"]["faultStart"])
+    tl = timeline.build(Run.from_json(run))
+    start = _epoch(run["timeline"]["faultStart"])
     assert start is not None and tl.origin == start
     at = {m.key: m.at - start for m in tl.markers}
     rto = run["measurements"]["rto"]
     assert at["fault-injected"] == pytest.approx(0.0, abs=0.01)
     assert at["first-failure"] == pytest.approx(rto["details"]["timeToDetectSeconds"])
     assert at["recovered"] == pytest.approx(rto["seconds"])
-    assert at["failover-done"] == pytest.approx(
-        timeline.epoch(run["timeline"]["failoverDone"]) - start  # type: ignore[operator]
-    )
+    assert at["failover-done"] == pytest.approx(_epoch(run["timeline"]["failoverDone"]) - start)
     assert at["fault-removed"] > at["recovered"]
     assert at["failback-done"] > at["fault-removed"]
     assert [m.at for m in tl.markers] == sorted(m.at for m in tl.markers)
@@ -30,7 +34,7 @@ def test_markers_of_a_passed_run_follow_the_measurement() -> None:
 
 def test_series_phases_and_range_of_a_passed_run() -> None:
     run = load_run("passed")
-    tl = timeline.build(run)
+    tl = timeline.build(Run.from_json(run))
     (sli,) = tl.sli
     (lag,) = tl.lag
     assert sli.label == "lab_probe_success"
@@ -42,11 +46,11 @@ def test_series_phases_and_range_of_a_passed_run() -> None:
     assert [p.name for p in tl.phases] == [p["name"] for p in run["phases"]]
     # the chart covers the lag lookback before the run started and the whole run
     assert tl.start <= lag.points[0][0]
-    assert tl.end >= timeline.epoch(run["finishedAt"])  # type: ignore[operator]
+    assert tl.end >= _epoch(run["finishedAt"])
 
 
 def test_an_inconclusive_rto_has_no_recovered_marker_and_keeps_its_gap() -> None:
-    tl = timeline.build(load_run("inconclusive"))
+    tl = timeline.build(Run.from_json(load_run("inconclusive")))
     keys = {m.key for m in tl.markers}
     assert "recovered" not in keys
     assert {"fault-injected", "first-failure", "failover-done", "failback-done"} <= keys
@@ -56,7 +60,7 @@ def test_an_inconclusive_rto_has_no_recovered_marker_and_keeps_its_gap() -> None
 
 
 def test_an_aborted_run_has_phases_but_no_series_or_markers() -> None:
-    tl = timeline.build(load_run("aborted"))
+    tl = timeline.build(Run.from_json(load_run("aborted")))
     assert not tl.has_series and tl.markers == []
     assert tl.origin_label == "seconds from the start of the run"
     assert [p.status for p in tl.phases][:2] == ["succeeded", "stopped"]
@@ -68,7 +72,7 @@ def test_series_accepts_the_documented_key_and_skips_non_finite_values() -> None
     fetched["series"] = fetched.pop("result")
     fetched["series"][0]["samples"][1][1] = "NaN"
     fetched["series"][0]["samples"][2][1] = "+Inf"
-    (line,) = timeline.series(run, "rto.sli")
+    (line,) = timeline.series(Run.from_json(run), "rto.sli")
     assert len(line.points) == len(fetched["series"][0]["samples"]) - 2
 
 
@@ -78,7 +82,7 @@ def test_several_series_are_labelled_by_their_labels() -> None:
     other = copy.deepcopy(result[0])
     other["labels"]["instance"] = "other:9090"
     result.append(other)
-    labels = [line.label for line in timeline.series(run, "rto.sli")]
+    labels = [line.label for line in timeline.series(Run.from_json(run), "rto.sli")]
     assert len(labels) == 2 and 'instance="other:9090"' in labels[1]
 
 

@@ -28,11 +28,11 @@ def test_on_a_fake_clock_the_fault_goes_when_its_window_ends(tmp_path: Path) -> 
     ]
     # observe 20 s + two 1 s steps, then verify polls for up to 10 min: the window ends in it
     result = run_drill(tmp_path, world, scenario(faults=faults))
-    [fault] = result.record["faults"]
+    [fault] = result.record.to_json()["faults"]
     injected = datetime.fromisoformat(fault["injectedAt"])
     removed = datetime.fromisoformat(fault["recoveredAt"])
     assert (removed - injected).total_seconds() == 30.0
-    recover = next(p for p in result.record["phases"] if p["name"] == "recover-faults")
+    recover = next(p for p in result.record.to_json()["phases"] if p["name"] == "recover-faults")
     assert removed < datetime.fromisoformat(recover["startedAt"])
     assert world.calls.count("remove:lose-primary") == 1  # not again in recover-faults
 
@@ -47,7 +47,7 @@ def test_a_fault_the_way_back_removes_first_is_not_removed_twice(tmp_path: Path)
     assert world.calls.count("remove:lose-primary") == 1
     world.clock.advance(3600)  # the window's timer was cancelled: nothing fires later
     assert world.calls.count("remove:lose-primary") == 1
-    assert result.record["faults"][0]["recoveredAt"]
+    assert result.record.to_json()["faults"][0]["recoveredAt"]
 
 
 def test_a_five_second_fault_lives_five_seconds_while_a_step_runs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,10 @@ from runner.clock import FakeClock
 from runner.engine.drill import AbortSignal, RunResult
 from runner.engine.launch import DrillRequest
 from runner.engine.verdict import Status
+from runner.journal.entries import Measurements
+from runner.journal.run import Ref, Run
+from runner.measure.results import Bounds, RpoResult, RtoOutcome, RtoResult
+from runner.measure.results import Status as Judged
 from runner.scheduler import events as ev
 
 SCENARIO = """\
@@ -124,16 +128,30 @@ class FakeRuns:
                     status = Status.ABORTED
                     threading.Event().wait(self.cleanup_seconds)
                     break
-        measurements: dict[str, Any] = {
-            "rto": {"seconds": self.rto, "objectiveSeconds": 300.0},
-            "rpo": {"seconds": None, "objectiveSeconds": 30.0},
-        }
+        run_id = f"{request.scenario_path.stem}-{len(self.calls)}"
+        rto = RtoResult(
+            outcome=RtoOutcome.RECOVERED,
+            status=Judged.MET,
+            explanation="fake",
+            bounds=None if self.rto is None else Bounds(lower=self.rto, upper=self.rto),
+            hold_seconds=0.0,
+            fault_start=0,
+            verdict_start=0,
+            objective_seconds=300.0,
+        )
+        rpo = RpoResult(status=Judged.INCONCLUSIVE, explanation="fake", bounds=None)
         return RunResult(
-            run_id=f"{request.scenario_path.stem}-{len(self.calls)}",
+            run_id=run_id,
             status=status,
             reason=f"fake {status}",
             record_dir=request.results_dir / "fake",
-            record={"measurements": measurements},
+            record=Run(
+                run_id=run_id,
+                scenario=Ref(name=request.scenario_path.stem),
+                drill=Ref(name="fake"),
+                status=status,
+                measurements=Measurements(rto=rto, rpo=replace(rpo, objective_seconds=30.0)),
+            ),
         )
 
     def scenarios(self) -> list[str]:

@@ -1,0 +1,298 @@
+"""`Run`: one run's journal as a frozen value, and its one JSON form (run.json).
+
+`Run.to_json()` is what run.json holds (schema version `SCHEMA_VERSION`, fields in
+docs/run-record.md); `Run.from_json()` reads every version ever written (measurement v1
+records included: `LegacyMeasurement`) and refuses anything else with `JournalError`
+naming the field. Fields a newer runner (or another feature) added that this one does not
+model are kept in `extra` and written back unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from runner.errors import DrillError
+from runner.journal.entries import (
+    JSON,
+    Crash,
+    FaultEntry,
+    GuardrailBreach,
+    JournalHead,
+    Measurements,
+    Observed,
+    PhaseEntry,
+    SteadyStateGate,
+    StepEntry,
+    Timeline,
+    iso,
+    parse_time,
+)
+from runner.journal.status import Status
+
+SCHEMA_VERSION = 1
+"""run.json's layout. Measurement v1 and v2 records both say 1 (measurements are told apart
+by their own fields); a change that old readers could not read raises it."""
+
+
+class JournalError(DrillError):
+    """A run.json that is not a run record (wrong shape, wrong types)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ref:
+    """A scenario or drill: its name and the file it came from."""
+
+    name: str
+    path: str = ""
+
+    def to_json(self) -> JSON:
+        return {"name": self.name, "path": self.path}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Ref:
+        return cls(name=str(d["name"]), path=str(d.get("path") or ""))
+
+
+_KNOWN = {
+    "schemaVersion", "runId", "scenario", "drill", "operator", "status", "reason", "startedAt",
+    "finishedAt", "pid", "processStart", "host", "preflight", "runner", "targets", "objectives",
+    "stepSeconds", "phases",
+    "faults", "steps", "steadyState", "guardrails", "timeline", "measurements",
+    "measurementInputs", "observed", "crash", "report", "journal", "inputs",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """Everything one run did and found; the engine appends, every front-end reads."""
+
+    run_id: str
+    scenario: Ref
+    drill: Ref
+    operator: str = ""
+    status: Status = Status.RUNNING
+    reason: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    pid: int | None = None
+    process_start: int | None = None
+    """When the runner process started (clock ticks since boot): a reused pid is not it."""
+    host: str = ""
+    runner_version: str = ""
+    targets: Mapping[str, str] = field(default_factory=dict)
+    objectives: Mapping[str, Any] = field(default_factory=dict)
+    """The scenario's objectives as written (`rto`, `rpo`, `maxLostWrites`)."""
+    preflight: Mapping[str, Any] | None = None
+    """What preflight found: `missing` and `notes` by cluster."""
+    step_seconds: float | None = None
+    phases: tuple[PhaseEntry, ...] = ()
+    faults: tuple[FaultEntry, ...] = ()
+    steps: tuple[StepEntry, ...] = ()
+    steady_state: Mapping[str, SteadyStateGate] = field(default_factory=dict)
+    """By moment: `before` injection, `after` failback."""
+    guardrails: tuple[GuardrailBreach, ...] = ()
+    timeline: Timeline = field(default_factory=Timeline)
+    measurements: Measurements = field(default_factory=Measurements)
+    measurement_inputs: Mapping[str, Any] | None = None
+    """Every series read, the step and the instants (`runner.measure.collect.remeasure`)."""
+    observed: Observed | None = None
+    crash: Crash | None = None
+    report: str | None = None
+    """`report.html` once the reports are written."""
+    journal: JournalHead | None = None
+    """The head of events.jsonl's hash chain (None: recorded before tamper evidence)."""
+    inputs: Mapping[str, Any] | None = None
+    """The scenario and drill files as run (`runner.evidence.inputs`)."""
+    schema_version: int = SCHEMA_VERSION
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Top-level fields this runner does not model, kept as written."""
+
+    @property
+    def finished(self) -> bool:
+        return self.status is not Status.RUNNING
+
+    @property
+    def last_phase(self) -> PhaseEntry | None:
+        return self.phases[-1] if self.phases else None
+
+    def faults_left(self) -> list[FaultEntry]:
+        return [f for f in self.faults if not f.removed]
+
+    def with_phase(self, index: int, **changes: Any) -> Run:
+        items = list(self.phases)
+        items[index] = replace(items[index], **changes)
+        return replace(self, phases=tuple(items))
+
+    def with_fault(self, index: int, **changes: Any) -> Run:
+        items = list(self.faults)
+        items[index] = replace(items[index], **changes)
+        return replace(self, faults=tuple(items))
+
+    def with_step(self, index: int, **changes: Any) -> Run:
+        items = list(self.steps)
+        items[index] = replace(items[index], **changes)
+        return replace(self, steps=tuple(items))
+
+    def to_json(self) -> JSON:
+        out: JSON = {
+            "schemaVersion": self.schema_version,
+            "runId": self.run_id,
+            "scenario": self.scenario.to_json(),
+            "drill": self.drill.to_json(),
+            "operator": self.operator,
+            "status": self.status.value,
+            "reason": self.reason,
+            "startedAt": iso(self.started_at),
+            "finishedAt": iso(self.finished_at),
+            "pid": self.pid,
+            "host": self.host,
+            "runner": {"version": self.runner_version},
+            "targets": dict(self.targets),
+            "objectives": dict(self.objectives),
+            "phases": [p.to_json() for p in self.phases],
+            "faults": [f.to_json() for f in self.faults],
+            "steps": [s.to_json() for s in self.steps],
+            "steadyState": {k: g.to_json() for k, g in self.steady_state.items()},
+            "guardrails": [g.to_json() for g in self.guardrails],
+            "timeline": self.timeline.to_json(),
+            "measurements": self.measurements.to_json(),
+            "observed": None if self.observed is None else self.observed.to_json(),
+        }
+        if self.process_start is not None:
+            out["processStart"] = self.process_start
+        if self.preflight is not None:
+            out["preflight"] = dict(self.preflight)
+        if self.step_seconds is not None:
+            out["stepSeconds"] = self.step_seconds
+        if self.measurement_inputs is not None:
+            out["measurementInputs"] = dict(self.measurement_inputs)
+        if self.crash is not None:
+            out["crash"] = self.crash.to_json()
+        if self.report is not None:
+            out["report"] = self.report
+        if self.journal is not None:
+            out["journal"] = self.journal.to_json()
+        if self.inputs is not None:
+            out["inputs"] = dict(self.inputs)
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Run:
+        """The run in `data` (a parsed run.json of any version); JournalError if it is not one."""
+        found = shape_problem(data)
+        if found:
+            raise JournalError(found)
+        try:
+            return _build(data)
+        except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as e:
+            raise JournalError(f"{_field_of(e)}") from None
+
+
+def _build(d: Mapping[str, Any]) -> Run:
+    def part(key: str, build: Any) -> Any:
+        try:
+            return build()
+        except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as e:
+            raise ValueError(f"{key}: {_describe(e)}") from None
+
+    def items(key: str) -> list[Any]:
+        return list(d.get(key) or [])
+
+    def mapping(key: str) -> list[tuple[Any, Any]]:
+        return list((d.get(key) or {}).items())
+
+    observed, crash = d.get("observed"), d.get("crash")
+    step = d.get("stepSeconds")
+    return Run(
+        schema_version=int(d.get("schemaVersion") or 1),
+        run_id=d["runId"],
+        scenario=Ref.from_json(d["scenario"]),
+        drill=part("drill", lambda: Ref.from_json(d.get("drill") or {"name": ""})),
+        operator=str(d.get("operator") or ""),
+        status=part("status", lambda: Status(d.get("status") or "running")),
+        reason=str(d.get("reason") or ""),
+        started_at=parse_time(d.get("startedAt")),
+        finished_at=parse_time(d.get("finishedAt")),
+        pid=part("pid", lambda: None if d.get("pid") is None else int(d["pid"])),
+        process_start=part("processStart", lambda: _maybe(int, d.get("processStart"))),
+        host=str(d.get("host") or ""),
+        preflight=part("preflight", lambda: _maybe(dict, d.get("preflight"))),
+        runner_version=str((d.get("runner") or {}).get("version") or ""),
+        targets={str(k): str(v) for k, v in (d.get("targets") or {}).items()},
+        objectives=dict(d.get("objectives") or {}),
+        step_seconds=part("stepSeconds", lambda: None if step is None else float(step)),
+        phases=part("phases", lambda: tuple(map(PhaseEntry.from_json, items("phases")))),
+        faults=part("faults", lambda: tuple(map(FaultEntry.from_json, items("faults")))),
+        steps=part("steps", lambda: tuple(map(StepEntry.from_json, items("steps")))),
+        steady_state=part(
+            "steadyState",
+            lambda: {str(k): SteadyStateGate.from_json(g) for k, g in mapping("steadyState")},
+        ),
+        guardrails=part(
+            "guardrails",
+            lambda: tuple(GuardrailBreach.from_json(g) for g in d.get("guardrails") or []),
+        ),
+        timeline=part("timeline", lambda: Timeline.from_json(d.get("timeline") or {})),
+        measurements=part(
+            "measurements", lambda: Measurements.from_json(d.get("measurements") or {})
+        ),
+        measurement_inputs=d.get("measurementInputs"),
+        observed=part("observed", lambda: _maybe(Observed.from_json, observed)),
+        crash=part("crash", lambda: None if crash is None else Crash.from_json(crash)),
+        report=None if d.get("report") is None else str(d["report"]),
+        journal=part("journal", lambda: _maybe(JournalHead.from_json, d.get("journal"))),
+        inputs=part("inputs", lambda: _maybe(dict, d.get("inputs"))),
+        extra={k: v for k, v in d.items() if k not in _KNOWN},
+    )
+
+
+def _maybe(build: Any, value: Any) -> Any:
+    return None if value is None else build(value)
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, KeyError):
+        return f"{e.args[0]} is missing"
+    return str(e) or type(e).__name__
+
+
+def _field_of(e: Exception) -> str:
+    return _describe(e)
+
+
+def shape_problem(data: Any) -> str | None:
+    """Why `data` is not a run record at all (None when its shape is one): the checks that
+    name the field, before the typed reading."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if not isinstance(data.get("runId"), str):
+        return "runId is not text"
+    scenario = data.get("scenario")
+    if not isinstance(scenario, dict) or not isinstance(scenario.get("name"), str):
+        return "scenario.name is not text"
+    for key in ("status", "reason", "startedAt", "finishedAt", "host", "operator", "report"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return f"{key} is not text"
+    for key in ("startedAt", "finishedAt"):
+        if data.get(key):
+            try:
+                datetime.fromisoformat(data[key])
+            except ValueError:
+                return f"{key} is not a time"
+    for key in ("measurements", "steadyState", "timeline", "targets", "drill", "runner"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"{key} is not an object"
+    for key, m in (data.get("measurements") or {}).items():
+        if m is not None and not isinstance(m, dict):
+            return f"measurements.{key} is not an object"
+    for key in ("phases", "faults", "steps", "guardrails"):
+        items = data.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return f"{key} is not a list of objects"
+    return None

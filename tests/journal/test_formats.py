@@ -1,0 +1,116 @@
+"""The journal reads every run.json format drill-runner has ever written, and writes each
+back unchanged (tests/journal/formats/README.md says where each one comes from)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.journal.entries import LegacyMeasurement, PhaseName
+from runner.journal.run import JournalError, Run
+from runner.journal.status import Status
+from runner.measure.results import RpoResult, RtoOutcome, RtoResult
+from runner.measure.results import Status as Judged
+
+TESTS = Path(__file__).resolve().parents[1]
+RECORDS = sorted(
+    [*TESTS.glob("journal/formats/*/run.json"), *TESTS.glob("reports/fixtures/*/run.json")]
+)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+DERIVED = ("seconds", "uncertaintySeconds")
+"""A v2 measurement's midpoint and half-width, recomputed from its stored (rounded) bounds:
+equal to the written ones within the rounding (1 ms)."""
+
+
+def assert_same(written: dict[str, Any], read_back: dict[str, Any]) -> None:
+    a, b = json.loads(json.dumps(written)), json.loads(json.dumps(read_back))
+    for key in ("rto", "rpo"):
+        m, n = a["measurements"].get(key), b["measurements"].get(key)
+        if m is None or "lowerSeconds" not in m:
+            continue
+        for derived in DERIVED:
+            x, y = m.pop(derived), n.pop(derived)
+            assert (x is None and y is None) or x == pytest.approx(y, abs=0.0011), (key, derived)
+    assert a == b
+
+
+def test_there_is_a_record_of_every_format() -> None:
+    names = [p.parent.name for p in RECORDS]
+    assert sum(n.startswith("v2-lab-") for n in names) == 2
+    assert sum(n.startswith("v2-crashed-") for n in names) == 1
+    assert sum(n.startswith("lab-") for n in names) == 4  # measurement v1
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.parent.name)
+def test_every_record_format_reads_and_writes_back_unchanged(path: Path) -> None:
+    data = _load(path)
+    run = Run.from_json(data)
+    assert_same(data, run.to_json())
+    assert Run.from_json(run.to_json()).to_json() == run.to_json()
+    assert run.run_id == data["runId"] and run.status == Status(data["status"])
+    assert [p.name for p in run.phases] == [PhaseName(p["name"]) for p in data["phases"]]
+
+
+def test_a_v2_record_holds_the_typed_measurements_themselves() -> None:
+    (path,) = [p for p in RECORDS if "v2-lab-replication-lag" in str(p)]
+    run = Run.from_json(_load(path))
+    rto, rpo = run.measurements.rto, run.measurements.rpo
+    assert isinstance(rto, RtoResult) and isinstance(rpo, RpoResult)
+    assert rto.outcome is RtoOutcome.RECOVERED and rto.status is Judged.MET
+    assert rpo.status is Judged.MISSED and rpo.canary is not None
+    assert rpo.canary.lost_writes == run.observed.lost_writes if run.observed else False
+    assert run.status is Status.FAILED and run.timeline.fault_start is not None
+
+
+def test_a_v1_record_is_read_as_legacy_and_never_rejudged() -> None:
+    (path,) = [p for p in RECORDS if p.parent.name.endswith("100347-5470")]
+    run = Run.from_json(_load(path))
+    assert isinstance(run.measurements.rpo, LegacyMeasurement)
+    assert run.measurements.rpo.status is Judged.MISSED
+    assert run.measurements.rpo.canary is not None
+    assert run.measurements.rpo.canary.lost_writes == 59
+
+
+def test_a_crashed_record_keeps_how_it_was_closed() -> None:
+    (path,) = [p for p in RECORDS if "v2-crashed" in str(p)]
+    run = Run.from_json(_load(path))
+    assert run.status is Status.CRASHED and run.crash is not None
+    assert run.crash.by == "drill-runner/recovery" and run.crash.locks_released == ("primary",)
+    assert [f.removed for f in run.faults] == [False]
+    assert run.last_phase is not None and run.last_phase.name is PhaseName.FAILOVER
+
+
+def test_fields_this_runner_does_not_model_are_kept() -> None:
+    data = _load(RECORDS[0])
+    data["rtoPhases"] = {"phases": [{"label": "detected"}]}
+    data["processStart"] = 12345
+    assert_same(data, Run.from_json(data).to_json())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phases": [{"name": "warp", "status": "succeeded", "startedAt": None}]}, "phases: "),
+        ({"faults": [{"cluster": "a"}]}, "faults: kind is missing"),
+        ({"status": "sideways"}, "status: "),
+        ({"measurements": {"rto": {"status": "great"}}}, "measurements: "),
+        ({"steps": [{"phase": "failover"}]}, "steps: "),
+        ({"timeline": {"faultStart": "noon"}}, "timeline: "),
+    ],
+)
+def test_a_record_of_no_known_format_is_refused_naming_the_field(
+    change: dict[str, Any], message: str
+) -> None:
+    data = {**_load(RECORDS[0]), **change}
+    with pytest.raises(JournalError) as e:
+        Run.from_json(data)
+    assert str(e.value).startswith(message)
