@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
-import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -88,7 +87,6 @@ def command(
         launch,
         load,
         protected_targets,
-        watch_abort_file,
     )
     from runner.engine.verdict import EXIT_CODES
     from runner.reports.summary import render_text
@@ -105,6 +103,7 @@ def command(
         test_failover=test_failover,
     )
     sc, drill = load(request)
+    request = dataclasses.replace(request, loaded=(sc, drill))  # each file is read once
     if dry_run:
         click.echo(_plan_text(sc, drill))  # every value in it is a text.line
         return exits.OK
@@ -136,15 +135,6 @@ def command(
     view = LiveView(
         rich=None if output == "text" else False, stream=sys.stderr if output != "text" else None
     )
-    run_dir: dict[str, Path] = {}
-    watcher_stop = threading.Event()
-
-    def on_run_id(run_id: str) -> None:
-        run_dir["dir"] = results_dir / run_id
-        threading.Thread(
-            target=watch_abort_file, args=(results_dir / run_id, abort, watcher_stop), daemon=True
-        ).start()
-
     signals = {"count": 0}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -167,14 +157,12 @@ def command(
                 request,
                 abort=abort,
                 on_event=view.on_event,
-                on_run_id=on_run_id,
                 prompt=_prompt if interactive else None,
                 manual_failback=(lambda: click.confirm("Fail back now?", default=True))
                 if interactive
                 else None,
             )
     finally:
-        watcher_stop.set()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if output == "text":

@@ -131,18 +131,17 @@ def launch(
     clock: Clock | None = None,
     abort: AbortSignal | None = None,
     on_event: ev.EventSink = lambda e: None,
-    on_run_id: Callable[[str], None] = lambda run_id: None,
     prompt: Prompt | None = None,
     manual_failback: Callable[[], bool] | None = None,
-    loaded: tuple[model.Scenario, model.Drill] | None = None,
 ) -> RunResult:
     """Run one drill to its verdict. Raises only when the drill could not start at all.
 
     The results folder is checked (writable, room to write) and the run's folder reserved
     (a new id if the first is taken) before any target is opened; the folder of a run that
-    could not start is removed again."""
+    could not start is removed again. `drillctl abort RUN_ID` reaches every run started
+    here, whatever the entry point: the run's folder is watched for its `abort` file."""
     clock = clock or SystemClock()
-    scenario, drill = loaded or request.loaded or load(request)
+    scenario, drill = request.loaded or load(request)
     refuse_unconfirmed(request, scenario, drill)
     drill_dir = request.drill_path.parent
     results.prepare(request.results_dir)
@@ -150,8 +149,15 @@ def launch(
     run_id = results.reserve(request.results_dir, make_id, first=request.run_id)
     used = set(scenario.cluster_names)
     run_operator = request.operator or default_operator()
+    abort = abort or AbortSignal()
+    stop = threading.Event()
+    threading.Thread(
+        target=watch_abort_file,
+        args=(request.results_dir / run_id, abort, stop),
+        name=f"abort-{run_id}",
+        daemon=True,
+    ).start()
     try:
-        on_run_id(run_id)
         with open_targets(drill, drill_dir=drill_dir, only=used) as targets:
             metrics = connect_metrics(drill, drill_dir=drill_dir)
             generic = GenericStepExecutor(
@@ -169,7 +175,7 @@ def launch(
                 results_dir=request.results_dir,
                 run_id=run_id,
                 operator=run_operator,
-                abort=abort or AbortSignal(),
+                abort=abort,
                 on_event=on_event,
                 interactive=request.interactive,
                 approve_manual=request.approve_manual,
@@ -186,13 +192,14 @@ def launch(
             )
             return run.execute()
     finally:
+        stop.set()
         with contextlib.suppress(OSError):  # only an empty folder: a run that never started
             (request.results_dir / run_id).rmdir()
 
 
 def watch_abort_file(run_dir: Path, abort: AbortSignal, stop: threading.Event) -> None:
     """`drillctl abort RUN_ID` writes results/<run-id>/abort: turn it into an abort of the
-    run (until `stop` is set). Every front-end runs this beside `launch`."""
+    run (until `stop` is set). `launch` runs it beside every run."""
     path = run_dir / "abort"
     while not stop.wait(0.5):
         if path.exists():

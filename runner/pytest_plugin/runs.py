@@ -79,9 +79,10 @@ def run_drill(
         results_dir=results_dir,
         confirmed_targets=confirmed_targets,
         confirm_option="--drill-confirm-target",
+        loaded=(scenario, loaded.drill),
     )
     try:
-        result = launch(request, on_event=_log_event, loaded=(scenario, loaded.drill))
+        result = launch(request, on_event=_log_event)
     except DrillError as e:
         raise DrillNotStarted(f"drill {scenario.name} could not start: {e}") from e
     return DrillReport.from_result(result)

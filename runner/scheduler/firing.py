@@ -23,7 +23,7 @@ from typing import Protocol
 
 from runner.clock import Clock
 from runner.engine.drill import AbortSignal, RunResult, new_run_id
-from runner.engine.launch import DrillRequest, launch, watch_abort_file
+from runner.engine.launch import DrillRequest, launch
 from runner.journal.entries import Rpo, Rto
 from runner.scenario import model
 from runner.scheduler import events as ev
@@ -96,19 +96,7 @@ def launching(clock: Clock) -> RunFunction:
     (set by a shutdown, or by `drillctl abort RUN_ID` from another shell)."""
 
     def run(request: DrillRequest, abort: AbortSignal) -> RunResult:
-        stop = threading.Event()
-        if request.run_id is not None:  # `drillctl abort RUN_ID` reaches scheduled runs too
-            watcher = threading.Thread(
-                target=watch_abort_file,
-                args=(request.results_dir / request.run_id, abort, stop),
-                name=f"abort-{request.run_id}",
-                daemon=True,
-            )
-            watcher.start()
-        try:
-            return launch(request, clock=clock, abort=abort)
-        finally:
-            stop.set()
+        return launch(request, clock=clock, abort=abort)  # it watches for `drillctl abort`
 
     return run
 

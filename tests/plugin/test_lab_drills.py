@@ -8,6 +8,9 @@ test that runs the failover through the `drill` fixture with a targets mapping.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -206,3 +209,42 @@ def test_aborted_and_inconclusive_drills_are_reported_as_such(
     assert status_now["activeSite"] == "east"
     assert status_now["sites"]["east"]["role"] == "primary"
     assert status_now["sites"]["west"]["role"] == "standby"
+
+
+def test_drillctl_abort_stops_a_drill_run_by_pytest(project: pytest.Pytester, lab: Lab) -> None:
+    """`drillctl abort RUN_ID` from another shell reaches a drill the pytest plugin runs,
+    as it reaches `drillctl run` and the scheduler: the fault is removed, the run ends
+    aborted with the reason given, and pytest reports it as ABORTED."""
+    folder = project.path / "scenarios" / "lab"
+    for other in ("network-partition.yaml", "replication-lag-breach.yaml"):
+        (folder / other).unlink(missing_ok=True)
+    results = project.path / "records"
+    session = project.popen(
+        [sys.executable, "-m", "pytest", f"--drill={lab.drill}", f"--drill-results={results}",
+         "-p", "no:cacheprovider", "-v"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        run: dict[str, object] | None = None
+        while run is None and time.monotonic() < deadline and session.poll() is None:
+            for path in results.glob("*/run.json"):
+                data = json.loads(path.read_text() or "{}")
+                if any(p.get("name") == "observe" for p in data.get("phases", [])):
+                    run = data
+            time.sleep(0.2)
+        assert run is not None, "the drill never got to its observe phase"
+        asked = lab.drillctl("abort", str(run["runId"]), "--results", str(results),
+                             "--reason", "stopped from another shell")  # fmt: skip
+        assert asked.returncode == 0 and "ended: aborted" in asked.stdout, asked.stderr
+        out, _ = session.communicate(timeout=180)
+    finally:
+        if session.poll() is None:
+            session.kill()
+    text = out.decode()
+    assert "lab-region-failover ABORTED" in text, text
+    record = json.loads((results / str(run["runId"]) / "run.json").read_text())
+    assert record["status"] == "aborted" and record["reason"] == "stopped from another shell"
+    assert record["faults"] and all(f["recoveredAt"] for f in record["faults"])
