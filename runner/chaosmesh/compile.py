@@ -12,10 +12,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Never, NoReturn
 
 from runner import backends
 from runner.errors import ConfigurationError
@@ -180,65 +180,94 @@ def _compile(
     peers: Mapping[str, model.Target],
     stamp: Stamp,
 ) -> list[ChaosObject]:
+    """One case per fault type (checked exhaustively by mypy); an unknown type is refused,
+    never compiled as something else."""
     n = fault.name
 
     def obj(kind: str, spec: dict[str, Any], part: str = "") -> ChaosObject:
         return _chaos(kind, stamp, n, object_name(stamp.run_id, n, part), namespace, spec)
 
-    if isinstance(fault, model.ChaosMeshFault):
-        return [_raw(fault, namespace=namespace, stamp=stamp)]
-    duration = chaos_duration(fault.duration)
-    if isinstance(fault, model.ClusterLossFault):
-        sel = _selector(n, model.PodSelector(namespaces=fault.namespaces))
-        partition = {"action": "partition", "mode": "all", "selector": sel, "direction": "both"}
-        partition["duration"] = duration
-        if fault.effect == "hang":
-            return [obj("NetworkChaos", partition)]
-        pods = {"action": "pod-failure", "mode": "all", "selector": sel, "duration": duration}
-        out = [obj("PodChaos", pods)]
-        if fault.isolate_network:
-            out.append(obj("NetworkChaos", partition, "net"))
-        return out
-    if isinstance(fault, model.NetworkPartitionFault):
-        spec: dict[str, Any] = {
-            "action": "partition",
-            "mode": "all",
-            "selector": _selector(n, fault.selector),
-            "direction": fault.direction,
-            "externalTargets": _peer_addresses(n, fault.peer, peers),
-            "duration": duration,
-        }
-        return [obj("NetworkChaos", spec)]
-    if isinstance(fault, model.ReplicationLagFault):
-        base = {
-            "mode": "all",
-            "selector": _selector(n, fault.selector),
-            "direction": "to",
-            "externalTargets": _peer_addresses(n, fault.peer, peers),
-            "duration": duration,
-        }
-        out = []
-        if fault.delay is not None:
-            delay = {
-                "latency": format_duration(fault.delay.latency),
-                "jitter": format_duration(fault.delay.jitter),
-                "correlation": f"{fault.delay.correlation:g}",
+    match fault:
+        case model.ChaosMeshFault():
+            return [_raw(fault, namespace=namespace, stamp=stamp)]
+        case model.ClusterLossFault():
+            return _cluster_loss(fault, obj)
+        case model.NetworkPartitionFault():
+            spec: dict[str, Any] = {
+                "action": "partition",
+                "mode": "all",
+                "selector": _selector(n, fault.selector),
+                "direction": fault.direction,
+                "externalTargets": _peer_addresses(n, fault.peer, peers),
+                "duration": chaos_duration(fault.duration),
             }
-            out.append(obj("NetworkChaos", {"action": "delay", **base, "delay": delay}, "delay"))
-        if fault.bandwidth is not None:
-            bw = fault.bandwidth
-            shape = {"rate": bw.rate, "limit": bw.limit, "buffer": bw.buffer}
-            bw_spec = {"action": "bandwidth", **base, "bandwidth": shape}
-            out.append(obj("NetworkChaos", bw_spec, "bandwidth"))
-        return out
-    # PodKillFault: one-shot; duration is ignored by Chaos Mesh but still set.
-    spec = {"action": "pod-kill", "mode": fault.mode}
-    spec["selector"] = _selector(n, fault.selector)
+            return [obj("NetworkChaos", spec)]
+        case model.ReplicationLagFault():
+            return _replication_lag(fault, obj, peers)
+        case model.PodKillFault():
+            return [obj("PodChaos", _pod_kill(fault))]
+        case _:
+            _refuse(fault)
+
+
+Make = Callable[[str, dict[str, Any], str], ChaosObject]
+
+
+def _refuse(fault: Never) -> NoReturn:
+    name, kind = getattr(fault, "name", "?"), getattr(fault, "type", type(fault).__name__)
+    raise ManifestError(f"fault {name!r}: type {kind!r} is not supported by Chaos Mesh")
+
+
+def _cluster_loss(fault: model.ClusterLossFault, obj: Make) -> list[ChaosObject]:
+    sel = _selector(fault.name, model.PodSelector(namespaces=fault.namespaces))
+    duration = chaos_duration(fault.duration)
+    partition = {"action": "partition", "mode": "all", "selector": sel, "direction": "both"}
+    partition["duration"] = duration
+    if fault.effect == "hang":
+        return [obj("NetworkChaos", partition, "")]
+    pods = {"action": "pod-failure", "mode": "all", "selector": sel, "duration": duration}
+    out = [obj("PodChaos", pods, "")]
+    if fault.isolate_network:
+        out.append(obj("NetworkChaos", partition, "net"))
+    return out
+
+
+def _replication_lag(
+    fault: model.ReplicationLagFault, obj: Make, peers: Mapping[str, model.Target]
+) -> list[ChaosObject]:
+    base = {
+        "mode": "all",
+        "selector": _selector(fault.name, fault.selector),
+        "direction": "to",
+        "externalTargets": _peer_addresses(fault.name, fault.peer, peers),
+        "duration": chaos_duration(fault.duration),
+    }
+    out = []
+    if fault.delay is not None:
+        delay = {
+            "latency": format_duration(fault.delay.latency),
+            "jitter": format_duration(fault.delay.jitter),
+            "correlation": f"{fault.delay.correlation:g}",
+        }
+        out.append(obj("NetworkChaos", {"action": "delay", **base, "delay": delay}, "delay"))
+    if fault.bandwidth is not None:
+        bw = fault.bandwidth
+        shape = {"rate": bw.rate, "limit": bw.limit, "buffer": bw.buffer}
+        out.append(
+            obj("NetworkChaos", {"action": "bandwidth", **base, "bandwidth": shape}, "bandwidth")
+        )
+    return out
+
+
+def _pod_kill(fault: model.PodKillFault) -> dict[str, Any]:
+    """One-shot; duration is ignored by Chaos Mesh but still set."""
+    spec: dict[str, Any] = {"action": "pod-kill", "mode": fault.mode}
+    spec["selector"] = _selector(fault.name, fault.selector)
     if fault.value is not None:
         spec["value"] = fault.value
     spec["gracePeriod"] = fault.grace_period
-    spec["duration"] = duration
-    return [obj("PodChaos", spec)]
+    spec["duration"] = chaos_duration(fault.duration)
+    return spec
 
 
 def _require_namespaces(fault: str, kind: str, spec: dict[str, Any], namespace: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -320,3 +321,14 @@ def test_duration_margin_and_names() -> None:
     long = object_name("r" * 40, "fault-" + "x" * 40, "bandwidth")
     assert len(long) <= 63 and long != object_name("r" * 40, "fault-" + "x" * 41, "bandwidth")
     assert object_name("Run_1", "f") == "run-1-f"
+
+
+def test_an_unknown_fault_type_is_refused_never_compiled_as_another() -> None:
+    """Before the exhaustive dispatch, any fault type the compiler did not know fell
+    through to pod-kill: a fault of a new type (here with every field pod-kill reads)
+    would have killed pods."""
+    known = fault(type="pod-kill", name="kill", selector=SELECTOR)
+    stranger = SimpleNamespace(**{**vars(known), "type": "dns-outage"})
+    assert compile_fault(known, namespace="chaos", peers=PEERS, stamp=STAMP)
+    with pytest.raises(ManifestError, match="type 'dns-outage' is not supported by Chaos Mesh"):
+        compile_fault(stranger, namespace="chaos", peers=PEERS, stamp=STAMP)  # type: ignore[arg-type]
