@@ -246,6 +246,6 @@ def test_run_now_is_the_time_each_step_starts(tmp_path: Path) -> None:
     result = run_drill(tmp_path, world, load(tmp_path, text), targets=targets(world, steps))
     stamp = next(s for s in steps.seen if s.name == "stamp")
     assert isinstance(stamp, model.PatchStep)
-    started = next(s for s in result.record["steps"] if s["name"] == "stamp")["startedAt"]
+    started = next(s for s in result.record.to_json()["steps"] if s["name"] == "stamp")["startedAt"]
     assert stamp.patch == {"data": {"at": started}}
-    assert started >= result.record["timeline"]["failoverDone"]
+    assert started >= result.record.to_json()["timeline"]["failoverDone"]
