@@ -455,4 +455,6 @@ def run_now(
     click.echo(f"{name}: {outcome.status}")
     for r in outcome.results:
         click.echo(f"  {text.line(r.scenario)}: {text.line(r.status)} ({text.line(r.reason)})")
-    sys.exit({"passed": exits.OK, "failed": exits.MISSED}.get(outcome.status, exits.RUNNER))
+    from runner.journal.status import exit_code
+
+    sys.exit(exit_code(outcome.status))  # the one status -> exit code map

@@ -134,10 +134,6 @@ class FaultBook:
         """A snapshot of the active faults (safe while another thread changes them)."""
         return list(self.active.values())
 
-    def remove_all(self) -> None:
-        for fault in self.snapshot():
-            self.remove(fault.id)
-
     def _site_lost_by_another(self, fault: LabFault) -> bool:
         return any(
             f.type == "cluster-loss" and f.site == fault.site and f.id != fault.id
