@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.errors import UsageError
+from runner.journal.files import locate as locate
 from runner.records import results
 
 
@@ -25,23 +25,6 @@ class RunFolder:
     @property
     def run_id(self) -> str:
         return str(self.run.get("runId") or self.dir.name)
-
-
-def locate(run: str, results_dir: Path) -> Path:
-    """The folder of RUN: a folder holding run.json, else a run id under results_dir."""
-    if "\x00" not in run and _is_file(Path(run) / "run.json"):
-        return Path(run)
-    if results.RUN_ID_RE.match(run) and _is_file(results_dir / run / "run.json"):
-        return results_dir / run
-    shown = run if len(run) <= 80 else run[:77] + "..."
-    raise UsageError(f"no run {shown!r} in {results_dir} (and {shown!r} is not a run folder)")
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except OSError:  # a name too long, a loop: not a run folder
-        return False
 
 
 def read_events(folder: Path) -> list[dict[str, Any]]:
