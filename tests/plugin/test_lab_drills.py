@@ -78,9 +78,10 @@ def test_drills_pass_fail_and_report_through_pytest(project: pytest.Pytester, la
         [
             "drill failed: RTO: *",
             "FAILED: lab-region-failover-strict (run *",
-            "  objective  measured  target  met  uncertainty",
-            "  RTO        *<= 1s*NO*±*",
-            "  RPO        *",
+            "  objective *measured *target *met *uncertainty",
+            "  RTO *<= 1s *NO *±*",
+            "  RPO *",
+            "  Failback RTO *<= 60s *yes *",
             "  phases:",
             "    preflight*succeeded*",
             "  faults:",
@@ -163,11 +164,12 @@ def test_aborted_and_inconclusive_drills_are_reported_as_such(
         [
             "drill inconclusive: RTO: *",
             "INCONCLUSIVE: lab-region-failover-unsure (run *",
-            "  RTO: the SLI query returned no data",
+            "  RTO: the SLI query returned no data; Failback RTO: the SLI query returned no data",
             "",
-            "  objective  measured  target  met*uncertainty",
-            "  RTO        unknown   <= 30s  inconclusive*",
-            "  RPO        *",
+            "  objective *measured *target *met *uncertainty",
+            "  RTO *unknown *<= 30s *inconclusive *",
+            "  RPO *",
+            "  Failback RTO *unknown *<= 60s *inconclusive *",
         ]
     )
     result.stdout.fnmatch_lines(
