@@ -51,6 +51,7 @@ spec:
     primary:
       lab:
         site: east
+        stateDir: {state}
       protected: {protected}
 {schedule}
 {notifications}
@@ -70,7 +71,11 @@ def write_drill(
     notifications: str = "",
     protected: bool = False,
 ) -> Path:
-    """A drill file (and its scenario files) under `folder`; returns the drill's path."""
+    """A drill file (and its scenario files) under `folder`; returns the drill's path.
+
+    Its target is a lab whose state folder (`folder/no-lab`) holds no lab, whatever lab
+    the machine or the test session runs: opening it fails the same way everywhere.
+    """
     (folder / "scenarios").mkdir(parents=True, exist_ok=True)
     (folder / "drills").mkdir(exist_ok=True)
     for s in scenarios:
@@ -94,6 +99,7 @@ def write_drill(
             schedule=schedule,
             notifications=notifications,
             protected=str(protected).lower(),
+            state=folder / "no-lab",
         )
     )
     return path
