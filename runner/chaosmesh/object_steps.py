@@ -80,10 +80,7 @@ def wait_for(
             return None
         for bad in step.fail_when:
             if bad.holds(obj):
-                raise StepError(
-                    f"step {step.name!r}: {what} meets the failure condition {bad} "
-                    f"({bad.seen(obj)})"
-                )
+                raise StepError(f"{what} meets the failure condition {bad} ({bad.seen(obj)})")
         if all(c.holds(obj) for c in wanted):
             seen = "; ".join(c.seen(obj) for c in wanted)
             return backends.StepResult(
@@ -112,13 +109,13 @@ def wait_for(
             if done is not None:
                 return done
     if cancel.is_set():
-        raise StepError(f"step {step.name!r}: interrupted while waiting for {what}")
+        raise StepError(f"interrupted while waiting for {what}")
     if not wanted:
-        raise StepError(f"step {step.name!r}: {what} did not appear within {timeout:g}s")
+        raise StepError(f"{what} did not appear within {timeout:g}s")
     pending = [c for c in wanted if last is None or not c.holds(last)] or wanted
     seen = "; ".join(dict.fromkeys(c.seen(last) for c in pending))
     raise StepError(
-        f"step {step.name!r}: {what} did not reach {' and '.join(map(str, pending))} within "
+        f"{what} did not reach {' and '.join(map(str, pending))} within "
         f"{timeout:g}s (last seen: {seen})"
     )
 
@@ -143,7 +140,7 @@ def capture(
         obj = client.get(res, ref.name, namespace=ns)
     else:
         assert step.select is not None
-        obj, what = newest(client, step.select, resolve, namespace, step.name)
+        obj, what = newest(client, step.select, resolve, namespace)
     values: dict[str, str] = {}
     for name, path in step.values.items():
         found = path.values(obj)
@@ -151,7 +148,7 @@ def capture(
             values[name] = step.defaults[name]
             continue
         if not found:
-            raise StepError(f"step {step.name!r}: {what} has no {path} (to capture as {name})")
+            raise StepError(f"{what} has no {path} (to capture as {name})")
         values[name] = _text(found[0] if len(found) == 1 else found)
     shown = ", ".join(
         f"{k} = {redact.REDACTED if redact.names_a_secret(k) else v[:80]}"
@@ -167,7 +164,6 @@ def newest(
     select: model.Selection,
     resolve: Resolve,
     namespace: str,
-    step_name: str,
 ) -> tuple[dict[str, Any], str]:
     """The selected object whose `select.newest` is the latest, and how to name it."""
     res = resolve(select.kind, select.api_version)
@@ -178,7 +174,7 @@ def newest(
     described = f"{where}" + (f" labelled {labels}" if labels else "")
     if not items:
         wanted = " and ".join(str(c) for c in select.where) or "any"
-        raise StepError(f"step {step_name!r}: no {described} meets {wanted}")
+        raise StepError(f"no {described} meets {wanted}")
     assert select.newest is not None
     order = select.newest
 
@@ -193,9 +189,7 @@ def newest(
 
     best = max(items, key=key)
     if key(best)[0] == 0:
-        raise StepError(
-            f"step {step_name!r}: no {described} that matches has a time or number at {order}"
-        )
+        raise StepError(f"no {described} that matches has a time or number at {order}")
     name = (best.get("metadata") or {}).get("name")
     return best, f"{select.kind} {ns + '/' if ns else ''}{name}"
 
@@ -235,7 +229,7 @@ def list_item(
             parent = parent[key]
         items = parent.get(keys[-1])
         if items is not None and not isinstance(items, list):
-            raise StepError(f"step {step.name!r}: {step.path} of {what} is not a list")
+            raise StepError(f"{step.path} of {what} is not a list")
         items = list(items or [])
         kept = [i for i in items if not _matches(i, step.match)]
         wanted = kept if step.remove else [*kept, step.item]
@@ -249,9 +243,7 @@ def list_item(
             continue  # changed since we read it: read again
         done = "removed from" if step.remove else "set in"
         return backends.StepResult(output=f"the item is {done} {step.path} of {what}")
-    raise StepError(
-        f"step {step.name!r}: {what} kept changing; gave up after {CONFLICT_RETRIES} conflicts"
-    )
+    raise StepError(f"{what} kept changing; gave up after {CONFLICT_RETRIES} conflicts")
 
 
 def _matches(item: Any, match: dict[str, Any]) -> bool:

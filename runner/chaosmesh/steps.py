@@ -205,7 +205,7 @@ class KubernetesSteps:
         try:
             return self._execute(step, run)
         except KubeError as e:
-            raise StepError(f"step {step.name!r}: {e}") from None
+            raise StepError(str(e)) from None
 
     def _execute(self, step: model.Step, run: backends.RunContext) -> backends.StepResult:
         if isinstance(step, model.ApplyStep):
@@ -225,7 +225,7 @@ class KubernetesSteps:
             | model.WaitForStep
             | model.ListItemStep,
         ):
-            raise StepError(f"step {step.name!r}: action {step.action!r} is not a Kubernetes step")
+            raise StepError(f"action {step.action!r} is not a Kubernetes step")
         ref = step.target
         res = self._resolve(ref.kind, ref.api_version)
         ns = (ref.namespace or self.namespace) if res.namespaced else None
@@ -292,7 +292,7 @@ class KubernetesSteps:
         except KubeExecTimeoutError as e:
             tail = ExecResult(-1, e.stdout, e.stderr).tail(EXEC_TAIL_LINES)
             last = f"; last output:\n{tail}" if tail else ""
-            raise StepError(f"step {step.name!r}: {e}{last}") from None
+            raise StepError(f"{e}{last}") from None
         output = (result.stdout + result.stderr)[-EXEC_OUTPUT_LIMIT:]
         details = {
             "namespace": ns,
@@ -306,7 +306,7 @@ class KubernetesSteps:
         if result.exit_code != 0:
             tail = result.tail(EXEC_TAIL_LINES) or "(no output)"
             raise StepError(
-                f"step {step.name!r}: {_argv(step.command)} in {where} exited with code "
+                f"{_argv(step.command)} in {where} exited with code "
                 f"{result.exit_code}; last output:\n{tail}"
             )
         return backends.StepResult(output=output, details=details)
@@ -314,7 +314,7 @@ class KubernetesSteps:
     def _pick_pod(self, step: model.ExecStep) -> str:
         ns = step.namespace
         if not step.selector:
-            raise StepError(f"step {step.name!r}: exec needs `pod` or a non-empty `selector`")
+            raise StepError("exec needs `pod` or a non-empty `selector`")
         selector = ",".join(f"{k}={v}" for k, v in sorted(step.selector.items()))
         items = self.client.list(PODS, namespace=ns, label_selector=selector).get("items") or []
         pods = sorted(items, key=lambda p: str((p.get("metadata") or {}).get("name", "")))
@@ -329,7 +329,7 @@ class KubernetesSteps:
             for p in pods[:5]
         )
         raise StepError(
-            f"step {step.name!r}: no Running pod matches {selector} in namespace {ns!r}"
+            f"no Running pod matches {selector} in namespace {ns!r}"
             + (f" (found: {seen})" if seen else "")
         )
 
@@ -340,11 +340,11 @@ class KubernetesSteps:
         already succeeded counts; one that failed is deleted and created again."""
         manifest = dict(step.manifest)
         if manifest.get("kind") != "Job":
-            raise StepError(f"step {step.name!r}: the manifest must be a batch/v1 Job")
+            raise StepError("the manifest must be a batch/v1 Job")
         meta = dict(manifest.get("metadata") or {})
         name = str(meta.get("name") or "")
         if not name:
-            raise StepError(f"step {step.name!r}: the Job needs metadata.name")
+            raise StepError("the Job needs metadata.name")
         ns = meta.get("namespace") or self.namespace
         labels = {**(meta.get("labels") or {}), backends.LABEL_RUN_ID: run.run_id}
         manifest["metadata"] = {**meta, "namespace": ns, "labels": labels}
@@ -365,18 +365,18 @@ class KubernetesSteps:
             if state == "succeeded":
                 return backends.StepResult(output=f"{what} succeeded")
             if state == "failed":
-                raise StepError(f"step {step.name!r}: {what} failed: {_job_reason(obj)}")
+                raise StepError(f"{what} failed: {_job_reason(obj)}")
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
-                raise StepError(f"step {step.name!r}: {what} did not finish within {timeout:g}s")
+                raise StepError(f"{what} did not finish within {timeout:g}s")
             if self.clock.sleep(min(1.0, remaining), run.cancel):
-                raise StepError(f"step {step.name!r}: interrupted while waiting for {what}")
+                raise StepError(f"interrupted while waiting for {what}")
 
     def _gone(self, res: Resource, name: str, ns: str, step: model.Step) -> None:
         deadline = self.clock.monotonic() + step.timeout.total_seconds()
         while self.client.get_or_none(res, name, namespace=ns) is not None:
             if self.clock.monotonic() >= deadline:
-                raise StepError(f"step {step.name!r}: the failed Job {ns}/{name} was not deleted")
+                raise StepError(f"the failed Job {ns}/{name} was not deleted")
             self.clock.sleep(0.5)
 
 

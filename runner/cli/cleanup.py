@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from runner.cli import exits
-from runner.cli.options import results_option
+from runner.cli.options import drill_option, results_option
 from runner.cli.output import emit, output_option
 
 
@@ -38,13 +38,7 @@ def _age(text: str | None, option: str) -> float | None:
 
 
 @click.command()
-@click.option(
-    "--drill",
-    "drill_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The drill whose targets to sweep.",
-)
+@drill_option(help="The drill whose targets to sweep.")
 @click.option("--run", "run_id", default=None, help="Only faults of this run id.")
 @click.option("--older-than", default=None, help="Only faults older than this (e.g. 1h).")
 @click.option("--force", is_flag=True, help="Clear stuck finalizers (controller gone).")

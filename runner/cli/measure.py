@@ -71,7 +71,7 @@ def _times(
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@drill_option
+@drill_option()
 @click.option("--from", "start", required=True, help="Fault start (when the clock starts).")
 @click.option("--failover-done", default=None, help="When failover finished (optional).")
 @click.option("--until", default="now", show_default=True, help="The end of the window.")

@@ -18,18 +18,13 @@ from typing import Any
 import click
 
 from runner.cli import exits
+from runner.cli.options import drill_option
 from runner.cli.output import emit, output_option
 
 
 @click.command()
 @click.argument("scenario_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--drill",
-    "drill_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The drill file binding the scenario's clusters to targets.",
-)
+@drill_option(help="The drill file binding the scenario's clusters to targets.")
 @click.option("--server-dry-run", is_flag=True, help="Have each cluster judge every object.")
 @click.option("--test-failover", is_flag=True, help="Plan the test failover (nothing injected).")
 @click.option("--run-id", default="plan", show_default=True, help="Run id used in the names.")
@@ -47,7 +42,7 @@ def command(
     """Show the faults and steps a drill would run, exactly as they would be created."""
     from runner.backends import RunContext
     from runner.clock import SystemClock
-    from runner.engine.plan import ordered_steps
+    from runner.engine.plan import ordered_steps, render_plan
     from runner.scenario import loader
 
     scenario = loader.load_scenario(scenario_path, test_failover=test_failover)
@@ -82,7 +77,7 @@ def command(
         "mode": "test-failover" if scenario.test_failover else "drill",
         "testFailover": [n.model_dump(mode="json") for n in scenario.expansion.notes],
     }
-    emit(data, output, _render)
+    emit(data, output, lambda d: render_plan(scenario, drill, run_id=run_id, objects=_objects(d)))
     ctx.exit(worst)
 
 
@@ -150,48 +145,24 @@ def _dry_run(cluster: str, target: Any, drill_dir: Path, objects: list[dict[str,
     return worst
 
 
-def _render(data: dict[str, Any]) -> str:
+def _objects(data: dict[str, Any]) -> list[str]:
+    """Each cluster's objects as YAML, with the server's verdict when it was asked."""
     import yaml
 
     from runner.text import line
 
-    lines = [
-        f"scenario {data['scenario']}, drill {data['drill']}, run id {data['runId']} "
-        "(nothing is created)"
-    ]
+    lines = []
     for cluster, entry in data["clusters"].items():
-        lines.append(f"\ncluster {cluster} ({entry['target']}):")
+        lines += ["", line(f"cluster {cluster} ({entry['target']}):")]
         for row in entry["objects"]:
             verdict = ""
             if "server" in row:
                 server = row["server"]
                 verdict = " [server: accepted]" if server["accepted"] else " [server: REJECTED]"
-            lines.append(f"# fault {row['fault']}: {row['kind']} {row['name']}{verdict}")
+            lines.append(line(f"# fault {row['fault']}: {row['kind']} {row['name']}") + verdict)
             if "server" in row and not row["server"]["accepted"]:
-                lines.append(f"#   {row['server']['error']}")
-                lines += [f"#   - {cause}" for cause in row["server"]["causes"]]
+                lines.append(line(f"#   {row['server']['error']}"))
+                lines += [line(f"#   - {cause}") for cause in row["server"]["causes"]]
             lines.append("---")
             lines.append(yaml.safe_dump(row["manifest"], sort_keys=False).rstrip())
-    if data["mode"] == "test-failover":
-        lines.append("\ntest failover: nothing is injected; production stays as it is")
-        lines += [
-            line(f"  {n['what']}: {n['step']} ({n['phase']}): {n['reason']}")
-            for n in data["testFailover"]
-        ]
-    for r in data["recipes"]:
-        lines.append("")
-        lines.append(line(f"recipe {r['recipe']} (use {r['use']!r}, {r['phase']}; {r['file']}):"))
-        for title, key in (
-            ("steps", "steps"),
-            ("baseline", "baseline"),
-            ("preflight checks", "preflight"),
-            ("measures", "measures"),
-        ):
-            if r[key]:
-                lines.append(line(f"  {title}: " + "; ".join(r[key])))
-    lines.append("\nsteps:")
-    lines += [
-        line(f"  {i:>2}. [{step['phase']}] {step['what']}")
-        for i, step in enumerate(data["steps"], 1)
-    ]
-    return "\n".join(lines)
+    return lines

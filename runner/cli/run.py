@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from runner.cli import exits
-from runner.cli.options import results_option
+from runner.cli.options import drill_option, results_option
 from runner.cli.output import output_option
 
 
@@ -34,9 +34,7 @@ def _parse_targets(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--drill", "drill_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
-)
+@drill_option()
 @click.option(
     "--target",
     "targets",
@@ -105,7 +103,9 @@ def command(
     sc, drill = load(request)
     request = dataclasses.replace(request, loaded=(sc, drill))  # each file is read once
     if dry_run:
-        click.echo(_plan_text(sc, drill))  # every value in it is a text.line
+        from runner.engine.plan import render_plan
+
+        click.echo(render_plan(sc, drill))  # every value in it is a text.line
         return exits.OK
     if sc.test_failover:
         click.echo(_test_notes(sc), err=True)
@@ -206,22 +206,6 @@ def _prompt(text: str, timeout: float) -> bool:
     except click.Abort:
         return False
     return str(answer).strip().lower() in ("done", "yes", "y")
-
-
-def _plan_text(sc: Any, drill: Any) -> str:
-    from runner.engine.plan import ordered_steps
-    from runner.text import line
-
-    lines = [f"Scenario {sc.name}: dry run, nothing will be injected.", "", "Targets:"]
-    for name in sc.cluster_names:
-        t = drill.spec.targets[name]
-        where = f"lab site {t.lab.site}" if t.lab else f"kube context {t.kubernetes.context}"
-        lines.append(line(f"  {name}: {where}") + ("  [protected]" if t.protected else ""))
-    lines += ["", "What the run will do, in order:"]
-    lines += [f"  {i:>2}. [{ph}] {line(what)}" for i, (ph, what) in enumerate(ordered_steps(sc), 1)]
-    if sc.test_failover:
-        lines += ["", _test_notes(sc)]
-    return "\n".join(lines)
 
 
 def _test_notes(sc: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from runner.cli import exits
-from runner.cli.options import results_option
+from runner.cli.options import drill_option, results_option
 from runner.cli.output import emit, output_option
 
 
@@ -78,10 +78,8 @@ def abort(run_id: str, reason: str, wait: bool, timeout: float, results_dir: Pat
 
 @click.command()
 @results_option
-@click.option(
-    "--drill",
-    "drill_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+@drill_option(
+    required=False,
     help="Also show every target's lock and leftover faults (and judge runs by their locks).",
 )
 @output_option

@@ -1,13 +1,18 @@
-"""The ordered list of what a run of a scenario will do, phase by phase, as the engine does it.
+"""What a run of a scenario will do, phase by phase, as the engine does it, and the one text
+rendering of that plan.
 
-`drillctl plan` and `drillctl run --dry-run` print it; the engine (`drill.py`) is the source
-of truth for the order, and `tests/engine` checks the two agree.
+`drillctl plan`, `drillctl run --dry-run` and the pytest plugin's dry run print
+`render_plan`; the engine (`drill.py`) is the source of truth for the order, and
+`tests/engine` checks the two agree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from runner.scenario import model
 from runner.scenario.values import format_duration as fmt
+from runner.text import line
 
 
 def _step(s: model.Step) -> str:
@@ -73,3 +78,65 @@ def _instant(instant: model.Instant) -> str:
     if isinstance(instant, model.Window):
         return f"[{instant.earliest} .. {instant.latest}]"
     return instant
+
+
+def render_plan(
+    scenario: model.Scenario,
+    drill: model.Drill,
+    *,
+    run_id: str | None = None,
+    objects: Sequence[str] = (),
+) -> str:
+    """The plan as text: each cluster's target, `objects` (the lines of the exact objects,
+    from `drillctl plan`), what a test failover changes, each recipe, every step in order
+    and the objectives. Every scenario or drill value in it passes `text.line`."""
+    named = f", run id {line(run_id)}" if run_id is not None else ""
+    lines = [
+        line(f"plan of {scenario.name} with drill {drill.name}")
+        + f"{named}: nothing is created or injected",
+        "",
+        "targets:",
+    ]
+    for name in scenario.cluster_names:
+        target = drill.spec.targets[name]
+        guarded = "  [protected]" if target.protected else ""
+        lines.append(line(f"  {name}: {_target(target)}") + guarded)
+    lines += objects
+    if scenario.test_failover:
+        lines += ["", "test failover: nothing is injected; production stays as it is"]
+        lines += [
+            line(f"  {n.what}: {n.step} ({n.phase}): {n.reason}") for n in scenario.expansion.notes
+        ]
+    for r in scenario.expansion.recipes:
+        lines += ["", line(f"recipe {r.recipe} (use {r.use!r}, {r.phase}; {r.file}):")]
+        for title, items in (
+            ("steps", r.steps),
+            ("baseline", r.baseline),
+            ("preflight checks", r.preflight),
+            ("measures", r.measures),
+        ):
+            if items:
+                lines.append(line(f"  {title}: " + "; ".join(items)))
+    lines += ["", "steps:"]
+    lines += [
+        f"  {i:>2}. [{ph}] {line(what)}" for i, (ph, what) in enumerate(ordered_steps(scenario), 1)
+    ]
+    lines += ["", "objectives: " + _objectives(scenario.spec.objectives)]
+    return "\n".join(lines)
+
+
+def _target(target: model.Target) -> str:
+    if target.lab is not None:
+        return f"lab site {target.lab.site}"
+    if target.kubernetes is not None:
+        return f"kube context {target.kubernetes.context or '(current)'}"
+    raise ValueError("a target is either 'lab' or 'kubernetes'")  # the model refuses it
+
+
+def _objectives(objectives: model.Objectives) -> str:
+    wanted = [
+        f"{key} <= {fmt(value)}"
+        for key, value in (("RTO", objectives.rto), ("RPO", objectives.rpo))
+        if value is not None
+    ]
+    return ", ".join(wanted) or "none"

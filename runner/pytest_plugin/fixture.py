@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from runner.engine.plan import render_plan
 from runner.pytest_plugin import inputs, runs
 from runner.pytest_plugin.outcome import DrillNotStarted
-from runner.pytest_plugin.plan import render_plan
 from runner.pytest_plugin.report import DrillReport
 from runner.pytest_plugin.settings import Settings
 

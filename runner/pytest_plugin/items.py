@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from runner.engine.plan import render_plan
 from runner.pytest_plugin import runs
 from runner.pytest_plugin.outcome import DrillNotStarted, DrillPluginError, verdict_error
-from runner.pytest_plugin.plan import render_plan
 from runner.pytest_plugin.settings import SETTINGS
 from runner.scenario import model
 

@@ -230,16 +230,3 @@ def append_after(folder: Path, run_id: str, entry: Mapping[str, Any]) -> chain.H
             f"cannot append to the journal in {folder}: run.json is {e}"
         ) from None
     return head
-
-
-def read_ledger(results_dir: Path, run_id: str) -> list[dict[str, Any]]:
-    path = results_dir / run_id / "ledger.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut short by a crash
-    return out

@@ -11,6 +11,7 @@ A `Recipe` file loads here too (`drillctl validate` checks recipe folders).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 from runner.errors import InvalidInputError, Issue
 from runner.scenario import issues, recipes, semantics, source
 from runner.scenario.model import Drill, Scenario
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", Scenario, Drill)
 KINDS: dict[str, type[Scenario] | type[Drill] | type[recipes.Recipe]] = {
@@ -126,10 +129,34 @@ def _validate(src: source.Source, cls: type[M], *, test_failover: bool = False) 
     )
     if found:
         raise InvalidInputError(found)
+    for issue in deprecated(obj, src):
+        log.warning("%s", issue)
     if isinstance(obj, Scenario):
         written = Path(src.file) if Path(src.file).suffix in (".yaml", ".yml") else None
         return recipes.expand(obj, src, scenario_file=written, test_failover=test_failover)
     return obj
+
+
+DEPRECATED = (
+    "is deprecated and not read by the runner; it still loads, and a later version will "
+    "refuse it: remove it"
+)
+
+
+def deprecated(obj: BaseModel, src: source.Source) -> list[Issue]:
+    """Fields still accepted but never read, located (a warning, not an error): a scenario's
+    `timeouts.drill` (the runner has no whole-drill timeout; each phase has its own) and a
+    target's own `prometheus` (measurements come from the drill's `spec.prometheus`)."""
+    paths: list[source.Path_] = []
+    if isinstance(obj, Scenario) and "drill" in obj.spec.timeouts.model_fields_set:
+        paths.append(("spec", "timeouts", "drill"))
+    if isinstance(obj, Drill):
+        paths += [
+            ("spec", "targets", name, "prometheus")
+            for name, target in obj.spec.targets.items()
+            if "prometheus" in target.model_fields_set
+        ]
+    return [_issue(src, path, DEPRECATED) for path in paths]
 
 
 def _issue(src: source.Source, path: source.Path_, message: str) -> Issue:

@@ -724,6 +724,7 @@ class Timeouts(Model):
     """The observation window for RTO, from fault start."""
     remove: Duration = timedelta(minutes=2)
     drill: Duration = timedelta(hours=1)
+    """Deprecated, never read: each phase has its own timeout. Loads with a located warning."""
 
 
 class ClusterDecl(Model):
@@ -933,6 +934,8 @@ class Target(Model):
     addresses: list[str] = Field(default_factory=list)
     """IPs or CIDRs of this cluster's pods, used when a peer partitions from it."""
     prometheus: PrometheusSource | None = None
+    """Deprecated, never read: the drill's `spec.prometheus` is the one source of
+    measurements. Loads with a located warning."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> Target:

@@ -168,7 +168,7 @@ def test_messages_for_forbidden_not_found_and_unknown_types(envtest: Envtest, ns
         with pytest.raises(StepError) as err:
             steps.execute(step(name="promote west", action="scale", target=ref(), replicas=2), run)
         assert str(err.value) == (
-            f"step 'promote west': cluster 'east': patch deployments.apps 'pg' in namespace "
+            f"cluster 'east': patch deployments.apps 'pg' in namespace "
             f'{ns!r}: forbidden: deployments.apps "pg" is forbidden: User "alice" cannot '
             f'patch resource "deployments" in API group "apps" in the namespace "{ns}"; '
             f"grant verb 'patch' on deployments.apps 'pg' in namespace {ns!r} to the runner's "
@@ -181,7 +181,7 @@ def test_messages_for_forbidden_not_found_and_unknown_types(envtest: Envtest, ns
     with pytest.raises(StepError) as err:
         steps.execute(step(action="scale", target=ref("nope"), replicas=1), run)
     assert str(err.value) == (
-        f"step 's': cluster 'east': patch deployments.apps 'nope' in namespace {ns!r}: "
+        f"cluster 'east': patch deployments.apps 'nope' in namespace {ns!r}: "
         'not found: deployments.apps "nope" not found'
     )
     crd_kind = {

@@ -120,7 +120,7 @@ def test_non_zero_exit_fails_with_code_and_output_tail(steps: KubernetesSteps) -
     with pytest.raises(StepError) as e:
         steps.execute(step(name="promote", pod="pg-1", command=["sh", "-c", script]), make_run())
     msg = str(e.value)
-    assert msg.startswith("step 'promote': sh -c ")
+    assert msg.startswith("sh -c ")
     assert "in pod db/pg-1 exited with code 3; last output:\n" in msg
     assert msg.endswith("line 40\nbroken")
     assert "\nline 22\n" in msg and "line 21\n" not in msg  # the last 20 lines only
@@ -139,7 +139,7 @@ def test_unknown_pod_is_not_found(steps: KubernetesSteps, kube: KubeClient) -> N
     with pytest.raises(StepError) as e:
         steps.execute(step(pod="ghost", command=["true"]), make_run())
     assert str(e.value) == (
-        "step 's': cluster 'east': create pods/exec 'ghost' in namespace 'db': not found: "
+        "cluster 'east': create pods/exec 'ghost' in namespace 'db': not found: "
         'pods "ghost" not found'
     )
     with pytest.raises(KubeNotFoundError):

@@ -97,7 +97,7 @@ def test_fail_when_fails_at_once_with_what_it_saw(kube: KubeClient) -> None:
         )
     assert time.monotonic() - started < 5
     assert str(info.value) == (
-        "step 's': Deployment shop/web meets the failure condition status.phase in "
+        "Deployment shop/web meets the failure condition status.phase in "
         "[Failed, PartiallyFailed] (status.phase = 'PartiallyFailed')"
     )
 
@@ -120,7 +120,7 @@ def test_a_timeout_names_each_pending_condition_and_its_last_value(kube: KubeCli
             make_run(),
         )
     assert str(info.value) == (
-        "step 's': Deployment shop/web did not reach status.phase == Completed within 1s "
+        "Deployment shop/web did not reach status.phase == Completed within 1s "
         "(last seen: status.phase = 'InProgress')"
     )
     with pytest.raises(StepError, match=r"\(last seen: the object does not exist\)"):

@@ -156,10 +156,10 @@ def test_dry_run_passes_valid_bound_scenarios_and_shows_the_plan(project: pytest
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
-            "*dry run of lab-region-failover with drill plugin-test: nothing is injected",
+            "*plan of lab-region-failover with drill plugin-test: nothing is created or injected",
             "*primary: lab site east",
-            "*lose-primary: cluster-loss on primary for 2m",
-            "*promote-secondary: lab.promote on secondary",
+            "*. [[]inject] cluster-loss 'lose-primary' in primary for 2m*",
+            "*. [[]failover] promote-secondary (lab.promote on secondary*",
             "objectives: RTO <= 30s, RPO <= 5s",
         ]
     )

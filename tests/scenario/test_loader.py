@@ -210,3 +210,34 @@ def test_a_drill_key_that_is_no_name_is_located_at_the_key(tmp_path: Path) -> No
     (issue,) = err.value.issues
     assert (issue.line, issue.column, issue.field) == (7, 5, "spec.targets.Bad_Name")
     assert "expected a name of a-z" in issue.message
+
+
+def test_deprecated_fields_still_load_with_a_located_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`timeouts.drill` and a target's own `prometheus` were never read: a file that sets them
+    still loads (no existing file is refused), and the warning names file, line and field."""
+    from tests.scenario.files import DRILL
+
+    text = SCENARIO.replace("  objectives:", "  timeouts: {observe: 5s, drill: 2h}\n  objectives:")
+    drill_text = DRILL.replace(
+        "      kubernetes: {context: west}",
+        "      kubernetes: {context: west}\n      prometheus: {url: http://p:9090}",
+    )
+    with caplog.at_level("WARNING", logger="runner.scenario.loader"):
+        scenario = loader.load_scenario(write(tmp_path, "s.yaml", text))
+        drill = loader.load_drill(write(tmp_path, "d.yaml", drill_text))
+    assert scenario.spec.timeouts.observe.total_seconds() == 5
+    assert drill.spec.targets["west"].prometheus is not None
+    line = text.splitlines().index("  timeouts: {observe: 5s, drill: 2h}") + 1
+    column = text.splitlines()[line - 1].index("2h") + 1
+    target_line = drill_text.splitlines().index("      prometheus: {url: http://p:9090}") + 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 's.yaml'}:{line}:{column}: spec.timeouts.drill: {loader.DEPRECATED}",
+        f"{tmp_path / 'd.yaml'}:{target_line}:19: spec.targets.west.prometheus: "
+        f"{loader.DEPRECATED}",
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="runner.scenario.loader"):
+        loader.load_scenario(write(tmp_path, "plain.yaml", SCENARIO))
+    assert caplog.records == []
