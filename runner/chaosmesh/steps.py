@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from runner import backends
 from runner.chaosmesh import object_steps
@@ -26,12 +26,6 @@ from runner.kube.exec import POD_EXEC, ExecResult, KubeExecTimeoutError
 from runner.kube.resources import CHAOS_GROUP, PODS, Resource, chaos_resource
 from runner.scenario import model
 
-ACTIONS = frozenset(
-    {
-        *("scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "job", "exec"),
-        *("capture", "list-item"),
-    }
-)
 _KINDS = {
     "Deployment": Resource("apps", "v1", "deployments", "Deployment"),
     "StatefulSet": Resource("apps", "v1", "statefulsets", "StatefulSet"),
@@ -96,17 +90,29 @@ def _plural(kind: str) -> str:
     return lower + "s"
 
 
-_VERBS = {
-    "scale": ("patch",),
-    "patch": ("patch",),
-    "apply": ("create", "patch"),
-    "delete": ("delete",),
-    "rollout-restart": ("patch",),
-    "wait-for": ("get", "watch"),
-    "job": ("create", "get", "delete"),
-    "capture": ("get",),
-    "list-item": ("get", "update"),
-}
+def _verbs(step: model.KubernetesStep) -> tuple[str, ...]:
+    """The verbs a Kubernetes step needs on its object, one case per kind (exhaustive); exec:
+    on `pods/exec` (the exec websocket is a GET, authorized as `get`; newer API servers also
+    require `create`, as `kubectl exec` does)."""
+    match step:
+        case model.ScaleStep() | model.PatchStep() | model.RolloutRestartStep():
+            return ("patch",)
+        case model.ApplyStep():
+            return ("create", "patch")
+        case model.DeleteStep():
+            return ("delete",)
+        case model.WaitForStep():
+            return ("get", "watch")
+        case model.JobStep():
+            return ("create", "get", "delete")
+        case model.CaptureStep():
+            return ("get",)
+        case model.ListItemStep():
+            return ("get", "update")
+        case model.ExecStep():
+            return ("create", "get")
+        case _:
+            assert_never(step)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,17 +168,14 @@ def step_object(step: model.Step, namespace: str) -> StepObject | None:
 def required_access(
     step: model.Step, namespace: str, resolve: Callable[[str, str | None], Resource] = resource_for
 ) -> list[tuple[str, Resource, str]]:
-    """(verb, resource, namespace) a Kubernetes step needs; empty for other steps.
-
-    exec: `create` and `get` on `pods/exec` (the exec websocket is a GET, authorized as
-    `get`; newer API servers also require `create`, as `kubectl exec` does), plus `list`
-    pods when a selector picks the pod."""
+    """(verb, resource, namespace) a Kubernetes step needs; empty for other steps. exec also
+    needs `list` pods when a selector picks the pod."""
+    if not model.is_kubernetes_step(step):
+        return []
     if isinstance(step, model.ExecStep):
         ns = step.namespace
-        checks = [("create", POD_EXEC, ns), ("get", POD_EXEC, ns)]
+        checks = [(verb, POD_EXEC, ns) for verb in _verbs(step)]
         return checks if step.pod else [*checks, ("list", PODS, ns)]
-    if step.action not in _VERBS:
-        return []
     if isinstance(step, model.CaptureStep) and step.select is not None:
         sel = step.select
         try:
@@ -187,7 +190,7 @@ def required_access(
         res = resolve(target.kind, target.api_version)
     except StepError:
         return []  # reported by preflight's step checks; validation names a missing apiVersion
-    return [(verb, res, target.namespace) for verb in _VERBS[step.action]]
+    return [(verb, res, target.namespace) for verb in _verbs(step)]
 
 
 class KubernetesSteps:
@@ -199,59 +202,71 @@ class KubernetesSteps:
         self.clock = clock
 
     def supports(self, action: str) -> bool:
-        return action in ACTIONS
+        return action in model.KUBERNETES_ACTIONS
 
     def execute(self, step: model.Step, run: backends.RunContext) -> backends.StepResult:
+        """Any kind but a Kubernetes step is refused before the cluster is called."""
+        if not model.is_kubernetes_step(step):
+            raise StepError(f"action {step.action!r} is not a Kubernetes step")
         try:
             return self._execute(step, run)
         except KubeError as e:
             raise StepError(str(e)) from None
 
-    def _execute(self, step: model.Step, run: backends.RunContext) -> backends.StepResult:
-        if isinstance(step, model.ApplyStep):
-            return self._apply(step.manifest)
-        if isinstance(step, model.JobStep):
-            return self._job(step, run)
-        if isinstance(step, model.ExecStep):
-            return self._exec(step, run)
-        if isinstance(step, model.CaptureStep):
-            return object_steps.capture(self.client, step, self._resolve, self.namespace)
-        if not isinstance(
-            step,
-            model.ScaleStep
-            | model.PatchStep
-            | model.DeleteStep
-            | model.RolloutRestartStep
-            | model.WaitForStep
-            | model.ListItemStep,
-        ):
-            raise StepError(f"action {step.action!r} is not a Kubernetes step")
-        ref = step.target
+    def _execute(self, step: model.KubernetesStep, run: backends.RunContext) -> backends.StepResult:
+        """One case per Kubernetes step kind, checked exhaustively by mypy."""
+        match step:
+            case model.ApplyStep():
+                return self._apply(step.manifest)
+            case model.JobStep():
+                return self._job(step, run)
+            case model.ExecStep():
+                return self._exec(step, run)
+            case model.CaptureStep():
+                return object_steps.capture(self.client, step, self._resolve, self.namespace)
+            case model.ListItemStep():
+                res, ns, what = self._object(step.target)
+                return object_steps.list_item(self.client, step, res, ns, what)
+            case model.WaitForStep():
+                res, ns, what = self._object(step.target)
+                return object_steps.wait_for(
+                    self.client, step, res, ns, what, clock=self.clock, cancel=run.cancel
+                )
+            case model.ScaleStep():
+                res, ns, what = self._object(step.target)
+                replicas = {"spec": {"replicas": step.replicas}}
+                self.client.patch(res, step.target.name, replicas, namespace=ns)
+                return backends.StepResult(output=f"scaled {what} to {step.replicas}")
+            case model.PatchStep():
+                res, ns, what = self._object(step.target)
+                self.client.patch(
+                    res, step.target.name, step.patch, namespace=ns, patch_type=step.patch_type
+                )
+                return backends.StepResult(output=f"patched {what} ({step.patch_type})")
+            case model.DeleteStep():
+                res, ns, what = self._object(step.target)
+                try:
+                    self.client.delete(res, step.target.name, namespace=ns)
+                except KubeNotFoundError:
+                    return backends.StepResult(output=f"{what} was already absent")
+                return backends.StepResult(output=f"deleted {what}")
+            case model.RolloutRestartStep():
+                res, ns, what = self._object(step.target)
+                stamp = self.clock.now().isoformat()
+                template = {"metadata": {"annotations": {RESTARTED_AT: stamp}}}
+                self.client.patch(
+                    res, step.target.name, {"spec": {"template": template}}, namespace=ns
+                )
+                return backends.StepResult(output=f"restarted {what}")
+            case _:
+                assert_never(step)
+
+    def _object(self, ref: model.ObjectRef) -> tuple[Resource, str | None, str]:
+        """The served resource of a step's object, its namespace (None: cluster-scoped) and
+        how to name it."""
         res = self._resolve(ref.kind, ref.api_version)
         ns = (ref.namespace or self.namespace) if res.namespaced else None
-        what = f"{ref.kind} {ns}/{ref.name}" if ns else f"{ref.kind} {ref.name}"
-        if isinstance(step, model.ListItemStep):
-            return object_steps.list_item(self.client, step, res, ns, what)
-        if isinstance(step, model.ScaleStep):
-            self.client.patch(res, ref.name, {"spec": {"replicas": step.replicas}}, namespace=ns)
-            return backends.StepResult(output=f"scaled {what} to {step.replicas}")
-        if isinstance(step, model.PatchStep):
-            self.client.patch(res, ref.name, step.patch, namespace=ns, patch_type=step.patch_type)
-            return backends.StepResult(output=f"patched {what} ({step.patch_type})")
-        if isinstance(step, model.DeleteStep):
-            try:
-                self.client.delete(res, ref.name, namespace=ns)
-            except KubeNotFoundError:
-                return backends.StepResult(output=f"{what} was already absent")
-            return backends.StepResult(output=f"deleted {what}")
-        if isinstance(step, model.RolloutRestartStep):
-            stamp = self.clock.now().isoformat()
-            template = {"metadata": {"annotations": {RESTARTED_AT: stamp}}}
-            self.client.patch(res, ref.name, {"spec": {"template": template}}, namespace=ns)
-            return backends.StepResult(output=f"restarted {what}")
-        return object_steps.wait_for(
-            self.client, step, res, ns, what, clock=self.clock, cancel=run.cancel
-        )
+        return res, ns, (f"{ref.kind} {ns}/{ref.name}" if ns else f"{ref.kind} {ref.name}")
 
     def _resolve(self, kind: str, api_version: str | None) -> Resource:
         return served_resource(self.client, kind, api_version)

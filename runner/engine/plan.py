@@ -9,6 +9,7 @@ rendering of that plan.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import assert_never
 
 from runner.scenario import model
 from runner.scenario.values import format_duration as fmt
@@ -126,11 +127,15 @@ def render_plan(
 
 
 def _target(target: model.Target) -> str:
-    if target.lab is not None:
-        return f"lab site {target.lab.site}"
-    if target.kubernetes is not None:
-        return f"kube context {target.kubernetes.context or '(current)'}"
-    raise ValueError("a target is either 'lab' or 'kubernetes'")  # the model refuses it
+    match target.kind:
+        case "lab":
+            assert target.lab is not None
+            return f"lab site {target.lab.site}"
+        case "kubernetes":
+            assert target.kubernetes is not None
+            return f"kube context {target.kubernetes.context or '(current)'}"
+        case _:
+            assert_never(target.kind)
 
 
 def _objectives(objectives: model.Objectives) -> str:

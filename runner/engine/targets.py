@@ -5,25 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import assert_never
 
 from runner.backends import TargetBackend
-from runner.errors import ConfigurationError
 from runner.scenario import model
 
 
 def open_target(
     name: str, target: model.Target, *, drill_dir: Path, peers: Mapping[str, model.Target]
 ) -> TargetBackend:
-    """Open one backend; the vendor client modules are imported only when needed."""
-    if target.lab is not None:
-        from runner.lab.backend import open_lab_target
+    """Open one backend (one case per target kind, checked exhaustively); the vendor client
+    modules are imported only when needed."""
+    match target.kind:
+        case "lab":
+            from runner.lab.backend import open_lab_target
 
-        return open_lab_target(name, target, drill_dir=drill_dir)
-    if target.kubernetes is not None:
-        from runner.chaosmesh.backend import open_kubernetes_target
+            return open_lab_target(name, target, drill_dir=drill_dir)
+        case "kubernetes":
+            from runner.chaosmesh.backend import open_kubernetes_target
 
-        return open_kubernetes_target(name, target, drill_dir=drill_dir, peers=peers)
-    raise ConfigurationError(f"target {name!r} has neither 'lab' nor 'kubernetes'")
+            return open_kubernetes_target(name, target, drill_dir=drill_dir, peers=peers)
+        case _:
+            assert_never(target.kind)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard, get_args
 
 from pydantic import (
     BaseModel,
@@ -420,7 +420,7 @@ class LabSwitchoverStep(_StepBase):
     action: Literal["lab.switchover"]
 
 
-Step = Annotated[
+KubernetesStep = (
     ScaleStep
     | PatchStep
     | ApplyStep
@@ -431,25 +431,37 @@ Step = Annotated[
     | ListItemStep
     | ExecStep
     | JobStep
-    | WaitForQueryStep
-    | HttpStep
-    | CommandStep
-    | ManualStep
-    | SleepStep
-    | LabPromoteStep
-    | LabRouteStep
-    | LabRejoinStep
-    | LabSwitchoverStep
-    | LabFenceStep,
-    Field(discriminator="action"),
-]
-KUBERNETES_ACTIONS = frozenset(
-    {
-        *("scale", "patch", "apply", "delete", "rollout-restart", "wait-for", "exec", "job"),
-        *("capture", "list-item"),
-    }
 )
-LAB_ACTIONS = frozenset({"lab.promote", "lab.route", "lab.rejoin", "lab.switchover", "lab.fence"})
+"""The step kinds a Kubernetes target runs (`chaosmesh/kube_steps.py` is their table)."""
+GenericStep = WaitForQueryStep | HttpStep | CommandStep | ManualStep | SleepStep
+"""The step kinds that run anywhere (`steps/generic.py` is their table)."""
+LabStep = LabPromoteStep | LabRouteStep | LabRejoinStep | LabSwitchoverStep | LabFenceStep
+"""The step kinds a lab target runs (`lab/backend.py`)."""
+Step = Annotated[KubernetesStep | GenericStep | LabStep, Field(discriminator="action")]
+
+
+def _actions(kinds: Any) -> frozenset[str]:
+    """The `action` tags of a union of step classes: the one source of each backend's set."""
+    return frozenset(
+        str(get_args(cls.model_fields["action"].annotation)[0]) for cls in get_args(kinds)
+    )
+
+
+KUBERNETES_ACTIONS = _actions(KubernetesStep)
+GENERIC_ACTIONS = _actions(GenericStep)
+LAB_ACTIONS = _actions(LabStep)
+_KUBERNETES_KINDS: tuple[type, ...] = get_args(KubernetesStep)
+_GENERIC_KINDS: tuple[type, ...] = get_args(GenericStep)
+
+
+def is_kubernetes_step(step: object) -> TypeGuard[KubernetesStep]:
+    return isinstance(step, _KUBERNETES_KINDS)
+
+
+def is_generic_step(step: object) -> TypeGuard[GenericStep]:
+    return isinstance(step, _GENERIC_KINDS)
+
+
 READ_ONLY_ACTIONS = frozenset({"wait-for", "capture", "wait-for-query", "sleep"})
 """Steps that change nothing: the baseline may run them, and a test failover runs them."""
 RECIPE_TAG = "(uses)"
@@ -926,6 +938,9 @@ class LabTarget(Model):
     """The lab's state folder (default: .drill-lab in the current directory)."""
 
 
+TargetKind = Literal["lab", "kubernetes"]
+
+
 class Target(Model):
     kubernetes: KubernetesTarget | None = None
     lab: LabTarget | None = None
@@ -942,6 +957,11 @@ class Target(Model):
         if (self.kubernetes is None) == (self.lab is None):
             raise ValueError("give exactly one of 'kubernetes' or 'lab'")
         return self
+
+    @property
+    def kind(self) -> TargetKind:
+        """Which backend runs this target (the validator ensures exactly one is given)."""
+        return "lab" if self.lab is not None else "kubernetes"
 
 
 class ScenarioRef(Model):

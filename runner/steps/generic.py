@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import assert_never
 
 from runner import redact
 from runner.backends import RunContext, StepResult
@@ -22,7 +23,6 @@ from runner.errors import StepError
 from runner.scenario import model
 from runner.scenario.secrets import resolve_secret
 
-GENERIC_ACTIONS = frozenset({"http", "command", "manual", "sleep", "wait-for-query"})
 OUTPUT_LIMIT = 2000
 
 InstantQuery = Callable[[str], float | None]
@@ -40,22 +40,31 @@ class GenericStepExecutor:
     secrets_base: Path = Path()
 
     def supports(self, action: str) -> bool:
-        return action in GENERIC_ACTIONS
+        return action in model.GENERIC_ACTIONS
 
     def execute(self, step: model.Step, run: RunContext) -> StepResult:
-        if isinstance(step, model.SleepStep):
-            if run.clock.sleep(step.duration.total_seconds(), run.cancel):
-                raise StepError("interrupted")
-            return StepResult(output=f"slept {step.duration.total_seconds():g}s")
-        if isinstance(step, model.HttpStep):
-            return self._http(step)
-        if isinstance(step, model.CommandStep):
-            return self._command(step)
-        if isinstance(step, model.ManualStep):
-            return self._manual(step, run)
-        if isinstance(step, model.WaitForQueryStep):
-            return self._wait_for_query(step, run)
-        raise StepError(f"action {step.action!r} is not a generic step")
+        """One case per generic step kind (checked exhaustively by mypy); any other kind is
+        refused before anything runs."""
+        if not model.is_generic_step(step):
+            raise StepError(f"action {step.action!r} is not a generic step")
+        match step:
+            case model.SleepStep():
+                return self._sleep(step, run)
+            case model.HttpStep():
+                return self._http(step)
+            case model.CommandStep():
+                return self._command(step)
+            case model.ManualStep():
+                return self._manual(step, run)
+            case model.WaitForQueryStep():
+                return self._wait_for_query(step, run)
+            case _:
+                assert_never(step)
+
+    def _sleep(self, step: model.SleepStep, run: RunContext) -> StepResult:
+        if run.clock.sleep(step.duration.total_seconds(), run.cancel):
+            raise StepError("interrupted")
+        return StepResult(output=f"slept {step.duration.total_seconds():g}s")
 
     def _http(self, step: model.HttpStep) -> StepResult:
         redact.register_url(step.url)  # a server may echo its token back

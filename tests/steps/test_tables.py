@@ -1,0 +1,100 @@
+"""Step kinds dispatched by one table per backend: every kind of the model is run by exactly
+one backend, each executor refuses every other kind before it acts, and the Kubernetes
+table says which verbs each of its kinds needs (preflight checks them)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, get_args
+
+import pytest
+
+from runner.backends import RunContext
+from runner.chaosmesh.steps import KubernetesSteps, required_access
+from runner.clock import SystemClock
+from runner.errors import StepError
+from runner.scenario import model
+from runner.steps.generic import GenericStepExecutor
+
+REF = {"kind": "Deployment", "name": "pg", "namespace": "db"}
+JOB = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {}}
+ONE_OF_EACH: dict[str, dict[str, Any]] = {
+    "scale": {"target": REF, "replicas": 1},
+    "patch": {"target": REF, "patch": {"spec": {}}},
+    "apply": {"manifest": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {}}},
+    "delete": {"target": REF},
+    "rollout-restart": {"target": REF},
+    "wait-for": {"target": REF, "condition": "Available"},
+    "capture": {"target": REF, "values": {"v": "spec.replicas"}},
+    "list-item": {"target": REF, "path": "spec.taints", "match": {"key": "k"}, "remove": True},
+    "exec": {"namespace": "db", "pod": "pg-0", "command": ["true"]},
+    "job": {"manifest": JOB},
+    "wait-for-query": {"query": "up", "expect": ">= 1"},
+    "http": {"url": "http://127.0.0.1:1/x"},
+    "command": {"command": ["true"]},
+    "manual": {"instructions": "do it"},
+    "sleep": {"duration": "1s"},
+    **{a: {} for a in ("lab.promote", "lab.route", "lab.rejoin", "lab.switchover", "lab.fence")},
+}
+
+
+def step(action: str) -> model.Step:
+    raw = {"name": "s", "cluster": "east", "action": action, **ONE_OF_EACH[action]}
+    return model.Failover.model_validate({"steps": [raw]}).steps[0]
+
+
+class Untouchable:
+    """A client that fails the test if anything of it is used."""
+
+    cluster = "east"
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the client was used ({name}) for a step it must refuse")
+
+
+def run() -> RunContext:
+    return RunContext(
+        run_id="r1",
+        scenario="s",
+        drill="d",
+        operator="alice",
+        clock=SystemClock(),
+        cancel=threading.Event(),
+        log=lambda _a, _d: None,
+    )
+
+
+def test_every_step_kind_is_in_exactly_one_backend_table() -> None:
+    (union, _) = get_args(model.Step)
+    every = {str(get_args(c.model_fields["action"].annotation)[0]) for c in get_args(union)}
+    assert every == set(ONE_OF_EACH)
+    tables = [model.KUBERNETES_ACTIONS, model.GENERIC_ACTIONS, model.LAB_ACTIONS]
+    assert sorted(a for t in tables for a in t) == sorted(every)  # each kind exactly once
+
+
+@pytest.mark.parametrize("action", sorted(ONE_OF_EACH))
+def test_each_executor_refuses_every_kind_outside_its_table(action: str) -> None:
+    kube = KubernetesSteps(Untouchable(), namespace="db", clock=SystemClock())  # type: ignore[arg-type]
+    generic = GenericStepExecutor()
+    s = step(action)
+    assert kube.supports(action) == (action in model.KUBERNETES_ACTIONS)
+    assert generic.supports(action) == (action in model.GENERIC_ACTIONS)
+    if action not in model.KUBERNETES_ACTIONS:
+        with pytest.raises(StepError) as e:
+            kube.execute(s, run())
+        assert str(e.value) == f"action {action!r} is not a Kubernetes step"
+    if action not in model.GENERIC_ACTIONS:
+        with pytest.raises(StepError) as e:
+            generic.execute(s, run())
+        assert str(e.value) == f"action {action!r} is not a generic step"
+
+
+@pytest.mark.parametrize("action", sorted(ONE_OF_EACH))
+def test_the_kubernetes_table_names_the_verbs_of_each_of_its_kinds(action: str) -> None:
+    access = required_access(step(action), "db")
+    if action not in model.KUBERNETES_ACTIONS:
+        assert access == []
+        return
+    verbs = {verb for verb, _res, _ns in access}
+    assert verbs and verbs <= {"get", "list", "watch", "create", "patch", "update", "delete"}
+    assert {ns for _v, _r, ns in access} == {"db"}
