@@ -92,8 +92,6 @@ def open_kubernetes_target(
     kube = target.kubernetes
     if kube is None:
         raise ConfigurationError(f"target {name!r} is not a Kubernetes target")
-    if kube.kubeconfig and not Path(kube.kubeconfig).expanduser().is_absolute():
-        kube = kube.model_copy(update={"kubeconfig": str(drill_dir / kube.kubeconfig)})
     client = client_for_target(kube, cluster=name)
     source = "in-cluster" if kube.in_cluster else f"context {kube.context or '(current)'}"
     return KubernetesBackend(

@@ -96,7 +96,7 @@ def command(
     spec = spec_.spec
     if spec.measure.rto is None and spec.measure.rpo is None:
         raise ConfigurationError(f"{scenario}: the scenario measures neither RTO nor RPO")
-    metrics = connect_metrics(drill, drill_dir=drill_path.parent)
+    metrics = connect_metrics(drill)
     if not isinstance(metrics, PrometheusMetrics):
         raise ConfigurationError(f"{drill_path}: the drill names no Prometheus (prometheus:)")
     try:

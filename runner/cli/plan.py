@@ -65,7 +65,7 @@ def command(
             raise click.UsageError(f"fault {fault.name!r}: cluster {fault.cluster!r} has no target")
         objects = _plan_fault(fault, fault.cluster, target, drill, drill_path.parent, run, entry)
         if server_dry_run and target.kubernetes is not None:
-            worst = max(worst, _dry_run(fault.cluster, target, drill_path.parent, objects))
+            worst = max(worst, _dry_run(fault.cluster, target, objects))
         entry["objects"] += objects
     data = {
         "scenario": scenario.name,
@@ -113,16 +113,13 @@ def _row(fault: str, kind: str, name: str, ns: str | None, manifest: Any) -> dic
     return {"fault": fault, "kind": kind, "name": name, "namespace": ns, "manifest": manifest}
 
 
-def _dry_run(cluster: str, target: Any, drill_dir: Path, objects: list[dict[str, Any]]) -> int:
+def _dry_run(cluster: str, target: Any, objects: list[dict[str, Any]]) -> int:
     from runner.errors import KubeError
     from runner.kube.client import client_for_target
     from runner.kube.errors import KubeInvalidError
     from runner.kube.resources import chaos_resource
 
-    kube = target.kubernetes
-    if kube.kubeconfig and not Path(kube.kubeconfig).expanduser().is_absolute():
-        kube = kube.model_copy(update={"kubeconfig": str(drill_dir / kube.kubeconfig)})
-    client = client_for_target(kube, cluster=cluster)
+    client = client_for_target(target.kubernetes, cluster=cluster)
     worst = exits.OK
     try:
         for row in objects:

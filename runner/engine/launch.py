@@ -104,7 +104,7 @@ def refuse_unconfirmed(request: DrillRequest, scenario: model.Scenario, drill: m
         raise ProtectedTargetError(unconfirmed, request.confirm_option)
 
 
-def connect_metrics(drill: model.Drill, *, drill_dir: Path) -> Metrics | None:
+def connect_metrics(drill: model.Drill) -> Metrics | None:
     """The drill's Prometheus, as the engine's Metrics; None when the drill names none."""
     source = drill.spec.prometheus
     if source is None:
@@ -159,10 +159,8 @@ def launch(
     ).start()
     try:
         with open_targets(drill, drill_dir=drill_dir, only=used) as targets:
-            metrics = connect_metrics(drill, drill_dir=drill_dir)
-            generic = GenericStepExecutor(
-                query=_instant_query(metrics, clock), prompt=prompt, secrets_base=drill_dir
-            )
+            metrics = connect_metrics(drill)
+            generic = GenericStepExecutor(query=_instant_query(metrics, clock), prompt=prompt)
             run = DrillRun(
                 scenario=scenario,
                 scenario_path=request.scenario_path,

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from runner.errors import InvalidInputError, Issue
-from runner.scenario import issues, recipes, semantics, source
+from runner.scenario import issues, paths, recipes, semantics, source
 from runner.scenario.model import Drill, Scenario
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,8 @@ def _validate(src: source.Source, cls: type[M], *, test_failover: bool = False) 
         if isinstance(obj, Drill)
         else []
     )
+    obj, bad_paths = paths.resolve_paths(obj, src)
+    found += bad_paths
     if found:
         raise InvalidInputError(found)
     for issue in deprecated(obj, src):

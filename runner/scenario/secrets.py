@@ -14,8 +14,9 @@ from runner.errors import ConfigurationError
 from runner.scenario import model
 
 
-def resolve_secret(ref: model.SecretRef, *, what: str, base: Path | None = None) -> str:
-    """The secret's value; `base` resolves relative file paths (e.g. the drill's folder)."""
+def resolve_secret(ref: model.SecretRef, *, what: str) -> str:
+    """The secret's value. A file path is absolute once loaded (`scenario.paths`: relative to
+    the file that names it)."""
     if ref.env is not None:
         value = os.environ.get(ref.env, "")
         if not value:
@@ -24,8 +25,6 @@ def resolve_secret(ref: model.SecretRef, *, what: str, base: Path | None = None)
         return value
     assert ref.file is not None
     path = Path(os.path.expanduser(ref.file))
-    if base is not None and not path.is_absolute():
-        path = base / path
     try:
         value = path.read_text(encoding="utf-8").strip()
     except OSError as e:

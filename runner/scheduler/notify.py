@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from runner import redact, text
@@ -94,7 +93,7 @@ class Notifier:
         payload = slack_body(event) if notification.type == "slack" else webhook_body(event)
         message = Message(
             what=what,
-            url=partial(_webhook_url, notification.url, entry.path.parent),
+            url=partial(_webhook_url, notification.url),
             body=json.dumps(payload).encode(),
             kind=type(event).__name__,
             queued_at=self.clock.monotonic(),
@@ -102,8 +101,8 @@ class Notifier:
         self.outboxes.put((entry.name, notification.name), message)
 
 
-def _webhook_url(ref: model.SecretRef, base: Path) -> str:
-    url = resolve_secret(ref, what="its URL", base=base)
+def _webhook_url(ref: model.SecretRef) -> str:
+    url = resolve_secret(ref, what="its URL")
     redact.register_url(url)  # its credential query values are masked wherever they appear
     return url
 

@@ -14,7 +14,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import assert_never
 
 from runner import redact
@@ -37,7 +36,6 @@ class GenericStepExecutor:
 
     query: InstantQuery | None = None
     prompt: Prompt | None = None
-    secrets_base: Path = Path()
 
     def supports(self, action: str) -> bool:
         return action in model.GENERIC_ACTIONS
@@ -71,9 +69,7 @@ class GenericStepExecutor:
         shown = redact.url(step.url)
         headers = dict(step.headers)
         for name, ref in step.header_secrets.items():
-            headers[name] = resolve_secret(
-                ref, what=f"step {step.name!r} header {name}", base=self.secrets_base
-            )
+            headers[name] = resolve_secret(ref, what=f"step {step.name!r} header {name}")
         data = None
         if step.json_body is not None:
             data = json.dumps(step.json_body).encode()

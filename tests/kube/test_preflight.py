@@ -10,7 +10,7 @@ from runner.chaosmesh.preflight import CONTROLLER, preflight
 from runner.chaosmesh.steps import resource_for
 from runner.kube.client import client_from_url
 from runner.kube.resources import NAMESPACES
-from runner.scenario import model
+from runner.scenario import loader, model
 from tests.infra.kube_emulator import KubeEmulatorThread, load_crds
 from tests.kube.conftest import NS, make_run
 from tests.kube.fake_controller import publish_deployment
@@ -108,7 +108,12 @@ def test_backend_opens_from_kubeconfig(tmp_path: Path, emulator: KubeEmulatorThr
         "users": [{"name": "u", "user": {}}],
     }
     (tmp_path / "kc").write_text(json.dumps(config))
-    target = model.Target.model_validate({"kubernetes": {"kubeconfig": "kc", "namespace": NS}})
+    (tmp_path / "d.yaml").write_text(
+        "apiVersion: drill-runner.dev/v1alpha1\nkind: Drill\nmetadata: {name: d}\nspec:\n"
+        "  scenarios: [{path: s.yaml}]\n"
+        f"  targets: {{east: {{kubernetes: {{kubeconfig: kc, namespace: {NS}}}}}}}\n"
+    )
+    target = loader.load_drill(tmp_path / "d.yaml").spec.targets["east"]  # kc: beside d.yaml
     backend = open_kubernetes_target("east", target, drill_dir=tmp_path, peers={"east": target})
     try:
         assert backend.steps.supports("scale") and backend.steps.supports("exec")
