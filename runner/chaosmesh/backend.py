@@ -3,7 +3,7 @@
 `open_kubernetes_target` is what `runner.engine.targets` calls for `kubernetes:` targets.
 A relative kubeconfig path is resolved against the drill file's folder. Kubernetes
 steps (scale, patch, apply, delete, rollout-restart, wait-for, job, exec) run through
-`runner.chaosmesh.steps`.
+`runner.chaosmesh.kube_steps`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from runner import backends
+from runner.chaosmesh.kube_steps import KubernetesSteps
 from runner.chaosmesh.lease import LeaseLock
 from runner.chaosmesh.preflight import preflight
 from runner.chaosmesh.provider import ChaosMeshFaultProvider
-from runner.chaosmesh.steps import KubernetesSteps
 from runner.clock import Clock, SystemClock
 from runner.errors import ConfigurationError
 from runner.kube.client import KubeClient, client_for_target

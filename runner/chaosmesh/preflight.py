@@ -28,8 +28,8 @@ from typing import Any
 
 from runner import backends
 from runner.chaosmesh.compile import ChaosObject, Stamp, compile_fault
+from runner.chaosmesh.kube_steps import required_access, served_resource, step_object
 from runner.chaosmesh.object_checks import check_objects
-from runner.chaosmesh.steps import required_access, served_resource, step_object
 from runner.errors import DrillError, KubeError, StepError
 from runner.kube.client import KubeClient
 from runner.kube.errors import (

@@ -29,11 +29,11 @@ from runner.scheduler import events as ev
 from runner.scheduler.active import ActiveRuns
 from runner.scheduler.catalog import Catalog, DrillEntry
 from runner.scheduler.executor import FiringExecutor
+from runner.scheduler.exposition import SchedulerMetrics
 from runner.scheduler.firing import DrillFirer, FiringSettings, Outcome, RunFunction
 from runner.scheduler.history import RunHistory
 from runner.scheduler.jobs import new_scheduler, sync_jobs
 from runner.scheduler.leader import Leadership
-from runner.scheduler.metrics import SchedulerMetrics
 from runner.scheduler.notify import Notifier, NotifySettings, Post, http_post
 from runner.scheduler.recovery import Recovery
 from runner.scheduler.requests import RunRequests

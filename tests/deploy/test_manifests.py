@@ -14,13 +14,13 @@ import jsonschema
 import pytest
 import yaml
 
+from runner.chaosmesh.kube_steps import required_access, resource_for
 from runner.chaosmesh.preflight import CHAOS_VERBS, LEASE_VERBS
-from runner.chaosmesh.steps import required_access, resource_for
 from runner.cli.schedule import group
 from runner.kube.resources import CHAOS_KINDS
 from runner.scenario import loader, model, recipe_catalog, references
+from runner.scheduler.exposition import SchedulerMetrics
 from runner.scheduler.lease import LEASE_NAME
-from runner.scheduler.metrics import SchedulerMetrics
 from runner.scheduler.triggers import next_fire_times
 from tests.deploy.schema import MANIFEST_SCHEMA
 

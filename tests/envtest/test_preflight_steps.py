@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from runner.chaosmesh.kube_steps import KubernetesSteps
 from runner.chaosmesh.preflight import preflight
-from runner.chaosmesh.steps import KubernetesSteps
 from runner.clock import SystemClock
 from runner.kube.resources import Resource
 from runner.scenario import model

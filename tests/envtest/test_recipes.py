@@ -27,7 +27,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from runner.chaosmesh.steps import resource_for
+from runner.chaosmesh.kube_steps import resource_for
 from runner.cli.main import cli
 from runner.kube.client import KubeClient
 from runner.kube.resources import Resource

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runner.chaosmesh.steps import KubernetesSteps, resource_for
+from runner.chaosmesh.kube_steps import KubernetesSteps, resource_for
 from runner.clock import SystemClock
 from runner.errors import StepError
 from runner.kube.resources import Resource

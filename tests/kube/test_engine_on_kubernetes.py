@@ -48,7 +48,7 @@ def cluster() -> Iterator[tuple[KubeEmulatorThread, KubeClient, FakeChaosControl
 
 
 def _deployments() -> Any:
-    from runner.chaosmesh.steps import resource_for
+    from runner.chaosmesh.kube_steps import resource_for
 
     return resource_for("Deployment", None)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import ValidationError
 
-from runner.chaosmesh.steps import KubernetesSteps, required_access
+from runner.chaosmesh.kube_steps import KubernetesSteps, required_access
 from runner.clock import SystemClock
 from runner.errors import StepError
 from runner.kube.client import KubeClient, client_from_url

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runner.chaosmesh.steps import KubernetesSteps, resource_for
+from runner.chaosmesh.kube_steps import KubernetesSteps, resource_for
 from runner.clock import SystemClock
 from runner.errors import StepError
 from runner.kube.client import KubeClient, client_from_url

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from runner.chaosmesh.backend import open_kubernetes_target
+from runner.chaosmesh.kube_steps import resource_for
 from runner.chaosmesh.preflight import CONTROLLER, preflight
-from runner.chaosmesh.steps import resource_for
 from runner.kube.client import client_from_url
 from runner.kube.resources import NAMESPACES
 from runner.scenario import loader, model

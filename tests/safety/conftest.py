@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from runner.backends import LABEL_MANAGED_BY, MANAGED_BY
+from runner.chaosmesh.kube_steps import resource_for
 from runner.chaosmesh.lease import LEASE_NAME
-from runner.chaosmesh.steps import resource_for
 from runner.kube.client import KubeClient, client_from_url
 from runner.kube.resources import LEASES, chaos_resource
 from tests.infra.kube_emulator import KubeEmulatorThread, load_crds

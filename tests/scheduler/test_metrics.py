@@ -14,7 +14,7 @@ from runner.clock import FakeClock
 from runner.engine.verdict import Status
 from runner.scheduler import events as ev
 from runner.scheduler.endpoints import Endpoints
-from runner.scheduler.metrics import SchedulerMetrics
+from runner.scheduler.exposition import SchedulerMetrics
 from tests.scheduler.conftest import T0, FakeRuns, write_drill
 from tests.scheduler.test_service import service
 

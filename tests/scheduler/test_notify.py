@@ -12,9 +12,9 @@ from runner.clock import FakeClock
 from runner.engine.verdict import Status
 from runner.scheduler import events as ev
 from runner.scheduler.catalog import Catalog
+from runner.scheduler.exposition import SchedulerMetrics
 from runner.scheduler.firing import DrillFirer, FiringSettings
 from runner.scheduler.history import RunHistory
-from runner.scheduler.metrics import SchedulerMetrics
 from runner.scheduler.notify import Notifier, NotifySettings
 from runner.scheduler.tables import open_store
 from tests.scheduler.conftest import T0, FakeRuns, write_drill

@@ -10,7 +10,7 @@ from typing import Any, get_args
 import pytest
 
 from runner.backends import RunContext
-from runner.chaosmesh.steps import KubernetesSteps, required_access
+from runner.chaosmesh.kube_steps import KubernetesSteps, required_access
 from runner.clock import SystemClock
 from runner.errors import StepError
 from runner.scenario import model
