@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what drill-runner needs on a fresh Debian/Ubuntu machine: the Debian packages
-# (Prometheus, PostgreSQL 15, openssl) when it can, and a virtualenv in .venv with the
+# (Prometheus, PostgreSQL 15, BIND 9, openssl) when it can, and a virtualenv in .venv with the
 # project and its development tools. Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ command -v prometheus >/dev/null 2>&1 || need_debs+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need_debs+=(prometheus)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_debs+=(postgresql-15)
 command -v openssl >/dev/null 2>&1 || need_debs+=(openssl)
+# BIND 9's named: the lab's authoritative DNS in the global-DNS topologies
+command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ] || need_debs+=(bind9)
 # headless Chromium renders the HTML report in its screenshot test (skipped without it)
 command -v chromium >/dev/null 2>&1 || [ -n "${DRILL_NO_CHROMIUM:-}" ] || need_debs+=(chromium)
 if [ ${#need_debs[@]} -gt 0 ]; then

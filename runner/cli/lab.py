@@ -20,6 +20,7 @@ state_dir_option = click.option(
 def render(status: dict[str, Any]) -> str:
     """The human form of a lab status."""
     lines = [
+        f"topology    {status.get('topology', 'two-site')}",
         f"supervisor  pid {status['supervisor']['pid']}  control {status['supervisor']['control']}",
         f"router      {status['routerUrl']}  (traffic -> {status['activeSite']})",
         f"prometheus  {status['prometheus']['url']}  pid {status['prometheus']['pid']}",
@@ -29,15 +30,19 @@ def render(status: dict[str, Any]) -> str:
         db, orders, lag = site["db"], site["orders"], site["lag"]
         stream = "streaming" if site["streaming"] else "-"
         lag_text = "-" if lag["seconds"] is None else f"{lag['seconds']:.2f}s/{lag['bytes']:.0f}B"
+        address = site.get("address", "127.0.0.1")
         lines.append(
-            f"site {name:<5} db 127.0.0.1:{db['port']} pid {db['pid']}  {site['role']:<8} "
-            f"{stream:<9} lag {lag_text}  orders 127.0.0.1:{orders['port']} pid {orders['pid']}"
+            f"site {name:<5} db {address}:{db['port']} pid {db['pid']}  {site['role']:<8} "
+            f"{stream:<9} lag {lag_text}  orders {address}:{orders['port']} pid {orders['pid']}"
         )
     for name, proxy in status["proxies"].items():
         shape = "severed" if proxy["severed"] else "ok"
-        if proxy["latency"] or proxy["rate"]:
+        if proxy["latency"] > proxy.get("baseLatency", 0.0) or proxy["rate"]:
             shape = f"latency {proxy['latency']}s rate {proxy['rate']}B/s"
-        lines.append(f"proxy {name:<12} 127.0.0.1:{proxy['port']} -> {proxy['target']}  {shape}")
+        lines.append(
+            f"proxy {name:<12} {proxy.get('host', '127.0.0.1')}:{proxy['port']} -> "
+            f"{proxy['target']}  {shape}"
+        )
     faults = status["faults"]
     lines.append(f"faults      {len(faults)} active")
     lines.extend(
@@ -56,16 +61,25 @@ def group() -> None:
     """Start, stop and inspect the local lab (two PostgreSQL sites, Prometheus)."""
 
 
+topology_option = click.option(
+    "--topology",
+    metavar="NAME|FILE",
+    help="A shipped topology (two-site, sync, dns-failover, dns-active-active) or a "
+    "LabTopology file. Default: the one the state folder was built with, else two-site.",
+)
+
+
 @group.command()
 @state_dir_option
+@topology_option
 @output_option
-def up(state_dir: str, output: str) -> None:
+def up(state_dir: str, topology: str | None, output: str) -> None:
     """Start the lab in the background; return once a drill can start, and print what runs
     where (metric history for the lab scenarios' steady-state windows, replication streaming)."""
     from runner.lab import launcher
     from runner.lab.client import LabClient
 
-    state = launcher.start(state_dir, progress=_progress)
+    state = launcher.start(state_dir, topology=topology, progress=_progress)
     emit(LabClient(state).status(), output, render)
 
 
@@ -91,12 +105,20 @@ def status(state_dir: str, output: str) -> None:
 
 @group.command()
 @state_dir_option
+@topology_option
 @output_option
-def reset(state_dir: str, output: str) -> None:
-    """Stop the lab, wipe its state folder and start it fresh."""
+def reset(state_dir: str, topology: str | None, output: str) -> None:
+    """Stop the lab, wipe its state folder and start it fresh (in the same topology, or the
+    one given)."""
     from runner.lab import launcher
+    from runner.lab import topology as topologies
     from runner.lab.client import LabClient
+    from runner.lab.state import Layout
 
+    # a bad file stops here, before anything is stopped or wiped
+    layout = Layout.of(state_dir)
+    chosen = topologies.load(topology) if topology else topologies.recorded_topology(layout)
     launcher.stop(state_dir)
     launcher.wipe(state_dir)
-    emit(LabClient(launcher.start(state_dir, progress=_progress)).status(), output, render)
+    state = launcher.start(state_dir, topology=chosen, progress=_progress)
+    emit(LabClient(state).status(), output, render)

@@ -35,15 +35,17 @@ from typing import Any
 
 from runner import __version__, processes, redact
 from runner.backends import InjectedFault, RunContext, StepExecutor, TargetBackend
+from runner.breakdown import rto_phases
 from runner.clock import Clock
 from runner.engine import events as ev
-from runner.engine.metrics import Metrics, Verifier
+from runner.engine.metrics import MeasureResult, Metrics, Verifier
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
 from runner.evidence import exercise, inputs
 from runner.journal.entries import Measurements
 from runner.journal.run import Run
 from runner.measure import continuity, failback, timebase
+from runner.measure.rto import detection
 from runner.measure.timebase import canonical
 from runner.records.store import RecordWriteError, RunRecord, iso
 from runner.reports.junit import junit_xml
@@ -295,6 +297,9 @@ class DrillRun:
                 notes[name] = list(report.notes)
             for note in report.notes:
                 self._notice(f"preflight {name}: {note}")
+        check = getattr(self.generic_steps, "preflight", None)
+        if callable(check):  # generic steps that talk to a system (global DNS)
+            missing += [str(m) for m in check(self.scenario)]
         self.record.update(preflight={"missing": missing, "notes": notes})
         if missing:
             raise DrillError("preflight found problems:\n  " + "\n  ".join(missing))
@@ -495,6 +500,7 @@ class DrillRun:
             measurementInputs=result.stored,
         )
         self._observe_ground_truth(fault_start, end)
+        self._rto_phases(fault_start, result)
         return result
 
     def _poll_recovery(self, verifier: Verifier, window_end: datetime, *, polls: bool) -> datetime:
@@ -656,6 +662,37 @@ class DrillRun:
             split_brain=split,
         )
         return result.to_json()
+
+    def _rto_phases(self, fault_start: datetime, result: MeasureResult) -> None:
+        """With a DNS failover (a `dns.wait` among the failover steps), the RTO's phase
+        breakdown: detected (the SLI's last healthy and first failing samples), orchestrated,
+        DNS converged, TTL bound, healthy (the RTO's bounds)."""
+        run = Run.from_json(self.record.data)
+        waits = [
+            s.details
+            for s in run.steps
+            if s.phase == "failover" and s.action == "dns.wait" and s.details
+        ]
+        if not waits:
+            return
+        detected, healthy = None, None
+        if (r := self.scenario.spec.measure.rto) is not None:
+            seen = detection(result.sli, up_when=r.up_when, fault_start=timebase.ms(fault_start))
+            if seen is not None:
+                detected = (None if seen[0] is None else seen[0] / 1000, seen[1] / 1000)
+        if result.rto is not None and result.rto.bounds is not None:
+            base, b = result.rto.verdict_start / 1000, result.rto.bounds
+            healthy = (base + b.lower, None if b.upper is None else base + b.upper)
+        done = run.timeline.failover_done
+        phases = rto_phases(
+            fault_start=fault_start.timestamp(),
+            detected=detected,
+            failover_done=None if done is None else done.timestamp(),
+            dns_wait=waits[-1],
+            healthy=healthy,
+            observed=None if run.observed is None else run.observed.values,
+        )
+        self.record.update(rtoPhases=phases.to_json())
 
     def _observe_ground_truth(self, fault_start: datetime, until: datetime) -> None:
         rto = self.scenario.spec.measure.rto
@@ -828,6 +865,8 @@ class DrillRun:
                 finishedAt=finished,
                 output=result.output[-2000:],
                 error=None,
+                # DNS steps' timings feed the RTO's phase breakdown
+                **({"details": dict(result.details)} if step.action in model.DNS_ACTIONS else {}),
             )
             if step.id:
                 self._values[f"steps.{step.id}.finished"] = finished or ""
@@ -877,9 +916,15 @@ class DrillRun:
         if not guardrails or self.metrics is None or self._guard_checked is None:
             return
         now = self.clock.now()
-        if (now - self._guard_checked).total_seconds() < self.metrics.step_seconds():
+        step = self.metrics.step_seconds()
+        if (now - self._guard_checked).total_seconds() < step:
             return
-        breaches = self.metrics.guardrails(guardrails, start=self._guard_checked, end=now)
+        # a breach must last `for`, which can span several checkpoints: look back far
+        # enough to see the whole of it (never before the fault start), so a breach still
+        # going on is confirmed at the first check that can, whatever the check interval
+        span = max(g.for_ for g in guardrails) + timedelta(seconds=2 * step)
+        start = max(self._fault_start(), self._guard_checked - span)
+        breaches = self.metrics.guardrails(guardrails, start=start, end=now)
         self._guard_checked = now
         if breaches:
             b = breaches[0]

@@ -22,6 +22,9 @@ from runner.engine.targets import open_targets
 from runner.errors import ConfigurationError, InvalidInputError, Issue, ProtectedTargetError
 from runner.records import results
 from runner.scenario import loader, model, references
+from runner.scenario.secrets import resolve_secret
+from runner.steps.dns import DnsConfig, DnsSteps, parse_server
+from runner.steps.dns import record_issues as dns_record_issues
 from runner.steps.generic import GenericStepExecutor, Prompt
 
 
@@ -125,6 +128,66 @@ def connect_metrics(drill: model.Drill) -> Metrics | None:
     return PrometheusMetrics(prom, step=step)
 
 
+def connect_dns(
+    drill: model.Drill, scenario: model.Scenario, scenario_path: Path
+) -> DnsSteps | None:
+    """The drill's global DNS for `dns.*` steps (None when it names none). A DNS step whose
+    record lies outside the zone is an InvalidInputError located in the scenario file."""
+    source = drill.spec.dns
+    if source is None:
+        return None
+    addresses: dict[str, tuple[str, ...]] = {}
+    for name, target in drill.spec.targets.items():
+        if target.kubernetes is not None:
+            addresses[name] = tuple(a for a in target.addresses if "/" not in a)
+        elif target.lab is not None:
+            from runner.lab.backend import lab_site_address, lab_state_dir
+
+            addresses[name] = (lab_site_address(lab_state_dir(target), target.lab.site),)
+    if source.lab:
+        from runner.lab.backend import lab_dns, lab_state_dir
+
+        lab_targets = [t for t in drill.spec.targets.values() if t.lab is not None]
+        if not lab_targets:
+            raise ConfigurationError("dns: 'lab: true' needs a lab target in the drill")
+        lab = lab_dns(lab_state_dir(lab_targets[0]))
+        zone = lab.zone
+        servers = tuple(parse_server(address, name) for name, address in lab.servers)
+        primary = servers[0]
+        key = model.TsigKey.model_validate(
+            {
+                "name": lab.key_name,
+                "algorithm": lab.algorithm,
+                "secret": {"file": str(lab.secret_file)},
+            }
+        )
+    else:
+        assert source.zone is not None and source.tsig_key is not None
+        zone, key = source.zone.rstrip("."), source.tsig_key
+        servers = tuple(
+            parse_server(text, f"server-{i + 1}") for i, text in enumerate(source.servers)
+        )
+        primary = parse_server(source.primary, "primary") if source.primary else servers[0]
+    found = dns_record_issues(
+        scenario, loader.load_located(scenario_path, model.Scenario).source, zone
+    )
+    if found:
+        raise InvalidInputError(found)
+    secret = resolve_secret(key.secret, what=f"dns.tsigKey {key.name!r}")
+    return DnsSteps(
+        DnsConfig(
+            zone=zone,
+            servers=servers,
+            primary=primary,
+            key_name=key.name,
+            algorithm=key.algorithm,
+            secret=secret,
+            timeout=source.timeout.total_seconds(),
+            addresses=addresses,
+        )
+    )
+
+
 def launch(
     request: DrillRequest,
     *,
@@ -160,7 +223,11 @@ def launch(
     try:
         with open_targets(drill, drill_dir=drill_dir, only=used) as targets:
             metrics = connect_metrics(drill)
-            generic = GenericStepExecutor(query=_instant_query(metrics, clock), prompt=prompt)
+            generic = GenericStepExecutor(
+                query=_instant_query(metrics, clock),
+                prompt=prompt,
+                dns=connect_dns(drill, scenario, request.scenario_path),
+            )
             run = DrillRun(
                 scenario=scenario,
                 scenario_path=request.scenario_path,

@@ -53,6 +53,8 @@ class MeasureResult:
     rpo: RpoResult | None
     stored: dict[str, Any]
     """The inputs (instants, step, every series read), so the run can be re-measured."""
+    sli: tuple[History, ...] = ()
+    """The SLI as read (the RTO's phase breakdown finds when it first failed)."""
 
 
 class Verifier(Protocol):

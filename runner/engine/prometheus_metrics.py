@@ -71,4 +71,9 @@ class _Verification:
 
     def finish(self, end: datetime, *, failover_done: datetime | None) -> MeasureResult:
         m = self.inner.finish(end, failover_done=failover_done)
-        return MeasureResult(rto=m.rto, rpo=m.rpo, stored=m.inputs.to_json())
+        return MeasureResult(
+            rto=m.rto,
+            rpo=m.rpo,
+            stored=m.inputs.to_json(),
+            sli=tuple(m.inputs.histories("rto.sli")),
+        )

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from runner.breakdown import LatencyComparison
 from runner.measure import timebase
 from runner.measure.checks import CheckResult
 from runner.measure.failback import RejoinResult, SplitBrainResult
@@ -467,6 +468,18 @@ class Observed:
     def lost_writes(self) -> int | None:
         value = self.values.get("lostWrites")
         return None if value is None else int(value)
+
+    @property
+    def write_latency(self) -> LatencyComparison | None:
+        """Synchronous against asynchronous commit latency before the fault (a synchronous
+        replication lab), None when not observed or unreadable (it informs, never judges)."""
+        value = self.values.get("writeLatency")
+        if not isinstance(value, Mapping):
+            return None
+        try:
+            return LatencyComparison.from_json(value)
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def scalars(self) -> list[tuple[str, Any]]:
         """The values a summary line shows (nested objects are left to their own views)."""

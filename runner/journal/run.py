@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from runner.breakdown import RtoPhases
 from runner.errors import DrillError
 from runner.journal.entries import (
     JSON,
@@ -61,7 +62,7 @@ _KNOWN = {
     "finishedAt", "pid", "processStart", "host", "preflight", "runner", "targets", "objectives",
     "stepSeconds", "phases",
     "faults", "steps", "steadyState", "guardrails", "timeline", "measurements",
-    "measurementInputs", "observed", "crash", "report", "journal", "inputs",
+    "measurementInputs", "observed", "rtoPhases", "crash", "report", "journal", "inputs",
 }  # fmt: skip
 
 
@@ -99,6 +100,9 @@ class Run:
     measurement_inputs: Mapping[str, Any] | None = None
     """Every series read, the step and the instants (`runner.measure.collect.remeasure`)."""
     observed: Observed | None = None
+    rto_phases: RtoPhases | None = None
+    """A DNS failover's RTO broken down (detected, orchestrated, DNS converged, TTL bound,
+    healthy), each measured and, in the lab, observed (`runner.breakdown`)."""
     crash: Crash | None = None
     report: str | None = None
     """`report.html` once the reports are written."""
@@ -169,6 +173,8 @@ class Run:
             out["stepSeconds"] = self.step_seconds
         if self.measurement_inputs is not None:
             out["measurementInputs"] = dict(self.measurement_inputs)
+        if self.rto_phases is not None:
+            out["rtoPhases"] = self.rto_phases.to_json()
         if self.crash is not None:
             out["crash"] = self.crash.to_json()
         if self.report is not None:
@@ -242,6 +248,7 @@ def _build(d: Mapping[str, Any]) -> Run:
         ),
         measurement_inputs=d.get("measurementInputs"),
         observed=part("observed", lambda: _maybe(Observed.from_json, observed)),
+        rto_phases=part("rtoPhases", lambda: _maybe(RtoPhases.from_json, d.get("rtoPhases"))),
         crash=part("crash", lambda: None if crash is None else Crash.from_json(crash)),
         report=None if d.get("report") is None else str(d["report"]),
         journal=part("journal", lambda: _maybe(JournalHead.from_json, d.get("journal"))),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from runner.errors import FaultError, LabError, StepError
 from runner.lab import ground_truth, postgres
 from runner.lab.client import LabClient
 from runner.lab.lock import SiteLock
-from runner.lab.state import DEFAULT_STATE_DIR, SITES, Layout
+from runner.lab.state import DEFAULT_STATE_DIR, LOCAL, Layout
 from runner.scenario import model
 
 _RATE_UNITS = {"bps": 1.0, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9}
@@ -47,12 +48,56 @@ def lab_prometheus_url(state_dir: Path) -> str:
     return LabClient.connect(state_dir).state.prometheus_url
 
 
+@dataclass(frozen=True)
+class LabDns:
+    """The running lab's global DNS, as DNS steps need it (the secret stays in its file)."""
+
+    zone: str
+    servers: tuple[tuple[str, str], ...]
+    """(name, host:port) of every authoritative server, the primary (updates) first."""
+    key_name: str
+    algorithm: str
+    secret_file: Path
+
+
+def lab_dns(state_dir: Path) -> LabDns:
+    """The running lab's DNS servers, zone and key; LabError when it runs without DNS."""
+    state = LabClient.connect(state_dir).state
+    if not state.dns:
+        name = state.topology.get("metadata", {}).get("name", "two-site")
+        raise LabError(
+            f"the lab in {Layout.of(state_dir).root} (topology {name}) has no global DNS; "
+            "start it with a DNS topology (drillctl lab up --topology dns-failover)"
+        )
+    servers = [(str(name), str(info["address"])) for name, info in state.dns["servers"].items()]
+    return LabDns(
+        zone=str(state.dns["zone"]),
+        servers=tuple(sorted(servers, key=lambda s: s[0] != "primary")),
+        key_name=str(state.dns["tsig"]["name"]),
+        algorithm=str(state.dns["tsig"]["algorithm"]),
+        secret_file=Path(state.dns["tsig"]["secretFile"]),
+    )
+
+
+def lab_site_address(state_dir: Path, site: str) -> str:
+    """The loopback address a running lab's site listens on (what DNS points at)."""
+    return LabClient.connect(state_dir).state.address(site)
+
+
 def open_lab_target(name: str, target: model.Target, *, drill_dir: Path) -> LabBackend:
     """Bind logical cluster `name` to its lab site; LabError if the lab is not running."""
     if target.lab is None:
         raise LabError(f"target {name!r} is not a lab target")
     state_dir = lab_state_dir(target)
-    return LabBackend(name, target.lab.site, LabClient.connect(state_dir), Layout.of(state_dir))
+    client = LabClient.connect(state_dir)
+    site, sites = target.lab.site, client.state.sites
+    if site not in sites:
+        topology = client.state.topology.get("metadata", {}).get("name", "two-site")
+        raise LabError(
+            f"target {name!r}: the lab in {Layout.of(state_dir).root} (topology {topology}) "
+            f"has no site {site!r}; its sites: {', '.join(sites)}"
+        )
+    return LabBackend(name, site, client, Layout.of(state_dir))
 
 
 def rate_bytes(rate: str) -> float:
@@ -173,7 +218,10 @@ class LabFaults:
         elif kind == "lab/network-partition":
             ok = all(p["severed"] for p in status["proxies"].values())
         else:
-            ok = any(p["latency"] or p["rate"] for p in status["proxies"].values())
+            ok = any(
+                p["latency"] > p.get("baseLatency", 0.0) or p["rate"]
+                for p in status["proxies"].values()
+            )
         if not ok:
             raise FaultError(f"lab fault {handle.name} is not in effect")
 
@@ -259,15 +307,16 @@ class LabBackend:
 
     def _primary_rows(self, since: float) -> list[tuple[str, int, float]] | None:
         status = self.client.status()
-        roles = {s: status["sites"][s]["role"] for s in SITES}
-        order = [status["activeSite"], *(s for s in SITES if s != status["activeSite"])]
+        sites = status["sites"]
+        order = [status["activeSite"], *(s for s in sites if s != status["activeSite"])]
         for site in order:
-            if roles[site] == "primary":
+            if sites[site]["role"] == "primary":
                 rows = postgres.query(
-                    status["sites"][site]["db"]["port"],
+                    sites[site]["db"]["port"],
                     "SELECT origin, seq, extract(epoch FROM created_at) FROM orders "
                     f"WHERE created_at >= to_timestamp({since:.6f})",
                     timeout=10,
+                    host=sites[site].get("address", LOCAL),
                 )
                 return [(str(o), int(s), float(t)) for o, s, t in rows]
         return None
@@ -284,6 +333,9 @@ class LabBackend:
             probes_file=self.layout.probes,
             acks_file=self.layout.acks,
             promotions_file=self.layout.promotions,
+            commits_file=self.layout.commits,
+            answers_file=self.layout.dns_answers,
+            faults_file=self.layout.applied_faults,
             rows=rows or [],
             fault_start=start,
             hold_seconds=hold_seconds,

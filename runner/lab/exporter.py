@@ -1,13 +1,13 @@
-"""The database exporter: one polling thread per site, one Prometheus collector for both.
+"""The database exporter: one polling thread per site, one Prometheus collector for all.
 
 Polls use fresh connections with short timeouts, and a snapshot older than
 `STALE` counts as down, so a dead or frozen server never stalls the metrics.
-Replication lag of a standby is measured against the primary's current LSN (from
-the other site's latest snapshot): bytes behind, and seconds behind from the
+Replication lag of a standby is measured against its upstream primary's current LSN
+(from that site's latest snapshot): bytes behind, and seconds behind from the
 replay timestamp (0 once it has replayed everything the primary has).
 
 It also verifies the canary (docs/measurement.md, the `missing` form): on each site,
-which of the writes the other site acknowledged in its current epoch (from the
+which of the writes every other site acknowledged in its current epoch (from the
 router, the writer) are missing, and the writer's timestamp of the last one present
 before the first missing one.
 """
@@ -25,7 +25,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from runner.lab import postgres
-from runner.lab.state import SITES, other_site
 
 INTERVAL = 0.5
 STALE = 3.0
@@ -35,7 +34,8 @@ _POLL = """SELECT NOT pg_is_in_recovery(),
         - '0/0'::pg_lsn,
     extract(epoch FROM pg_last_xact_replay_timestamp()),
     extract(epoch FROM now()),
-    (SELECT status FROM pg_stat_wal_receiver LIMIT 1)"""
+    (SELECT status FROM pg_stat_wal_receiver LIMIT 1),
+    (SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum'))"""
 _MAX_SEQ = """SELECT DISTINCT ON (origin) origin, seq, extract(epoch FROM created_at)
     FROM orders ORDER BY origin, seq DESC"""
 
@@ -54,8 +54,10 @@ class Snapshot:
     """The WAL receiver's status ('streaming' when healthy), None on a primary."""
     max_seq: dict[str, tuple[int, float]]
     canary: dict[str, tuple[int, float | None]] = field(default_factory=dict)
-    """Per origin (the other site): (acknowledged writes missing here, writer's timestamp of
+    """Per origin (every other site): (acknowledged writes missing here, writer's timestamp of
     the last acknowledged write present before the first missing one)."""
+    sync_standbys: int = 0
+    """Primary: standbys streaming as synchronous (or quorum) standbys."""
 
 
 Acknowledged = Callable[[str, float], list[tuple[int, float]]]
@@ -65,17 +67,26 @@ _PRESENT = """SELECT seq, extract(epoch FROM created_at) FROM orders
 
 
 class DbExporter(Collector):
-    """Polls both sites' servers and exports what it saw."""
+    """Polls every site's server and exports what it saw."""
 
-    def __init__(self, db_ports: dict[str, int], acknowledged: Acknowledged | None = None) -> None:
-        self.db_ports = db_ports
+    def __init__(
+        self,
+        databases: dict[str, tuple[str, int]],
+        upstream_of: Callable[[str], str | None],
+        acknowledged: Acknowledged | None = None,
+    ) -> None:
+        """`databases`: site -> (host, port); `upstream_of(site)`: the site a standby
+        follows (None for a primary)."""
+        self.databases = databases
+        self.sites = tuple(databases)
+        self.upstream_of = upstream_of
         self.acknowledged = acknowledged
-        self.latest: dict[str, Snapshot | None] = dict.fromkeys(SITES)
+        self.latest: dict[str, Snapshot | None] = dict.fromkeys(self.sites)
         self._primary_lsn: dict[str, int] = {}
         self._stop = threading.Event()
 
     def start(self) -> None:
-        for site in SITES:
+        for site in self.sites:
             threading.Thread(
                 target=self._loop, args=(site,), name=f"exporter-{site}", daemon=True
             ).start()
@@ -86,15 +97,19 @@ class DbExporter(Collector):
     def _loop(self, site: str) -> None:
         while not self._stop.is_set():
             try:
-                with postgres.connect(self.db_ports[site]) as conn:
+                host, port = self.databases[site]
+                with postgres.connect(port, host=host) as conn:
                     row = conn.execute(_POLL.encode()).fetchone()
                     assert row is not None
-                    primary, lsn, replay_ts, db_now, receiver = row
+                    primary, lsn, replay_ts, db_now, receiver, sync_standbys = row
                     max_seq = {
                         str(o): (int(s), float(t))
                         for o, s, t in conn.execute(_MAX_SEQ.encode()).fetchall()
                     }
-                    canary = self._verify_canary(conn, other_site(site))
+                    canary: dict[str, tuple[int, float | None]] = {}
+                    for origin in self.sites:
+                        if origin != site:
+                            canary.update(self._verify_canary(conn, origin))
                 snap = Snapshot(
                     time.time(),
                     bool(primary),
@@ -104,6 +119,7 @@ class DbExporter(Collector):
                     receiver,
                     max_seq,
                     canary,
+                    int(sync_standbys or 0),
                 )
                 self.latest[site] = snap
                 if snap.primary:
@@ -144,7 +160,8 @@ class DbExporter(Collector):
         """(bytes, seconds) a standby is behind the other site's primary."""
         if snap.primary:
             return 0.0, 0.0
-        primary_lsn = self._primary_lsn.get(other_site(site))
+        upstream = self.upstream_of(site)
+        primary_lsn = None if upstream is None else self._primary_lsn.get(upstream)
         if primary_lsn is None or snap.lsn >= primary_lsn:
             return 0.0, 0.0
         behind = snap.db_now - snap.replay_ts if snap.replay_ts is not None else 0.0
@@ -169,12 +186,18 @@ class DbExporter(Collector):
             "created_at of the last row present per origin",
             labels=["site", "origin"],
         )
-        for site in SITES:
+        sync = GaugeMetricFamily(
+            "lab_db_sync_standbys",
+            "Primary: standbys streaming as synchronous standbys (0 on a standby)",
+            labels=["site"],
+        )
+        for site in self.sites:
             snap = self.fresh(site)
             up.add_metric([site], 1 if snap else 0)
             if snap is None:
                 continue
             primary.add_metric([site], 1 if snap.primary else 0)
+            sync.add_metric([site], snap.sync_standbys)
             behind_bytes, behind_seconds = self.lag(site, snap)
             lag_b.add_metric([site], behind_bytes)
             lag_s.add_metric([site], behind_seconds)
@@ -192,10 +215,10 @@ class DbExporter(Collector):
             " the first missing one",
             labels=["site", "origin"],
         )
-        for site in SITES:
+        for site in self.sites:
             snap = self.fresh(site)
             for origin, (count, last) in (snap.canary if snap else {}).items():
                 missing.add_metric([site, origin], count)
                 if last is not None:
                     present_ts.add_metric([site, origin], last)
-        yield from (up, primary, lag_b, lag_s, seq, seq_ts, missing, present_ts)
+        yield from (up, primary, lag_b, lag_s, seq, seq_ts, missing, present_ts, sync)

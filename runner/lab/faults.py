@@ -19,9 +19,7 @@ from typing import Any
 
 from runner.errors import LabError
 from runner.lab.proxy import LinkProxy
-from runner.lab.roles import proxy_name
 from runner.lab.sites import Site
-from runner.lab.state import other_site
 
 log = logging.getLogger(__name__)
 EXPIRY_MARGIN = 30.0
@@ -83,11 +81,13 @@ class FaultBook:
         sites: dict[str, Site],
         proxies: dict[str, LinkProxy],
         lock: threading.RLock,
+        upstream_proxy: Callable[[str], LinkProxy | None],
         on_healed: Callable[[], None] = lambda: None,
     ) -> None:
-        """`on_healed`: called when the last network partition is removed."""
+        """`upstream_proxy(site)`: the proxy the standby at `site` streams through;
+        `on_healed`: called when the last network partition is removed."""
         self.sites, self.proxies, self.lock = sites, proxies, lock
-        self.on_healed = on_healed
+        self.upstream_proxy, self.on_healed = upstream_proxy, on_healed
         self.active: dict[str, LabFault] = {}
         self._stop = threading.Event()
 
@@ -143,11 +143,11 @@ class FaultBook:
     def _shape_links(self) -> None:
         active = self.snapshot()
         partitioned = any(f.type == "network-partition" for f in active)
-        for name, proxy in self.proxies.items():
+        for proxy in self.proxies.values():
             lags = [
                 f
                 for f in active
-                if f.type == "replication-lag" and proxy_name(other_site(f.site)) == name
+                if f.type == "replication-lag" and self.upstream_proxy(f.site) is proxy
             ]
             if partitioned:
                 if not proxy.shape.severed:

@@ -22,16 +22,18 @@ from pathlib import Path
 
 from runner.errors import LabError
 from runner.lab import processes
+from runner.lab import topology as topologies
 from runner.lab.client import LabClient
-from runner.lab.prometheus import SCRAPE_TARGETS, history_seconds, scraped_targets
+from runner.lab.prometheus import history_seconds, scraped_targets
 from runner.lab.state import LabState, Layout, read_state
 from runner.processes import alive as pid_alive
 
 _SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
 _OURS = ("runner.lab.supervisor", "runner.lab.orders")
 READY_HISTORY_SECONDS = 12.0
-"""The metric history `start` waits for: the 10 s steady-state windows of the shipped lab
-scenarios, plus two scrapes (the gate wants samples from its window's first instant)."""
+"""The metric history `start` waits for, on every target, the SLI and the replication lag:
+the 10 s steady-state windows and RPO lookbacks of the shipped lab scenarios, plus two
+scrapes (the gate wants samples from its window's first instant)."""
 Progress = Callable[[str], None]
 
 
@@ -43,17 +45,20 @@ def running_state(layout: Layout) -> LabState | None:
 def start(
     state_dir: str | Path,
     *,
+    topology: str | topologies.Topology | None = None,
     timeout: float = 120,
     history: float = READY_HISTORY_SECONDS,
     progress: Progress | None = None,
 ) -> LabState:
     """Start the lab in `state_dir` and wait until a drill can start (see the module doc);
-    `progress` hears what it waits for, each time that changes."""
+    `topology` is a shipped topology's name or a file (default: the one the state folder
+    was built with, else `two-site`), checked before anything starts; `progress` hears
+    what it waits for, each time that changes."""
     say = _Changes(progress)
     layout = Layout.of(state_dir)
     if (state := running_state(layout)) is not None:
         raise LabError(f"the lab is already running in {layout.root} (pid {state.supervisor_pid})")
-    layout.root.mkdir(parents=True, exist_ok=True)
+    topologies.record(layout, topologies.choose(layout, topology))
     with layout.log_file.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "runner.lab.supervisor", "--state-dir", str(layout.root)],
@@ -84,7 +89,8 @@ def start(
 
 def _wait_first_scrape(state: LabState, deadline: float) -> None:
     """Prometheus starts scraping about 5 s after it is ready; drills need those samples."""
-    while scraped_targets(state.prometheus_url, state.started_at) < SCRAPE_TARGETS:
+    # the supervisor's own metrics and every site's order service
+    while scraped_targets(state.prometheus_url, state.started_at) < 1 + len(state.sites):
         if time.monotonic() > deadline:
             raise LabError(
                 f"the lab's Prometheus has not scraped its targets ({state.prometheus_url})"
@@ -124,13 +130,14 @@ class _Changes:
 
 
 def leftovers(layout: Layout) -> list[int]:
-    """Live processes this lab started: its supervisor, order services, PostgreSQL, Prometheus."""
+    """Live processes this lab started: its supervisor, order services, PostgreSQL, Prometheus,
+    BIND."""
     root = str(layout.root)
     found = []
     for pid in processes.processes_mentioning(root):
         args = processes.cmdline(pid)
         program = os.path.basename(args[0]) if args else ""
-        if program in ("postgres", "prometheus") or any(a in _OURS for a in args):
+        if program in ("postgres", "prometheus", "named") or any(a in _OURS for a in args):
             found.append(pid)
     return found
 

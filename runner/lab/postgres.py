@@ -21,11 +21,11 @@ import psycopg
 
 from runner.errors import LabError
 from runner.lab import processes
+from runner.lab.state import LOCAL
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 SETTINGS = """
-# drill-runner lab
-listen_addresses = '127.0.0.1'
+# drill-runner lab (listen_addresses and port are given on the command line)
 unix_socket_directories = ''
 wal_level = replica
 max_wal_senders = 10
@@ -40,6 +40,13 @@ wal_receiver_status_interval = 1s
 wal_retrieve_retry_interval = 1s
 wal_sender_timeout = 10s
 wal_receiver_timeout = 10s
+"""
+
+
+HBA = """
+# drill-runner lab: sites on their own loopback addresses
+host all all 127.0.0.0/8 trust
+host replication all 127.0.0.0/8 trust
 """
 
 
@@ -71,10 +78,10 @@ def copied_bytes(output: str) -> int | None:
     return int(found[-1][0]) * 1024 if found else None
 
 
-def connect(port: int, timeout: int = 2) -> psycopg.Connection[Any]:
+def connect(port: int, timeout: int = 2, *, host: str = LOCAL) -> psycopg.Connection[Any]:
     """An autocommit connection with short connect and statement timeouts."""
     return psycopg.connect(
-        host="127.0.0.1",
+        host=host,
         port=port,
         user="postgres",
         dbname="postgres",
@@ -84,8 +91,8 @@ def connect(port: int, timeout: int = 2) -> psycopg.Connection[Any]:
     )
 
 
-def query(port: int, sql: str, timeout: int = 2) -> list[tuple[Any, ...]]:
-    with connect(port, timeout) as conn:
+def query(port: int, sql: str, timeout: int = 2, *, host: str = LOCAL) -> list[tuple[Any, ...]]:
+    with connect(port, timeout, host=host) as conn:
         cur = conn.execute(sql.encode())
         return cur.fetchall() if cur.description else []
 
@@ -93,8 +100,19 @@ def query(port: int, sql: str, timeout: int = 2) -> list[tuple[Any, ...]]:
 class PgNode:
     """The PostgreSQL server of one site; owns its postmaster process."""
 
-    def __init__(self, site: str, data: Path, log: Path, port: int) -> None:
-        self.site, self.data, self.log, self.port = site, data, log, port
+    def __init__(
+        self,
+        site: str,
+        data: Path,
+        log: Path,
+        port: int,
+        host: str = LOCAL,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        """`settings`: given on the command line (`-c name=value`), like the port: they
+        belong to the topology, not to the data folder pg_basebackup copies."""
+        self.site, self.data, self.log, self.port, self.host = site, data, log, port, host
+        self.settings = settings or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.frozen = False
 
@@ -115,13 +133,19 @@ class PgNode:
         )
         with (self.data / "postgresql.conf").open("a") as f:
             f.write(SETTINGS)
+        with (self.data / "pg_hba.conf").open("a") as f:
+            # every site has its own loopback address: trust the whole of 127.0.0.0/8
+            f.write(HBA)
 
-    def basebackup_from(self, port: int) -> str:
+    def query(self, sql: str, timeout: int = 2) -> list[tuple[Any, ...]]:
+        return query(self.port, sql, timeout, host=self.host)
+
+    def basebackup_from(self, host: str, port: int) -> str:
         shutil.rmtree(self.data, ignore_errors=True)
         return run_tool(
             "pg_basebackup",
             "-h",
-            "127.0.0.1",
+            host,
             "-p",
             str(port),
             "-U",
@@ -136,14 +160,14 @@ class PgNode:
             "--progress",
         )
 
-    def rewind_from(self, port: int) -> str:
+    def rewind_from(self, host: str, port: int) -> str:
         return run_tool(
             "pg_rewind",
             "--progress",
             "--target-pgdata",
             str(self.data),
             "--source-server",
-            f"host=127.0.0.1 port={port} user=postgres dbname=postgres",
+            f"host={host} port={port} user=postgres dbname=postgres",
         )
 
     def timeline(self) -> int | None:
@@ -155,13 +179,15 @@ class PgNode:
         m = re.search(r"Latest checkpoint's TimeLineID:\s+(\d+)", out)
         return int(m.group(1)) if m else None
 
-    def make_standby(self, upstream_port: int) -> None:
-        """Follow the server behind `upstream_port` (a lab proxy) once started."""
+    def make_standby(self, upstream_host: str, upstream_port: int) -> None:
+        """Follow the server behind `upstream_host:upstream_port` (a lab proxy) once started;
+        the standby names itself after its site (`application_name`), which is how the
+        primary's `synchronous_standby_names` refers to it."""
         auto = self.data / "postgresql.auto.conf"
         lines = auto.read_text().splitlines() if auto.exists() else []
         lines = [ln for ln in lines if not ln.startswith("primary_conninfo")]
         lines.append(
-            f"primary_conninfo = 'host=127.0.0.1 port={upstream_port} user=postgres "
+            f"primary_conninfo = 'host={upstream_host} port={upstream_port} user=postgres "
             f"application_name={self.site}'"
         )
         auto.write_text("\n".join(lines) + "\n")
@@ -189,7 +215,16 @@ class PgNode:
             return
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "postgres"), "-D", str(self.data), "-p", str(self.port)],
+                [
+                    str(BIN / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    f"listen_addresses={self.host}",
+                    *(a for k, v in self.settings.items() for a in ("-c", f"{k}={v}")),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -201,7 +236,7 @@ class PgNode:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                query(self.port, "SELECT 1")
+                self.query("SELECT 1")
                 return
             except psycopg.Error:
                 if self.proc.poll() is not None:
@@ -235,16 +270,16 @@ class PgNode:
     # ------------------------------------------------------------------ roles
 
     def is_primary(self) -> bool:
-        return not query(self.port, "SELECT pg_is_in_recovery()")[0][0]
+        return not self.query("SELECT pg_is_in_recovery()")[0][0]
 
     def promote(self, timeout: float) -> None:
-        query(self.port, f"SELECT pg_promote(true, {max(1, int(timeout))})", int(timeout) + 2)
+        self.query(f"SELECT pg_promote(true, {max(1, int(timeout))})", int(timeout) + 2)
 
     def wait_streaming(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                rows = query(self.port, "SELECT status FROM pg_stat_wal_receiver")
+                rows = self.query("SELECT status FROM pg_stat_wal_receiver")
                 if rows and rows[0][0] == "streaming":
                     return
             except psycopg.Error:

@@ -3,8 +3,8 @@
 Each lab session gets a fresh TSDB (the previous session's is archived, the newest
 `ARCHIVES_KEPT` kept): Prometheus writes no staleness markers when it stops, so a
 previous session's series would otherwise answer queries for its 5-minute lookback
-beside the new ones. Targets carry a stable `instance` (`supervisor`, `orders-east`,
-`orders-west`), not their ports, which change from session to session.
+beside the new ones. Targets carry a stable `instance` (`supervisor`, `orders-<site>`),
+not their ports, which change from session to session.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from runner.errors import LabError
 from runner.lab import processes
 
 BINARY = "prometheus"
-SCRAPE_TARGETS = 3
-"""The supervisor's metrics and the two order services."""
 ARCHIVES_KEPT = 3
 """Previous sessions' TSDBs kept in `archive/` beside the live one."""
 CONFIG = """global:
@@ -115,11 +113,19 @@ class PrometheusProcess:
             processes.stop_child(self.proc, signal.SIGTERM, 10)
 
 
+HISTORY_SERIES = ('up{job="lab"}', "lab_probe_success", "lab_replication_lag_seconds")
+"""What drills read first: every target, the SLI and the lag (the RPO's lookback). The lag
+appears only once the exporter has polled the databases, seconds after the targets' `up`."""
+
+
 def history_seconds(url: str, wanted: float) -> float:
     """Seconds of gap-free history (up to about `wanted` + 1) the Prometheus at `url` holds
-    for its least-scraped target: 1 s scrapes, so n samples span n - 1 seconds."""
+    for the least-covered of `HISTORY_SERIES`: 1 s scrapes, so n samples span n - 1 seconds
+    (0 for a series it has not seen yet)."""
     window = int(wanted) + 2
-    count = _scalar(url, f'min(count_over_time(up{{job="lab"}}[{window}s]))')
+    count = min(
+        _scalar(url, f"min(count_over_time({series}[{window}s]))") for series in HISTORY_SERIES
+    )
     return max(0.0, count - 1)
 
 

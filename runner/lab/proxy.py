@@ -42,14 +42,22 @@ def _reset(sock: socket.socket) -> None:
 
 
 class LinkProxy:
-    """127.0.0.1:<port> → 127.0.0.1:<target_port>, with a switchable shape."""
+    """<host>:<port> → <host>:<target_port>, with a switchable shape: it stands in front of
+    one site's server, on that site's address.
 
-    def __init__(self, name: str, target_port: int) -> None:
-        self.name, self.target_port = name, target_port
-        self.shape = Shape()
+    `base` is a shape that is always there (the topology's `linkLatency`: regions apart);
+    faults add to it, and `restore` goes back to it.
+    """
+
+    def __init__(
+        self, name: str, target_port: int, host: str = "127.0.0.1", base: Shape | None = None
+    ) -> None:
+        self.name, self.target_port, self.host = name, target_port, host
+        self.base = base or Shape()
+        self.shape = self.base
         self._cond = threading.Condition()
         self._socks: set[socket.socket] = set()
-        self._srv = socket.create_server(("127.0.0.1", 0))
+        self._srv = socket.create_server((host, 0))
         self.port: int = self._srv.getsockname()[1]
         self._closed = False
         threading.Thread(target=self._accept, name=f"proxy-{name}", daemon=True).start()
@@ -66,12 +74,12 @@ class LinkProxy:
 
     def set_shape(self, *, latency: float, rate: float | None) -> None:
         with self._cond:
-            self.shape = Shape(latency=latency, rate=rate)
+            self.shape = Shape(latency=self.base.latency + latency, rate=rate)
             self._cond.notify_all()
 
     def restore(self) -> None:
         with self._cond:
-            self.shape = Shape()
+            self.shape = self.base
             self._cond.notify_all()
 
     def close(self) -> None:
@@ -87,10 +95,12 @@ class LinkProxy:
     def status(self) -> dict[str, Any]:
         shape = self.shape
         return {
+            "host": self.host,
             "port": self.port,
             "target": self.target_port,
             "severed": shape.severed,
             "latency": shape.latency,
+            "baseLatency": self.base.latency,
             "rate": shape.rate,
             "connections": self.connections,
         }
@@ -107,7 +117,7 @@ class LinkProxy:
                 _reset(client)
                 continue
             try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+                upstream = socket.create_connection((self.host, self.target_port), timeout=2)
                 upstream.settimeout(None)
             except OSError:
                 _reset(client)

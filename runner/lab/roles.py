@@ -1,8 +1,14 @@
 """Which site is primary: promote, rejoin (CHECKPOINT, then pg_rewind) and planned switchover.
 
-Each standby streams from the other site's server through the proxy
-`repl-to-<other>`, so link faults act on replication, and pg_rewind goes through
-the same proxy (a partitioned site cannot rejoin, as in real life).
+Each standby streams from its upstream (the primary) through the proxy
+`repl-to-<upstream>` in front of it, so link faults act on replication, and pg_rewind
+goes through the same proxy (a partitioned site cannot rejoin, as in real life).
+
+With synchronous replication the primary's `synchronous_standby_names` always names the
+standbys that follow it (`ANY 1 (...)`), as Patroni's synchronous mode keeps it: a promoted
+site starts with none (its old primary is gone), and each rejoin adds the site back. A
+standby that dies stays named, so writes stall rather than silently stop being
+replicated (the strict behaviour; docs/patterns/sync-replication.md).
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from runner.errors import LabError
 from runner.lab import postgres
 from runner.lab.proxy import LinkProxy
 from runner.lab.sites import Site
-from runner.lab.state import other_site
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +35,61 @@ def proxy_name(to_site: str) -> str:
 
 
 class Roles:
-    """Changes database roles across the two sites."""
+    """Changes database roles across the lab's sites."""
 
     def __init__(
         self,
         sites: dict[str, Site],
         proxies: dict[str, LinkProxy],
+        *,
+        primary: str,
+        sync: bool = False,
         on_promoted: Callable[[str], None] = lambda site: None,
         on_rejoined: Callable[[dict[str, Any]], None] = lambda facts: None,
+        active: Callable[[], str | None] = lambda: None,
     ) -> None:
-        self.sites, self.proxies, self.on_promoted = sites, proxies, on_promoted
-        self.on_rejoined = on_rejoined
+        """`active()`: the site taking traffic, which wins when several are primaries (a
+        crashed old primary comes back as one: a split brain only traffic tells apart).
+        `on_rejoined(facts)`: the rejoin facts (mode, timelines, bytes, seconds)."""
+        self.sites, self.proxies, self.on_promoted, self.sync = sites, proxies, on_promoted, sync
+        self.on_rejoined, self.active = on_rejoined, active
+        self.upstream: dict[str, str] = {s: primary for s in sites if s != primary}
+        """Standby site -> the site it streams from (as configured, whether or not it runs)."""
 
-    def upstream_port(self, site: str) -> int:
-        """The port a standby at `site` streams from: the proxy in front of the other site."""
-        return self.proxies[proxy_name(other_site(site))].port
+    def upstream_proxy(self, site: str) -> LinkProxy | None:
+        """The proxy a standby at `site` streams through (None for a primary)."""
+        upstream = self.upstream.get(site)
+        return None if upstream is None else self.proxies[proxy_name(upstream)]
+
+    def configure_standby(self, site: str, upstream: str) -> None:
+        """Point the (stopped) server of `site` at `upstream`'s proxy."""
+        proxy = self.proxies[proxy_name(upstream)]
+        self.sites[site].db.make_standby(proxy.host, proxy.port)
+        self.upstream[site] = upstream
+
+    def followers(self, primary: str) -> list[str]:
+        return [s for s, up in self.upstream.items() if up == primary]
+
+    def apply_sync(self, primary: str) -> None:
+        """Name `primary`'s synchronous standbys: the sites that follow it (none when there
+        are none, or with asynchronous replication: a folder may come from a sync lab)."""
+        names = self.followers(primary) if self.sync else []
+        value = f"ANY 1 ({', '.join(names)})" if names else ""
+        node = self.sites[primary].db
+        node.query(f"ALTER SYSTEM SET synchronous_standby_names = '{value}'")
+        node.query("SELECT pg_reload_conf()")
+        log.info("%s: synchronous_standby_names = %r", primary, value)
+
+    def primary_of(self, site: str) -> str:
+        """The other site whose database is the primary: the active one if it is, else the
+        only one; LabError otherwise."""
+        found = [s for s in self.sites if s != site and self.role(s) == "primary"]
+        if self.active() in found:
+            return str(self.active())
+        if len(found) != 1:
+            roles = ", ".join(f"{s} is {self.role(s)}" for s in self.sites if s != site)
+            raise LabError(f"no single primary for {site} to follow ({roles})")
+        return found[0]
 
     def role(self, site: str) -> str:
         node = self.sites[site].db
@@ -70,10 +115,14 @@ class Roles:
         node = self.sites[site].db
         started = time.monotonic()
         node.promote(timeout)
+        self.upstream.pop(site, None)
         self.on_promoted(site)
         while True:
             try:
-                postgres.query(node.port, "CREATE TEMP TABLE lab_writable_check (x int)")
+                # a promoted synchronous standby inherits its old primary's standby names,
+                # and that primary is gone: it starts with none, until a site rejoins it
+                self.apply_sync(site)
+                node.query("CREATE TEMP TABLE lab_writable_check (x int)")
                 break
             except psycopg.Error as e:
                 if time.monotonic() - started > timeout:
@@ -82,23 +131,23 @@ class Roles:
         return f"promoted {site} in {time.monotonic() - started:.2f}s"
 
     def rejoin(self, site: str, timeout: float) -> str:
-        """Make `site`'s server a streaming standby of the other site's primary."""
-        other = other_site(site)
-        self._require(other, "primary")
+        """Make `site`'s server a streaming standby of the current primary."""
+        other = self.primary_of(site)
         current = self.role(site)
-        if current == "standby" and self._streaming(site):
+        if current == "standby" and self.upstream.get(site) == other and self._streaming(site):
             return f"{site} is already a streaming standby"
         started = time.monotonic()
         target = self.sites[site]
         target.thaw()
         target.db.stop()
         before = target.db.timeline()
-        postgres.query(self.sites[other].db.port, "CHECKPOINT", 30)
-        mode, copied, note = self._bring_back(target, self.upstream_port(site))
-        target.db.make_standby(self.upstream_port(site))
+        self.sites[other].db.query("CHECKPOINT", 30)
+        mode, copied, note = self._bring_back(target, self.proxies[proxy_name(other)])
+        self.configure_standby(site, other)
         target.db.start()
         target.start_orders()
         target.db.wait_streaming(max(1.0, timeout - (time.monotonic() - started)))
+        self.apply_sync(other)
         seconds = round(time.monotonic() - started, 3)
         facts = {
             "mode": mode,
@@ -114,14 +163,15 @@ class Roles:
             json.dumps({"rejoin": facts}, sort_keys=True)
         )
 
-    def _bring_back(self, target: Site, upstream: int) -> tuple[str, int | None, str]:
-        """pg_rewind the old primary; when that is impossible (its WAL is gone, say),
-        re-clone it from the primary with a base backup: a rebuild."""
+    def _bring_back(self, target: Site, upstream: LinkProxy) -> tuple[str, int | None, str]:
+        """pg_rewind the old primary through `upstream` (the proxy in front of the primary);
+        when that is impossible (its WAL is gone, say), re-clone it from the primary with a
+        base backup: a rebuild."""
         try:
-            output = target.db.rewind_from(upstream)
+            output = target.db.rewind_from(upstream.host, upstream.port)
         except LabError as e:
             log.warning("pg_rewind of %s failed, re-cloning it: %s", target.name, e)
-            output = target.db.basebackup_from(upstream)
+            output = target.db.basebackup_from(upstream.host, upstream.port)
             return "recloned", postgres.copied_bytes(output), "; pg_rewind failed"
         if "no rewind required" in output:
             return "no-rewind-needed", 0, ""
@@ -129,9 +179,7 @@ class Roles:
 
     def _received_timeline(self, site: str) -> int | None:
         try:
-            rows = postgres.query(
-                self.sites[site].db.port, "SELECT received_tli FROM pg_stat_wal_receiver"
-            )
+            rows = self.sites[site].db.query("SELECT received_tli FROM pg_stat_wal_receiver")
         except psycopg.Error:
             return None
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
@@ -147,12 +195,14 @@ class Roles:
         return f"fenced {site}: its database is stopped"
 
     def switchover(self, site: str, timeout: float) -> str:
-        """Planned: stop the other primary cleanly, promote `site`, rejoin the other as standby."""
-        other = other_site(site)
-        if self.role(site) == "primary" and self.role(other) == "standby":
+        """Planned: stop the current primary cleanly, promote `site`, rejoin the old primary
+        as its standby."""
+        if self.role(site) == "primary" and all(
+            self.role(s) == "standby" for s in self.sites if s != site
+        ):
             return f"{site} is already primary"
         self._require(site, "standby")
-        self._require(other, "primary")
+        other = self.primary_of(site)
         started = time.monotonic()
         old = self.sites[other].db
         old.stop()
@@ -166,14 +216,14 @@ class Roles:
         return f"switched over to {site} in {time.monotonic() - started:.2f}s"
 
     def _streaming(self, site: str) -> bool:
-        rows = postgres.query(self.sites[site].db.port, "SELECT status FROM pg_stat_wal_receiver")
+        rows = self.sites[site].db.query("SELECT status FROM pg_stat_wal_receiver")
         return bool(rows) and rows[0][0] == "streaming"
 
     def _wait_replayed(self, site: str, lsn: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        port = self.sites[site].db.port
+        node = self.sites[site].db
         while True:
-            rows = postgres.query(port, "SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
+            rows = node.query("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
             if rows and rows[0][0] is not None and int(rows[0][0]) >= lsn:
                 return
             if time.monotonic() > deadline:

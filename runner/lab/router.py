@@ -17,14 +17,12 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-
-from runner.lab.state import SITES
 
 FORWARD_TIMEOUT = 2.0
 ACK_MEMORY = 600.0
@@ -38,17 +36,18 @@ class Router:
         self,
         *,
         active: str,
-        order_ports: dict[str, int],
+        orders: dict[str, tuple[str, int]],
         acks: Path,
         registry: CollectorRegistry,
         on_switch: Callable[[str], None],
     ) -> None:
         self.active = active
-        self.order_ports = order_ports
+        self.orders = orders
+        """site -> (host, port) of its order service."""
         self._on_switch = on_switch
         self._acks = acks.open("a", buffering=1)
         self._lock = threading.Lock()
-        self._epoch: dict[str, deque[tuple[int, float]]] = {s: deque() for s in SITES}
+        self._epoch: dict[str, deque[tuple[int, float]]] = {s: deque() for s in orders}
         self._seq = Gauge(
             "lab_router_last_ack_seq",
             "Last seq acked through the router",
@@ -68,7 +67,7 @@ class Router:
             ["site"],
             registry=registry,
         )
-        for s in order_ports:
+        for s in orders:
             self._count.labels(s)  # 0 from the start: a sample before any split brain
         self.stranded: str | None = None
         """The site the clients cut off by a partition still write to (see `route`)."""
@@ -90,7 +89,8 @@ class Router:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        self._acks.close()
+        with self._lock:
+            self._acks.close()
 
     def route(self, site: str, *, partitioned: bool = False) -> None:
         """Send traffic to `site`. During a partition (`partitioned`) the change does not
@@ -119,7 +119,7 @@ class Router:
             return [(seq, ts) for seq, ts in self._epoch[site] if ts >= since]
 
     def _show_active(self) -> None:
-        for s in SITES:
+        for s in self.orders:
             self._active.labels(s).set(1 if s == self.active else 0)
 
     def forward(self) -> tuple[int, dict[str, Any]]:
@@ -128,9 +128,8 @@ class Router:
             if self.stranded is not None:
                 self._turn = not self._turn
                 site = self.stranded if self._turn else site
-        conn = http.client.HTTPConnection(
-            "127.0.0.1", self.order_ports[site], timeout=FORWARD_TIMEOUT
-        )
+        host, port = self.orders[site]
+        conn = http.client.HTTPConnection(host, port, timeout=FORWARD_TIMEOUT)
         try:
             conn.request("POST", "/orders")
             resp = conn.getresponse()
@@ -141,18 +140,25 @@ class Router:
         finally:
             conn.close()
         if status == 201:
-            with self._lock:
-                self._acks.write(
-                    json.dumps({"site": site, "seq": body["seq"], "ts": body["ts"]}) + "\n"
-                )
-                self._seq.labels(site).set(body["seq"])
-                self._count.labels(site).inc()
-                self._ts.labels(site).set(body["ts"])
-                epoch = self._epoch[site]
-                epoch.append((int(body["seq"]), float(body["ts"])))
-                while epoch and epoch[0][1] < time.time() - ACK_MEMORY:
-                    epoch.popleft()
+            self.record_ack(site, body)
         return status, body
+
+    def record_ack(self, site: str, body: Mapping[str, Any]) -> None:
+        """Record one acknowledgement of `site`'s order service (the writer's ledger: with
+        global DNS the clients reach order services directly and report here)."""
+        with self._lock:
+            if self._acks.closed or site not in self._epoch:
+                return
+            self._acks.write(
+                json.dumps({"site": site, "seq": body["seq"], "ts": body["ts"]}) + "\n"
+            )
+            self._seq.labels(site).set(body["seq"])
+            self._count.labels(site).inc()
+            self._ts.labels(site).set(body["ts"])
+            epoch = self._epoch[site]
+            epoch.append((int(body["seq"]), float(body["ts"])))
+            while epoch and epoch[0][1] < time.time() - ACK_MEMORY:
+                epoch.popleft()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         router = self

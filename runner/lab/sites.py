@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from runner.errors import LabError
@@ -16,11 +17,27 @@ from runner.lab.state import Layout
 
 
 class Site:
-    """`east` or `west`: a database server and an order service in front of it."""
+    """One site of the topology: a database server and an order service in front of it,
+    both on the site's own loopback address."""
 
-    def __init__(self, name: str, layout: Layout, *, db_port: int, order_port: int) -> None:
-        self.name, self.layout, self.order_port = name, layout, order_port
-        self.db = PgNode(name, layout.pg_data(name), layout.pg_log(name), db_port)
+    def __init__(
+        self,
+        name: str,
+        layout: Layout,
+        *,
+        address: str,
+        db_port: int,
+        order_port: int,
+        order_args: Callable[[], list[str]] = list,
+        db_settings: dict[str, str] | None = None,
+    ) -> None:
+        """`order_args`: extra arguments of the order service, asked for at each start (where
+        it writes can depend on the other sites)."""
+        self.name, self.layout, self.address, self.order_port = name, layout, address, order_port
+        self.order_args = order_args
+        self.db = PgNode(
+            name, layout.pg_data(name), layout.pg_log(name), db_port, address, db_settings
+        )
         self.orders: subprocess.Popen[bytes] | None = None
 
     @property
@@ -38,19 +55,20 @@ class Site:
                     "runner.lab.orders",
                     "--site",
                     self.name,
-                    "--db-port",
-                    str(self.db.port),
+                    "--host",
+                    self.address,
                     "--port",
                     str(self.order_port),
                     "--state-dir",
                     str(self.layout.root),
+                    *self.order_args(),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.order_port}/metrics"
+        url = f"http://{self.address}:{self.order_port}/metrics"
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=1):
@@ -92,6 +110,7 @@ class Site:
 
     def status(self) -> dict[str, Any]:
         return {
+            "address": self.address,
             "db": {
                 "port": self.db.port,
                 "pid": self.db.pid,

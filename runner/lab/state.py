@@ -5,24 +5,34 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-SITES = ("east", "west")
 DEFAULT_STATE_DIR = ".drill-lab"
+LOCAL = "127.0.0.1"
 
 
-def other_site(site: str) -> str:
-    """The site that is not `site`."""
-    return SITES[1] if site == SITES[0] else SITES[0]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+def free_port(address: str = LOCAL) -> int:
+    """A TCP port on `address` that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return int(s.getsockname()[1])
+
+
+def free_port_on_all(addresses: list[str], tries: int = 50) -> int:
+    """A TCP port free on every one of `addresses` a moment ago (DNS answers carry no port,
+    so every site serves on the same one)."""
+    for _ in range(tries):
+        port = free_port(addresses[0])
+        try:
+            for address in addresses[1:]:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind((address, port))
+        except OSError:
+            continue
+        return port
+    raise OSError(f"no port free on all of {', '.join(addresses)}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,11 @@ class Layout:
         return self.root / "rejoins.jsonl"
 
     @property
+    def applied_faults(self) -> Path:
+        """When each fault was applied (ground truth: when it began to bite)."""
+        return self.root / "faults.jsonl"
+
+    @property
     def pg_root(self) -> Path:
         return self.root / "pg"
 
@@ -80,6 +95,30 @@ class Layout:
     def locks(self) -> Path:
         return self.root / "locks"
 
+    @property
+    def topology_file(self) -> Path:
+        """The topology this state folder's databases were built for."""
+        return self.root / "topology.json"
+
+    @property
+    def dns_dir(self) -> Path:
+        return self.root / "dns"
+
+    @property
+    def resolutions(self) -> Path:
+        """Every DNS lookup the lab's clients made (the DNS ground truth)."""
+        return self.root / "resolutions.jsonl"
+
+    @property
+    def dns_answers(self) -> Path:
+        """What each authoritative server answered, polled by the lab (the DNS ground truth)."""
+        return self.root / "dns-answers.jsonl"
+
+    @property
+    def commits(self) -> Path:
+        """Commit latencies measured by the order services (sync and async)."""
+        return self.root / "commits.jsonl"
+
 
 @dataclass(frozen=True, kw_only=True)
 class LabState:
@@ -95,6 +134,23 @@ class LabState:
     order_ports: dict[str, int]
     proxy_ports: dict[str, int]
     started_at: float
+    topology: dict[str, Any] = field(default_factory=dict)
+    """The topology the lab runs (`runner.lab.topology`); empty in a lab.json written before
+    topologies were data, which was always the default two-site lab."""
+    addresses: dict[str, str] = field(default_factory=dict)
+    dns: dict[str, Any] | None = None
+    """With global DNS: the authoritative servers (`servers`: name -> host:port), the zone,
+    the service name and the TSIG key's name and file."""
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        """The site names in the topology's order."""
+        if self.topology:
+            return tuple(str(s["name"]) for s in self.topology["spec"]["sites"])
+        return tuple(self.db_ports)
+
+    def address(self, site: str) -> str:
+        return self.addresses.get(site, LOCAL)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

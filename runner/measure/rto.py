@@ -265,3 +265,34 @@ def _outages(
     if start is not None:
         found.append(Outage(start=start, end=None))
     return tuple(found)
+
+
+def detection(
+    sli: Sequence[History], *, up_when: Expectation, fault_start: Ms
+) -> tuple[Ms | None, Ms] | None:
+    """When the SLI first showed the outage: (its last healthy sample, its first failing
+    sample), raw sample times. The failing sample is the first one from the sample that
+    describes the state at the fault start on (an outage that began before the injection
+    was confirmed is traced back to its first failing sample). The last healthy sample is
+    None when none precedes it or the data between them is unknown; None when one series
+    shows no failing sample (or there is not exactly one series)."""
+    if len(sli) != 1:
+        return None
+    history = sli[0]
+    points = history.points
+    first = next((i for i, (t, _) in enumerate(points) if t > fault_start), len(points))
+    k = next(
+        (i for i in range(max(first - 1, 0), len(points)) if not up_when.holds(points[i][1])),
+        None,
+    )
+    if k is None:
+        return None
+    while k > 0 and not up_when.holds(points[k - 1][1]):
+        k -= 1
+    failing = points[k][0]
+    if k == 0:
+        return None, failing
+    healthy = points[k - 1][0]
+    if any(a < failing and b > healthy for a, b in history.holes(healthy, failing)):
+        return None, failing
+    return healthy, failing

@@ -105,3 +105,30 @@ def clock_epoch(value: Any) -> str:
         return datetime.fromtimestamp(float(value), UTC).strftime("%H:%M:%S.%f")[:-3]
     except (TypeError, ValueError, OverflowError, OSError):
         return "-"
+
+
+def rto_phases(run: Run) -> list[list[str]]:
+    """The RTO's phase breakdown as table rows (empty when the run has none): phase,
+    measured seconds from the fault, uncertainty, observed, how."""
+    phases = run.rto_phases
+    if phases is None:
+        return []
+    rows = []
+    for p in phases.phases:
+        m = p.measured
+        rows.append(
+            [
+                p.label,
+                "-" if m is None else f"{m.midpoint - phases.fault_start:+.2f}",
+                "-" if m is None else f"±{m.uncertainty:.2f}s",
+                "-" if p.observed is None else f"{p.observed - phases.fault_start:+.2f}",
+                p.how,
+            ]
+        )
+    return rows
+
+
+def write_latency(run: Run) -> str:
+    """Synchronous vs asynchronous commit latency, one line ('' when the run has none)."""
+    latency = None if run.observed is None else run.observed.write_latency
+    return "" if latency is None else latency.text()

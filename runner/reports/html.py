@@ -115,6 +115,16 @@ def _objectives(run: Run) -> str:
     if observed is not None and observed.values:
         parts = [f"{k} = {v}" for k, v in observed.scalars()]
         out += f"<p>Observed by the lab (ground truth): {esc(', '.join(parts))}</p>"
+    phases = facts.rto_phases(run)
+    if phases:
+        out += "<h3>RTO phases</h3>" + table(
+            ["phase", "measured (s from fault)", "uncertainty", "observed (s)", "how"],
+            [[esc(c) for c in row] for row in phases],
+            raw=True,
+        )
+    latency = facts.write_latency(run)
+    if latency:
+        out += f"<p>Write latency (same run, before the fault): {esc(latency)}</p>"
     return out
 
 

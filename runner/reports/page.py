@@ -57,6 +57,7 @@ svg .empty { font-size: 13px; fill: #8c959f; }
 svg .objective { stroke: #cf222e; stroke-dasharray: 6 4; stroke-width: 1.5; }
 svg .marker { stroke-dasharray: 4 3; stroke-width: 1.5; }
 svg .marker-label { font-size: 12px; font-weight: 600; }
+svg .marker-band { opacity: 0.15; }
 svg .phase { opacity: 0.75; }
 svg .gap { fill: #8c959f; opacity: 0.35; }
 svg .phase-strip { stroke: #ffffff; }

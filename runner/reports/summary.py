@@ -125,6 +125,13 @@ def render_text(run: Run, *, record_dir: str | None = None) -> str:
             ]
             lines.append("  observed failback (ground truth): " + one(", ".join(items)))
         lines.append("")
+    latency = None if run.observed is None else run.observed.write_latency
+    if latency is not None:
+        lines += ["  write latency: " + latency.text(), ""]
+    phases = _phase_lines(run)
+    if phases:
+        lines += ["  RTO phases (seconds from the fault; measured ± uncertainty, observed):"]
+        lines += [*phases, ""]
     lines += _extra_lines(run)
     lines.append("  phases:")
     for p in run.phases:
@@ -173,3 +180,18 @@ def _timing(t: Mapping[str, Any]) -> str:
     if seconds is None and lower is not None:
         return f"> {_secs(float(lower))}"
     return _secs(None if seconds is None else float(seconds))
+
+
+def _phase_lines(run: Run) -> list[str]:
+    phases = run.rto_phases
+    if phases is None:
+        return []
+    out = []
+    for p in phases.phases:
+        m, o = p.measured, p.observed
+        measured = (
+            "-" if m is None else f"{m.midpoint - phases.fault_start:+.2f}s ±{m.uncertainty:.2f}"
+        )
+        seen = "" if o is None else f"  observed {o - phases.fault_start:+.2f}s"
+        out.append(f"    {one(p.label):<32} {measured}{seen}")
+    return out

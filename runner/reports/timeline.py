@@ -47,9 +47,13 @@ class Span:
 @dataclass(frozen=True)
 class Marker:
     key: str
-    """fault-injected, first-failure, failover-done, recovered, fault-removed, failback-done."""
+    """fault-injected, first-failure, failover-done, recovered, fault-removed, failback-done;
+    with a DNS failover's phase breakdown, phase-<key> (detected, orchestrated,
+    dns-converged, ttl-bound, healthy) instead of first-failure, failover-done, recovered."""
     label: str
     at: float
+    span: tuple[float, float] | None = None
+    """The interval the moment is known to lie in (drawn as a band), when it is uncertain."""
 
 
 @dataclass(frozen=True)
@@ -128,13 +132,15 @@ def markers(run: Run) -> list[Marker]:
     start = None if tl.fault_start is None else epoch(tl.fault_start)
     if not any(m.key == "fault-injected" for m in out) and start:
         out.append(Marker("fault-injected", "fault injected", start))
+    phased = phase_markers(run)
+    out += phased
     detect = None if rto is None else _rounded(rto.time_to_detect_seconds)
-    if start is not None and detect is not None:
+    if start is not None and detect is not None and not phased:
         out.append(Marker("first-failure", f"first failure seen (+{detect:g}s)", start + detect))
-    if tl.failover_done is not None:
+    if tl.failover_done is not None and not phased:
         out.append(Marker("failover-done", "failover done", epoch(tl.failover_done)))
     seconds = None if rto is None else _rounded(rto.seconds)
-    if start is not None and seconds is not None:
+    if start is not None and seconds is not None and not phased:
         out.append(Marker("recovered", f"recovered (RTO {seconds:g}s)", start + seconds))
     for f in run.faults:
         if f.recovered_at is not None:
@@ -153,6 +159,30 @@ def markers(run: Run) -> list[Marker]:
     if tl.failback_done is not None:
         out.append(Marker("failback-done", "failback done", epoch(tl.failback_done)))
     return sorted(out, key=lambda m: m.at)
+
+
+def phase_markers(run: Run) -> list[Marker]:
+    """The RTO's phase breakdown (`rtoPhases`), each phase at its measured midpoint with its
+    uncertainty as a band; phases without a measured interval are left out."""
+    phases = run.rto_phases
+    if phases is None:
+        return []
+    out = []
+    for p in phases.phases:
+        m = p.measured
+        if m is None or m.upper < m.lower:
+            continue
+        seconds, plus = round(m.midpoint - phases.fault_start, 3), round(m.uncertainty, 3)
+        when = f" +{seconds:g}s" + (f" ±{plus:g}s" if plus else "")
+        out.append(
+            Marker(
+                f"phase-{p.key}",
+                f"{p.label}{when}",
+                m.midpoint,
+                (m.lower, m.upper) if m.upper > m.lower else None,
+            )
+        )
+    return out
 
 
 def _through_failback(failover: list[Line], failback: list[Line]) -> list[Line]:
@@ -185,6 +215,7 @@ def build(run: Run) -> Timeline:
     lag = [line for role in LAG_ROLES for line in series(run, role)]
     marks = markers(run)
     times = [t for line in [*sli, *lag] for t, _ in line.points] + [m.at for m in marks]
+    times += [t for m in marks if m.span for t in m.span]
     times += [t for t in (started, finished) if t is not None]
     now = max(times) if times else 0.0
     spans = phases(run, now)

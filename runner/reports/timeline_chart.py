@@ -28,6 +28,11 @@ MARKER_COLOURS = {
     "failback-started": "#0a6870",
     "failback-recovered": "#1a7f37",
     "failback-done": "#1b7c83",
+    "phase-detected": "#e16f24",
+    "phase-orchestrated": "#054da7",
+    "phase-dns-converged": "#6639ba",
+    "phase-ttl-bound": "#9a6700",
+    "phase-healthy": "#1a7f37",
 }
 PHASE_COLOURS = {
     "preflight": "#eaeef2",
@@ -211,11 +216,27 @@ def render(tl: Timeline, *, rpo_objective: float | None = None) -> str:
         colour = MARKER_COLOURS.get(m.key, "#24292f")
         label_y = ROW * (i + 1)
         right = px > LEFT + 0.7 * (WIDTH - LEFT - RIGHT)
+        band = (
+            []
+            if m.span is None
+            else [
+                svg.el(
+                    "rect",
+                    x=x(m.span[0]),
+                    width=max(x(m.span[1]) - x(m.span[0]), 1.0),
+                    y=label_y + 3,
+                    height=strip_top + STRIP - label_y - 3,
+                    fill=colour,
+                    class_="marker-band",
+                )
+            ]
+        )
         out.append(
             svg.el(
                 "g",
                 [
                     svg.title(f"{m.label} at {m.at - tl.origin:+.2f}s"),
+                    *band,
                     svg.el(
                         "line",
                         x1=px,

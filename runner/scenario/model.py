@@ -420,6 +420,42 @@ class LabSwitchoverStep(_StepBase):
     action: Literal["lab.switchover"]
 
 
+_RECORD = r"^(@|[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?)$"
+Record = Annotated[
+    str,
+    Field(
+        pattern=_RECORD,
+        description="a DNS name: relative to the drill's zone (`orders`), or absolute with a "
+        "final dot (`orders.lab.test.`), which must lie inside the zone",
+    ),
+]
+
+
+class DnsUpdateStep(_StepBase):
+    """Replace a record set with an RFC 2136 dynamic update signed with TSIG (the protocol of
+    ExternalDNS's rfc2136 provider): `record` answers the addresses of the `pointTo`
+    clusters. The drill's `dns` says which server, zone and key."""
+
+    action: Literal["dns.update"]
+    record: Record
+    point_to: list[Name] = Field(min_length=1)
+    """Logical clusters whose addresses the record answers (a lab site's address, or a
+    Kubernetes target's `addresses`)."""
+    ttl: Duration | None = None
+    """The record's TTL; default: the TTL it has now."""
+
+
+class DnsWaitStep(_StepBase):
+    """Wait until every authoritative server answers exactly the addresses of the `expect`
+    clusters; records when that happened (the RTO's "DNS converged" phase)."""
+
+    action: Literal["dns.wait"]
+    record: Record
+    expect: list[Name] = Field(min_length=1)
+    poll: Duration = timedelta(milliseconds=200)
+    """How often each server is asked: the measured convergence is within one poll."""
+
+
 KubernetesStep = (
     ScaleStep
     | PatchStep
@@ -437,7 +473,10 @@ GenericStep = WaitForQueryStep | HttpStep | CommandStep | ManualStep | SleepStep
 """The step kinds that run anywhere (`steps/generic.py` is their table)."""
 LabStep = LabPromoteStep | LabRouteStep | LabRejoinStep | LabSwitchoverStep | LabFenceStep
 """The step kinds a lab target runs (`lab/backend.py`)."""
-Step = Annotated[KubernetesStep | GenericStep | LabStep, Field(discriminator="action")]
+DnsStep = DnsUpdateStep | DnsWaitStep
+"""The step kinds global DNS runs, for any target (`steps/dns.py`, through the generic
+executor when the drill names `dns`)."""
+Step = Annotated[KubernetesStep | GenericStep | LabStep | DnsStep, Field(discriminator="action")]
 
 
 def _actions(kinds: Any) -> frozenset[str]:
@@ -450,8 +489,10 @@ def _actions(kinds: Any) -> frozenset[str]:
 KUBERNETES_ACTIONS = _actions(KubernetesStep)
 GENERIC_ACTIONS = _actions(GenericStep)
 LAB_ACTIONS = _actions(LabStep)
+DNS_ACTIONS = _actions(DnsStep)
 _KUBERNETES_KINDS: tuple[type, ...] = get_args(KubernetesStep)
 _GENERIC_KINDS: tuple[type, ...] = get_args(GenericStep)
+_DNS_KINDS: tuple[type, ...] = get_args(DnsStep)
 
 
 def is_kubernetes_step(step: object) -> TypeGuard[KubernetesStep]:
@@ -462,7 +503,11 @@ def is_generic_step(step: object) -> TypeGuard[GenericStep]:
     return isinstance(step, _GENERIC_KINDS)
 
 
-READ_ONLY_ACTIONS = frozenset({"wait-for", "capture", "wait-for-query", "sleep"})
+def is_dns_step(step: object) -> TypeGuard[DnsStep]:
+    return isinstance(step, _DNS_KINDS)
+
+
+READ_ONLY_ACTIONS = frozenset({"wait-for", "capture", "wait-for-query", "sleep", "dns.wait"})
 """Steps that change nothing: the baseline may run them, and a test failover runs them."""
 RECIPE_TAG = "(uses)"
 """The union tag of a `uses:` step: no YAML key can be spelled like it."""
@@ -933,7 +978,9 @@ class KubernetesTarget(Model):
 
 
 class LabTarget(Model):
-    site: Literal["east", "west"]
+    site: Name
+    """A site of the running lab's topology (`east` and `west` in the default two-site lab);
+    checked against the lab when the drill opens its targets."""
     state_dir: str | None = None
     """The lab's state folder (default: .drill-lab in the current directory)."""
 
@@ -997,10 +1044,43 @@ class Notification(Model):
     on: list[NotifyOn] = Field(default_factory=_default_notify_on)
 
 
+class TsigKey(Model):
+    """The TSIG key that signs dynamic updates (RFC 8945); the secret is never inline."""
+
+    name: str = Field(min_length=1)
+    algorithm: Literal["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224"] = "hmac-sha256"
+    secret: SecretRef
+    """The base64 secret, as `tsig-keygen` prints it."""
+
+
+class DnsSource(Model):
+    """Global DNS for `dns.update` and `dns.wait` steps. `lab: true` takes the running local
+    lab's BIND servers, zone and key."""
+
+    lab: bool = False
+    zone: str | None = None
+    servers: list[str] = Field(default_factory=list)
+    """Every authoritative server, `host:port` (the port defaults to 53)."""
+    primary: str | None = None
+    """The server that takes dynamic updates (default: the first of `servers`)."""
+    tsig_key: TsigKey | None = None
+    timeout: Duration = timedelta(seconds=2)
+
+    @model_validator(mode="after")
+    def _lab_or_servers(self) -> DnsSource:
+        if self.lab and (self.zone or self.servers or self.primary or self.tsig_key):
+            raise ValueError("'lab: true' takes everything from the lab; give nothing else")
+        if not self.lab and not (self.zone and self.servers and self.tsig_key):
+            raise ValueError("give 'lab: true', or 'zone', 'servers' and 'tsigKey'")
+        return self
+
+
 class DrillSpec(Model):
     scenarios: list[ScenarioRef] = Field(min_length=1)
     targets: dict[Name, Target] = Field(min_length=1)
     prometheus: PrometheusSource | None = None
+    dns: DnsSource | None = None
+    """Where `dns.update` and `dns.wait` steps act (global DNS in front of the targets)."""
     schedule: Schedule | None = None
     notifications: list[Notification] = Field(default_factory=list)
     exercise: Exercise | None = None

@@ -88,6 +88,12 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
                 (*path, "cluster"),
                 f"missing required field 'cluster': a {step.action} step acts on one",
             )
+        if isinstance(step, model.DnsUpdateStep | model.DnsWaitStep):
+            key = "pointTo" if isinstance(step, model.DnsUpdateStep) else "expect"
+            names = step.point_to if isinstance(step, model.DnsUpdateStep) else step.expect
+            for i, name in enumerate(names):
+                if name not in declared:
+                    found.add((*path, key, i), f"cluster {name!r} {undeclared}")
 
     for path, query in _measured_queries(spec):
         try:

@@ -21,6 +21,7 @@ from runner.backends import RunContext, StepResult
 from runner.errors import StepError
 from runner.scenario import model
 from runner.scenario.secrets import resolve_secret
+from runner.steps.dns import DnsSteps
 
 OUTPUT_LIMIT = 2000
 
@@ -36,13 +37,34 @@ class GenericStepExecutor:
 
     query: InstantQuery | None = None
     prompt: Prompt | None = None
+    dns: DnsSteps | None = None
+    """`dns.update` and `dns.wait`, when the drill names global DNS."""
 
     def supports(self, action: str) -> bool:
-        return action in model.GENERIC_ACTIONS
+        return action in model.GENERIC_ACTIONS or (
+            self.dns is not None and action in model.DNS_ACTIONS
+        )
+
+    def preflight(self, scenario: model.Scenario) -> list[str]:
+        """What would stop the scenario's generic steps, found before anything is injected."""
+        steps = [
+            *scenario.steps_of("baseline"),
+            *scenario.steps_of("failover"),
+            *scenario.steps_of("failback"),
+        ]
+        if self.dns is None:
+            return [
+                f"step {s.name!r}: {s.action} steps need 'dns' in the drill"
+                for s in steps
+                if s.action in model.DNS_ACTIONS
+            ]
+        return self.dns.preflight(scenario)
 
     def execute(self, step: model.Step, run: RunContext) -> StepResult:
-        """One case per generic step kind (checked exhaustively by mypy); any other kind is
-        refused before anything runs."""
+        """One case per generic step kind (checked exhaustively by mypy), DNS steps to the
+        drill's global DNS; any other kind is refused before anything runs."""
+        if self.dns is not None and model.is_dns_step(step):
+            return self.dns.execute(step, run)
         if not model.is_generic_step(step):
             raise StepError(f"action {step.action!r} is not a generic step")
         match step:

@@ -6,9 +6,10 @@ phase machine runs for real against it with a FakeClock: a ten-minute drill take
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from runner.backends import (
@@ -23,10 +24,11 @@ from runner.backends import (
 from runner.clock import FakeClock
 from runner.engine.metrics import Breach, GateResult, MeasureResult, Progress
 from runner.errors import FaultError, LockHeldError, StepError
-from runner.measure import timebase
+from runner.measure import checks, timebase
 from runner.measure.history import History
 from runner.measure.results import RtoResult
 from runner.measure.rto import compute_rto
+from runner.prom import Series
 from runner.scenario import model
 
 
@@ -45,6 +47,9 @@ class World:
     """Step name -> how many more attempts of it fail."""
     inject_error: str | None = None
     guardrail_value: float = 0.0
+    guardrail_series: Callable[[datetime], float] | None = None
+    """A guardrail metric over time, sampled every second and judged as the engine's own
+    Prometheus metrics judge it (instead of the constant `guardrail_value`)."""
     healthy_before: bool = True
     steady_from: datetime | None = None
     """Steady state holds only from this time on (the system is still settling before it)."""
@@ -227,6 +232,24 @@ class MemoryMetrics:
     def guardrails(
         self, guardrails: list[model.Guardrail], *, start: datetime, end: datetime
     ) -> list[Breach]:
+        if self.world.guardrail_series is not None:
+            of = self.world.guardrail_series
+            first = math.ceil(start.timestamp())
+            samples = tuple(
+                (float(t), of(datetime.fromtimestamp(t, UTC)))
+                for t in range(first, math.floor(end.timestamp()) + 1)
+            )
+            found = [
+                checks.evaluate_guardrail(
+                    g, [Series(labels={}, samples=samples)], start=start, end=end, step_s=1.0
+                )
+                for g in guardrails
+            ]
+            return [
+                Breach(guardrail=r.name, value=r.value, at=r.at or end)
+                for r in found
+                if r.breached and r.value is not None
+            ]
         value = self.world.guardrail_value
         return [
             Breach(guardrail=g.name, value=value, at=start)

@@ -6,7 +6,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +294,28 @@ def test_a_guardrail_breach_aborts_and_records_the_value(tmp_path: Path) -> None
     assert result.record.to_json()["guardrails"][0]["value"] == 42.0
     assert world.faults == {} and world.locks == {}
     assert ("failback", "succeeded") in phases(result)  # policy always
+
+
+def test_a_guardrail_breach_longer_than_the_check_interval_still_aborts(
+    tmp_path: Path,
+) -> None:
+    """`for: 3s` with checks every second: the breach spans several checkpoints, and the
+    engine confirms it as soon as it has lasted 3 s (it once only looked at the last second,
+    so such a guardrail never fired)."""
+    clock = FakeClock()
+    breach_from = clock.now() + timedelta(seconds=6)
+    world = World(clock=clock, guardrail_series=lambda t: 5.0 if t >= breach_from else 0.0)
+    sc = scenario(
+        guardrails=[{"name": "commit wait", "query": "x", "abortWhen": "> 1", "for": "3s"}],
+        timeouts={"observe": "30s", "recovery": "1m"},
+    )
+    result = run_drill(tmp_path, world, sc)
+    assert result.status == Status.ABORTED, result.reason
+    assert "guardrail 'commit wait' breached" in result.reason
+    (recorded,) = result.record["guardrails"]
+    at = datetime.fromisoformat(recorded["breachedAt"])
+    assert timedelta(seconds=3) <= at - breach_from <= timedelta(seconds=4)
+    assert world.faults == {} and world.locks == {}
 
 
 def test_an_abort_mid_drill_removes_faults(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,25 +122,34 @@ def _binaries() -> None:
         pytest.skip("needs PostgreSQL 15 and prometheus (scripts/setup.sh installs them)")
 
 
-def start_lab() -> Iterator[Lab]:
-    """Start a lab in a fresh 0755 folder under /tmp; stop and delete it afterwards."""
+def _named() -> bool:
+    from runner.lab.dns import named_binary
+
+    return named_binary() is not None
+
+
+def start_lab(topology: str | None = None, drill_file: str = "lab.yaml") -> Iterator[Lab]:
+    """Start a lab (in a shipped topology, default two-site) in a fresh 0755 folder under
+    /tmp, with the shipped drill file `drill_file` pointed at it; stop and delete it after."""
     _binaries()
+    if topology and topology.startswith("dns") and not _named():
+        pytest.skip("needs BIND 9's named (Debian package bind9; scripts/setup.sh installs it)")
     base = Path(tempfile.mkdtemp(prefix="drill-e2e-", dir="/tmp"))
     base.chmod(0o755)
     state = base / "lab"
     # the repository's layout: a drill's scenarios must lie in the drill's tree
     shutil.copytree(REPO / "scenarios" / "lab", base / "scenarios" / "lab")
     (base / "drills").mkdir()
-    drill = base / "drills" / "lab.yaml"
-    text = (REPO / "drills" / "lab.yaml").read_text()
-    text = text.replace("site: east", f"site: east\n        stateDir: {state}")
-    text = text.replace("site: west", f"site: west\n        stateDir: {state}")
+    drill = base / "drills" / drill_file
+    text = (REPO / "drills" / drill_file).read_text()
+    text = re.sub(r"( +)site: ([a-z0-9-]+)", rf"\1site: \2\n\1stateDir: {state}", text)
     drill.write_text(text)
     lab = Lab(state_dir=state, work=base, drill=drill, results=base / "results")
-    up = lab.drillctl("lab", "up", "--state-dir", str(state), timeout=180)
-    assert up.returncode == 0, up.stdout + up.stderr
-    try:  # nothing to wait for: `lab up` returns once a drill can start
-        yield lab
+    args = ["--topology", topology] if topology else []
+    try:  # a lab that did not come up is stopped and deleted too
+        up = lab.drillctl("lab", "up", "--state-dir", str(state), *args, timeout=180)
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield lab  # nothing to wait for: `lab up` returns once a drill can start
     finally:
         lab.drillctl("lab", "down", "--state-dir", str(state), timeout=120)
         shutil.rmtree(base, ignore_errors=True)

@@ -91,7 +91,7 @@ def test_a_crashed_record_keeps_how_it_was_closed() -> None:
 
 def test_fields_this_runner_does_not_model_are_kept() -> None:
     data = _load(RECORDS[0])
-    data["rtoPhases"] = {"phases": [{"label": "detected"}]}
+    data["futureField"] = {"phases": [{"label": "detected"}]}
     data["processStart"] = 12345
     assert_same(data, Run.from_json(data).to_json())
 
@@ -105,6 +105,7 @@ def test_fields_this_runner_does_not_model_are_kept() -> None:
         ({"measurements": {"rto": {"status": "great"}}}, "measurements: "),
         ({"steps": [{"phase": "failover"}]}, "steps: "),
         ({"timeline": {"faultStart": "noon"}}, "timeline: "),
+        ({"rtoPhases": {"phases": [{"label": "detected"}]}}, "rtoPhases: "),
     ],
 )
 def test_a_record_of_no_known_format_is_refused_naming_the_field(
@@ -114,3 +115,35 @@ def test_a_record_of_no_known_format_is_refused_naming_the_field(
     with pytest.raises(JournalError) as e:
         Run.from_json(data)
     assert str(e.value).startswith(message)
+
+
+def test_the_rto_phases_and_write_latency_are_typed_and_round_trip() -> None:
+    from runner.breakdown import LatencyComparison, LatencyStats, rto_phases
+
+    t0 = 1767225600.0
+    phases = rto_phases(
+        fault_start=t0,
+        detected=(t0 - 0.4, t0 + 0.6),
+        failover_done=t0 + 2.1,
+        dns_wait={"notConvergedAt": None, "convergedAt": None, "ttlSeconds": 5},
+        healthy=(t0 + 3.5, t0 + 6.5),
+        observed={"rtoSeconds": 4.9, "moments": {"firstFailureSeen": t0 + 0.05}},
+    )
+    latency = LatencyComparison(
+        start=t0 - 30, end=t0, sync=LatencyStats.of([0.01, 0.02]), async_=LatencyStats.of([0.001])
+    )
+    data = _load(RECORDS[0])
+    data["rtoPhases"] = phases.to_json()
+    data["observed"] = {**(data.get("observed") or {}), "writeLatency": latency.to_json()}
+    run = Run.from_json(data)
+    assert run.rto_phases is not None
+    detected = run.rto_phases.phase("detected")
+    assert detected is not None and detected.measured is not None
+    assert detected.measured.lower == pytest.approx(t0 - 0.4, abs=0.001)
+    assert detected.observed == pytest.approx(t0 + 0.05, abs=0.001)
+    assert run.observed is not None and run.observed.write_latency is not None
+    assert run.observed.write_latency.penalty_p50 == pytest.approx(latency.penalty_p50)
+    assert_same(data, run.to_json())
+    data["observed"]["writeLatency"] = {"start": "then"}  # unreadable: informs nothing
+    again = Run.from_json(data)
+    assert again.observed is not None and again.observed.write_latency is None

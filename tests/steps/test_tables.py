@@ -14,6 +14,7 @@ from runner.chaosmesh.kube_steps import KubernetesSteps, required_access
 from runner.clock import SystemClock
 from runner.errors import StepError
 from runner.scenario import model
+from runner.steps.dns import DnsConfig, DnsSteps, parse_server
 from runner.steps.generic import GenericStepExecutor
 
 REF = {"kind": "Deployment", "name": "pg", "namespace": "db"}
@@ -35,6 +36,8 @@ ONE_OF_EACH: dict[str, dict[str, Any]] = {
     "manual": {"instructions": "do it"},
     "sleep": {"duration": "1s"},
     **{a: {} for a in ("lab.promote", "lab.route", "lab.rejoin", "lab.switchover", "lab.fence")},
+    "dns.update": {"record": "orders", "pointTo": ["east"]},
+    "dns.wait": {"record": "orders", "expect": ["east"]},
 }
 
 
@@ -68,7 +71,12 @@ def test_every_step_kind_is_in_exactly_one_backend_table() -> None:
     (union, _) = get_args(model.Step)
     every = {str(get_args(c.model_fields["action"].annotation)[0]) for c in get_args(union)}
     assert every == set(ONE_OF_EACH)
-    tables = [model.KUBERNETES_ACTIONS, model.GENERIC_ACTIONS, model.LAB_ACTIONS]
+    tables = [
+        model.KUBERNETES_ACTIONS,
+        model.GENERIC_ACTIONS,
+        model.LAB_ACTIONS,
+        model.DNS_ACTIONS,
+    ]
     assert sorted(a for t in tables for a in t) == sorted(every)  # each kind exactly once
 
 
@@ -98,3 +106,24 @@ def test_the_kubernetes_table_names_the_verbs_of_each_of_its_kinds(action: str) 
     verbs = {verb for verb, _res, _ns in access}
     assert verbs and verbs <= {"get", "list", "watch", "create", "patch", "update", "delete"}
     assert {ns for _v, _r, ns in access} == {"db"}
+
+
+@pytest.mark.parametrize("action", sorted(ONE_OF_EACH))
+def test_the_dns_table_refuses_every_other_kind_before_it_sends_anything(action: str) -> None:
+    server = parse_server("127.0.0.1:1", "nobody")  # nothing listens: a send would fail
+    config = DnsConfig(
+        zone="lab.test",
+        servers=(server,),
+        primary=server,
+        key_name="k",
+        algorithm="hmac-sha256",
+        secret="c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
+    )
+    dns_steps = DnsSteps(config)
+    generic = GenericStepExecutor(dns=dns_steps)
+    assert dns_steps.supports(action) == (action in model.DNS_ACTIONS)
+    assert generic.supports(action) == (action in model.GENERIC_ACTIONS | model.DNS_ACTIONS)
+    if action not in model.DNS_ACTIONS:
+        with pytest.raises(StepError) as e:
+            dns_steps.execute(step(action), run())
+        assert str(e.value) == f"action {action!r} is not a DNS step"
