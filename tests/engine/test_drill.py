@@ -6,7 +6,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -312,9 +312,8 @@ def test_a_guardrail_breach_longer_than_the_check_interval_still_aborts(
     result = run_drill(tmp_path, world, sc)
     assert result.status == Status.ABORTED, result.reason
     assert "guardrail 'commit wait' breached" in result.reason
-    (recorded,) = result.record["guardrails"]
-    at = datetime.fromisoformat(recorded["breachedAt"])
-    assert timedelta(seconds=3) <= at - breach_from <= timedelta(seconds=4)
+    (recorded,) = result.record.guardrails
+    assert timedelta(seconds=3) <= recorded.breached_at - breach_from <= timedelta(seconds=4)
     assert world.faults == {} and world.locks == {}
 
 
