@@ -9,14 +9,18 @@ a run that cannot be exported as asked), 3 a record that cannot be read or writt
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.cli import exits
 from runner.cli.options import results_option
+
+if TYPE_CHECKING:
+    from runner.journal.files import RunFolder
+    from runner.journal.run import Run
 
 KEY_FILE_HELP = (
     "The Ed25519 private key (PEM). Default: $DRILL_EVIDENCE_KEY_FILE, else the PEM text "
@@ -71,11 +75,11 @@ def export(run: str, results_dir: Path, out: Path | None, key_file: Path | None)
 
     The same run exported twice gives the same bytes."""
     from runner.evidence import keys, pack
+    from runner.journal import files
     from runner.records import results
-    from runner.reports import record
     from runner.text import line
 
-    folder = record.load(record.locate(run, results_dir))
+    folder = files.load(files.locate(run, results_dir))
     key = keys.signing_key(key_file)
     if key.warning:
         click.echo(f"warning: {line(key.warning)}", err=True)
@@ -144,23 +148,19 @@ def verify(pack_file: Path, key_path: Path | None) -> int:
     return exits.OK
 
 
-def _contents(folder: Any, fingerprint: str) -> Any:
+def _contents(folder: RunFolder, fingerprint: str) -> Any:
     """The files of a pack, read from the run's folder and rendered, all masked."""
     from runner import __version__, redact
     from runner.errors import DrillError, UsageError
     from runner.evidence import pack
-    from runner.journal import files as journal
-    from runner.journal.events import AuditEvent
-    from runner.journal.run import Run
     from runner.records import chain
     from runner.reports import html, markdown
 
-    run = folder.run
+    run = folder.run.to_json()  # the pack's facts, as the record holds them
     run_id = folder.run_id
-    if run.get("status") == "running":
+    if not folder.run.finished:
         raise UsageError(f"run {run_id} is still running; export it when it has finished")
-    recorded = run.get("journal")
-    if not isinstance(recorded, dict):
+    if folder.run.journal is None:
         raise UsageError(
             f"run {run_id} has no hash-chained journal (recorded by an older drill-runner); "
             "it cannot be exported as evidence"
@@ -174,6 +174,7 @@ def _contents(folder: Any, fingerprint: str) -> Any:
             continue
         except OSError as e:
             raise DrillError(f"cannot read {path}: {e.strerror}") from None
+    recorded = folder.run.journal.to_json()
     broken = chain.verify(raw.get("events.jsonl", b""), run_id, recorded)
     if broken is not None:
         where = f"line {broken.line}" if broken.line else "as a whole"
@@ -195,9 +196,7 @@ def _contents(folder: Any, fingerprint: str) -> Any:
     for extra in ("ledger.jsonl", "junit.xml"):
         if extra in raw:
             files.append((f"record/{extra}", _masked(raw[extra])))
-    view = journal.RunFolder(
-        Path(run_id), Run.from_json(run), tuple(AuditEvent.from_json(e) for e in folder.events)
-    )
+    view = replace(folder, dir=Path(run_id))
     files.append(("reports/report.html", _masked(html.render(view, signer=fingerprint).encode())))
     md = markdown.render(view, report_path="report.html", signer=fingerprint)
     files.append(("reports/report.md", _masked(md.encode())))
@@ -229,7 +228,7 @@ def _contents(folder: Any, fingerprint: str) -> Any:
         },
     }
     return pack.Contents(
-        run_id=run_id, archive_time=_epoch(run), facts=redact.value(facts), files=files
+        run_id=run_id, archive_time=_epoch(folder.run), facts=redact.value(facts), files=files
     )
 
 
@@ -243,13 +242,10 @@ def _json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode()
 
 
-def _epoch(run: dict[str, Any]) -> int:
-    for key in ("finishedAt", "startedAt"):
-        try:
-            return max(0, int(datetime.fromisoformat(str(run.get(key))).timestamp()))
-        except ValueError:
-            continue
-    return 0
+def _epoch(run: Run) -> int:
+    """The pack's archive time: when the run finished (else started), 0 when unknown."""
+    moment = run.finished_at or run.started_at
+    return 0 if moment is None else max(0, int(moment.timestamp()))
 
 
 def _operator() -> str:
@@ -258,15 +254,15 @@ def _operator() -> str:
     return default_operator()
 
 
-def _finished(run: str, results_dir: Path) -> Any:
-    """The run's folder as a report reads it; UsageError while it is still running."""
+def _finished(run: str, results_dir: Path) -> RunFolder:
+    """The run's folder, read through the journal; UsageError while it is still running."""
     from runner.errors import UsageError
-    from runner.reports import record
+    from runner.journal import files
 
-    folder = record.load(record.locate(run, results_dir))
-    if folder.run.get("status") == "running":
+    folder = files.load(files.locate(run, results_dir))
+    if not folder.run.finished:
         raise UsageError(f"run {folder.run_id} is still running; wait until it has finished")
-    if not isinstance(folder.run.get("journal"), dict):
+    if folder.run.journal is None:
         raise UsageError(
             f"run {folder.run_id} has no hash-chained journal (recorded by an older "
             "drill-runner); nothing can be appended to it"
@@ -280,7 +276,7 @@ def _finished(run: str, results_dir: Path) -> Any:
         data = b""
     except OSError as e:
         raise DrillError(f"cannot read {folder.dir / chain.EVENTS}: {e.strerror}") from None
-    broken = chain.verify(data, folder.run_id, folder.run.get("journal"))
+    broken = chain.verify(data, folder.run_id, folder.run.journal.to_json())
     if broken is not None:
         where = f"line {broken.line}" if broken.line else "as a whole"
         raise DrillError(
@@ -290,7 +286,7 @@ def _finished(run: str, results_dir: Path) -> Any:
     return folder
 
 
-def _append(folder: Any, entry: dict[str, Any]) -> Any:
+def _append(folder: RunFolder, entry: dict[str, Any]) -> Any:
     """Append to the journal, then write the run's reports again so they show it."""
     from runner.clock import SystemClock
     from runner.journal import files
@@ -319,7 +315,7 @@ def sign_off(run: str, results_dir: Path, name: str, comment: str) -> int:
     from runner.text import line
 
     folder = _finished(run, results_dir)
-    status = str(folder.run.get("status"))
+    status = folder.run.status.value
     head = _append(
         folder,
         {
@@ -363,7 +359,8 @@ def deficiency(
 
     from runner.errors import UsageError
     from runner.evidence import exercise
-    from runner.reports import record
+    from runner.journal import files
+    from runner.journal.entries import iso
     from runner.text import line
 
     if not (owner or due or resolved_by):
@@ -396,13 +393,13 @@ def deficiency(
         )
         said.append("owner " + (owner or "-") + ", due " + (due or "-"))
     if resolved_by:
-        later = record.load(record.locate(resolved_by, results_dir))
+        later = files.load(files.locate(resolved_by, results_dir))
         _check_closes(folder, later)
         closure: dict[str, Any] = {
             "id": ident,
             "resolvedBy": later.run_id,
-            "resolvedByHead": (later.run.get("journal") or {}).get("head"),
-            "resolvedByFinishedAt": later.run.get("finishedAt"),
+            "resolvedByHead": later.run.journal.head if later.run.journal else None,
+            "resolvedByFinishedAt": iso(later.run.finished_at),
         }
         _append(
             folder, {"actor": actor, "action": exercise.CLOSED, "target": "", "details": closure}
@@ -412,24 +409,24 @@ def deficiency(
     return exits.OK
 
 
-def _check_closes(folder: Any, later: Any) -> None:
+def _check_closes(folder: RunFolder, later: RunFolder) -> None:
     """A deficiency is closed only by a later run of the same scenario that passed and
     whose journal is intact."""
     from runner.errors import UsageError
+    from runner.journal.status import Status
     from runner.records import chain
 
     run, other = folder.run, later.run
-    name = (run.get("scenario") or {}).get("name")
-    if (other.get("scenario") or {}).get("name") != name:
+    name = run.scenario.name
+    if other.scenario.name != name:
         raise UsageError(
             f"run {later.run_id} is not a run of scenario {name}; it cannot close this"
         )
-    if other.get("status") != "passed":
+    if other.status is not Status.PASSED:
         raise UsageError(
-            f"run {later.run_id} ended {other.get('status')}; "
-            "only a passing run closes a deficiency"
+            f"run {later.run_id} ended {other.status.value}; only a passing run closes a deficiency"
         )
-    if str(other.get("startedAt") or "") <= str(run.get("finishedAt") or ""):
+    if other.started_at is None or run.finished_at is None or other.started_at <= run.finished_at:
         raise UsageError(
             f"run {later.run_id} started before run {folder.run_id} ended; "
             "only a later run closes it"
@@ -438,6 +435,7 @@ def _check_closes(folder: Any, later: Any) -> None:
         data = (later.dir / chain.EVENTS).read_bytes()
     except OSError:
         data = b""
-    broken = chain.verify(data, later.run_id, other.get("journal"))
+    journal = other.journal.to_json() if other.journal is not None else None
+    broken = chain.verify(data, later.run_id, journal)
     if broken is not None:
         raise UsageError(f"run {later.run_id}'s journal does not verify: {broken.message}")

@@ -122,7 +122,7 @@ def history(
         raise click.UsageError(f"no run of scenario {scenario!r} in {results_dir}")
     from runner.reports import exercise
 
-    open_items = exercise.open_deficiencies([r.to_json() for r in runs], results_dir, scenario)
+    open_items = exercise.open_deficiencies(runs, results_dir, scenario)
     if fmt == "json":
         scenarios = [h.to_json() for h in histories]
         for item in scenarios:

@@ -2,10 +2,10 @@
 during it, the deficiencies it found (each with a stable id, its owner, due date and
 closure), the sign-offs after it, and the controls it evidences.
 
-Journal entries (actions of `events.jsonl` lines, appended, never rewritten):
-`approval` (who approved what, how, with what comment), `deficiency.opened` (written by the
-engine when the run ends), `deficiency.assigned` (owner, due date), `deficiency.closed`
-(the later passing run that closed it, with that run's journal head) and `signoff`.
+The journal's exercise entries (`runner.journal.entries`: `Approval`, `SignOff`,
+`DeficiencyOpened` written by the engine when the run ends, `DeficiencyAssigned` with owner
+and due date, `DeficiencyClosed` by a later passing run) are read typed, through
+`AuditEvent.exercise`.
 Deficiencies are derived from the record with the same ids every time (`findings`), so a
 run recorded before this existed, or closed by a crash sweeper, still lists them.
 """
@@ -15,13 +15,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, assert_never
 
-APPROVAL = "approval"
-SIGNOFF = "signoff"
-OPENED = "deficiency.opened"
-ASSIGNED = "deficiency.assigned"
-CLOSED = "deficiency.closed"
+from runner.journal import entries
+from runner.journal.entries import APPROVAL, ASSIGNED, CLOSED, OPENED, SIGNOFF, Approval, SignOff
+from runner.journal.events import AuditEvent
+from runner.journal.run import Run
+
+__all__ = ["APPROVAL", "ASSIGNED", "CLOSED", "OPENED", "SIGNOFF", "Approval", "SignOff"]
 
 
 @dataclass(frozen=True)
@@ -44,31 +46,12 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Approval:
-    at: str
-    by: str
-    what: str
-    subject: str
-    how: str
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class SignOff:
-    at: str
-    by: str
-    comment: str
-    status: str
-    """The run's verdict that was signed off."""
-
-
-@dataclass(frozen=True)
 class Deficiency:
     finding: Finding
-    opened_at: str | None = None
+    opened_at: datetime | None = None
     owner: str | None = None
     due: str | None = None
-    closed_at: str | None = None
+    closed_at: datetime | None = None
     closed_by: str | None = None
     resolved_by: str | None = None
     """The later passing run that closed it."""
@@ -84,12 +67,12 @@ class Deficiency:
     def to_json(self) -> dict[str, Any]:
         return {
             **self.finding.to_json(),
-            "openedAt": self.opened_at,
+            "openedAt": entries.iso(self.opened_at),
             "owner": self.owner,
             "due": self.due,
             "state": "open" if self.is_open else "closed",
             "resolvedBy": self.resolved_by,
-            "closedAt": self.closed_at,
+            "closedAt": entries.iso(self.closed_at),
             "closedBy": self.closed_by,
         }
 
@@ -219,68 +202,50 @@ def findings(run: Mapping[str, Any]) -> list[Finding]:
     return unique
 
 
-def read(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> Exercise:
-    """The exercise as the record and the journal say it is now."""
+def read(run: Run, events: Sequence[AuditEvent]) -> Exercise:
+    """The exercise as the record and the journal say it is now. The journal's exercise
+    entries are typed (`journal.entries`); the findings are derived from the record."""
+    record = run.to_json()
     approvals: list[Approval] = []
     signoffs: list[SignOff] = []
     state: dict[str, dict[str, Any]] = {}
-    derived = {f.id: f for f in findings(run)}
-    for e in events:
-        action, at, details = e.get("action"), str(e.get("time") or ""), e.get("details") or {}
-        if not isinstance(details, Mapping):
-            continue
-        actor = str(e.get("actor") or "")
-        if action == APPROVAL:
-            approvals.append(
-                Approval(
-                    at=at,
-                    by=str(details.get("by") or actor),
-                    what=str(details.get("what") or ""),
-                    subject=str(details.get("subject") or e.get("target") or ""),
-                    how=str(details.get("how") or ""),
-                    comment=str(details.get("comment") or ""),
-                )
-            )
-        elif action == SIGNOFF:
-            signoffs.append(
-                SignOff(
-                    at=at,
-                    by=str(details.get("by") or actor),
-                    comment=str(details.get("comment") or ""),
-                    status=str(details.get("status") or ""),
-                )
-            )
-        elif action in (OPENED, ASSIGNED, CLOSED) and isinstance(details.get("id"), str):
-            ident = details["id"]
-            item = state.setdefault(ident, {})
-            if action == OPENED:
-                item.setdefault("opened_at", at)
-                if ident not in derived:
-                    derived[ident] = Finding(
-                        ident,
-                        str(details.get("kind") or ""),
-                        str(details.get("subject") or ""),
-                        str(details.get("description") or ""),
+    derived = {f.id: f for f in findings(record)}
+    for event in events:
+        match event.exercise:
+            case None:
+                continue
+            case Approval() as approval:
+                approvals.append(approval)
+            case SignOff() as signoff:
+                signoffs.append(signoff)
+            case entries.DeficiencyOpened() as opened:
+                state.setdefault(opened.id, {}).setdefault("opened_at", opened.at)
+                if opened.id not in derived:
+                    derived[opened.id] = Finding(
+                        opened.id, opened.kind, opened.subject, opened.description
                     )
-            elif action == ASSIGNED:
-                if details.get("owner"):
-                    item["owner"] = str(details["owner"])
-                if details.get("due"):
-                    item["due"] = str(details["due"])
-            elif "resolved_by" not in item:  # the first closure stands
-                item.update(
-                    resolved_by=str(details.get("resolvedBy") or ""),
-                    closed_at=at,
-                    closed_by=actor,
-                )
+            case entries.DeficiencyAssigned() as assigned:
+                item = state.setdefault(assigned.id, {})
+                if assigned.owner:
+                    item["owner"] = assigned.owner
+                if assigned.due:
+                    item["due"] = assigned.due
+            case entries.DeficiencyClosed() as closed:
+                item = state.setdefault(closed.id, {})
+                if "resolved_by" not in item:  # the first closure stands
+                    item.update(
+                        resolved_by=closed.resolved_by, closed_at=closed.at, closed_by=closed.by
+                    )
+            case _:
+                assert_never(event.exercise)
     deficiencies = [Deficiency(finding=f, **state.get(i, {})) for i, f in derived.items()]
-    metadata = run.get("exercise") or {}
+    metadata = record.get("exercise") or {}
     return Exercise(
         metadata=metadata if isinstance(metadata, Mapping) else {},
         approvals=approvals,
         signoffs=signoffs,
         deficiencies=deficiencies,
-        controls=_controls(run, metadata, deficiencies, bool(signoffs)),
+        controls=_controls(record, metadata, deficiencies, bool(signoffs)),
     )
 
 

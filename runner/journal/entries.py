@@ -553,3 +553,109 @@ def seconds_between(start: datetime | None, end: datetime | None) -> float | Non
 def ms(t: datetime) -> int:
     """A time as the measurement's whole milliseconds."""
     return timebase.ms(t)
+
+
+# ------------------------------------------------------------------ exercise entries
+# Lines of events.jsonl that record the exercise around a run (appended, never rewritten):
+# who approved what during it, the deficiencies it found, their owner, due date and
+# closure, and the sign-offs after it. `exercise_entry` is their one reader.
+
+APPROVAL = "approval"
+SIGNOFF = "signoff"
+OPENED = "deficiency.opened"
+ASSIGNED = "deficiency.assigned"
+CLOSED = "deficiency.closed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Approval:
+    at: datetime | None
+    by: str
+    what: str
+    subject: str
+    how: str
+    comment: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignOff:
+    at: datetime | None
+    by: str
+    comment: str
+    status: str
+    """The run's verdict that was signed off."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeficiencyOpened:
+    """Written by the engine when the run ends: one finding (see `evidence.exercise`)."""
+
+    at: datetime | None
+    id: str
+    kind: str
+    subject: str
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeficiencyAssigned:
+    at: datetime | None
+    id: str
+    owner: str | None
+    due: str | None
+    """YYYY-MM-DD."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeficiencyClosed:
+    at: datetime | None
+    id: str
+    by: str
+    """Who closed it."""
+    resolved_by: str
+    """The later passing run that closed it."""
+
+
+ExerciseEntry = Approval | SignOff | DeficiencyOpened | DeficiencyAssigned | DeficiencyClosed
+
+
+def exercise_entry(
+    *, time: datetime | None, actor: str, action: str, target: str, details: Mapping[str, Any]
+) -> ExerciseEntry | None:
+    """The exercise entry an events.jsonl line records; None for any other line (and for a
+    deficiency line without its id)."""
+
+    def text(key: str) -> str:
+        return str(details.get(key) or "")
+
+    if action == APPROVAL:
+        return Approval(
+            at=time,
+            by=text("by") or actor,
+            what=text("what"),
+            subject=text("subject") or target,
+            how=text("how"),
+            comment=text("comment"),
+        )
+    if action == SIGNOFF:
+        return SignOff(
+            at=time, by=text("by") or actor, comment=text("comment"), status=text("status")
+        )
+    ident = details.get("id")
+    if not isinstance(ident, str):
+        return None
+    if action == OPENED:
+        return DeficiencyOpened(
+            at=time,
+            id=ident,
+            kind=text("kind"),
+            subject=text("subject"),
+            description=text("description"),
+        )
+    if action == ASSIGNED:
+        return DeficiencyAssigned(
+            at=time, id=ident, owner=text("owner") or None, due=text("due") or None
+        )
+    if action == CLOSED:
+        return DeficiencyClosed(at=time, id=ident, by=actor, resolved_by=text("resolvedBy"))
+    return None

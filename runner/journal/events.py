@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner.journal.entries import JSON, iso, parse_time
+from runner.journal.entries import JSON, ExerciseEntry, exercise_entry, iso, parse_time
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,6 +18,18 @@ class AuditEvent:
     action: str
     target: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def exercise(self) -> ExerciseEntry | None:
+        """The exercise entry this line records (an approval, a sign-off, a deficiency's
+        opening, assignment or closure), None for any other line."""
+        return exercise_entry(
+            time=self.time,
+            actor=self.actor,
+            action=self.action,
+            target=self.target,
+            details=self.details,
+        )
 
     def to_json(self) -> JSON:
         out: JSON = {

@@ -5,12 +5,21 @@ in Markdown. Read through `runner.evidence.exercise`; every value is escaped."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from runner import text
 from runner.evidence import exercise
+from runner.journal.entries import iso
+from runner.journal.events import AuditEvent
+from runner.journal.run import Run
 from runner.reports.page import table
 from runner.reports.svg import esc
+
+
+def _at(t: datetime | None) -> str:
+    return iso(t) or ""
 
 
 def _scope(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -25,7 +34,7 @@ def _scope(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in items if v]
 
 
-def html(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
+def html(run: Run, events: Sequence[AuditEvent]) -> str:
     ex = exercise.read(run, events)
     out = ["<h2>Exercise and compliance</h2>"]
     scope = _scope(ex.metadata)
@@ -78,7 +87,7 @@ def html(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
     out.append(
         table(
             ["when", "who", "what", "subject", "how", "comment"],
-            [[a.at, a.by, a.what, a.subject, a.how, a.comment] for a in ex.approvals],
+            [[_at(a.at), a.by, a.what, a.subject, a.how, a.comment] for a in ex.approvals],
         )
         if ex.approvals
         else '<p class="muted">No approval was needed.</p>'
@@ -87,7 +96,7 @@ def html(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
     out.append(
         table(
             ["when", "who", "verdict signed", "comment"],
-            [[s.at, s.by, s.status, s.comment] for s in ex.signoffs],
+            [[_at(s.at), s.by, s.status, s.comment] for s in ex.signoffs],
         )
         if ex.signoffs
         else '<p class="muted">Not signed off yet (drillctl evidence sign-off).</p>'
@@ -95,7 +104,7 @@ def html(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def markdown(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> list[str]:
+def markdown(run: Run, events: Sequence[AuditEvent]) -> list[str]:
     ex = exercise.read(run, events)
     md = text.markdown
     lines: list[str] = []
@@ -134,7 +143,7 @@ def markdown(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> lis
         lines += [
             "**Signed off:** "
             + "; ".join(
-                f"{md(s.by)} at {md(s.at)}" + (f": {md(s.comment)}" if s.comment else "")
+                f"{md(s.by)} at {md(_at(s.at))}" + (f": {md(s.comment)}" if s.comment else "")
                 for s in ex.signoffs
             ),
             "",
@@ -143,16 +152,16 @@ def markdown(run: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> lis
 
 
 def open_deficiencies(
-    runs: Sequence[Mapping[str, Any]], results_dir: Any, scenario: str | None = None
+    runs: Sequence[Run], results_dir: Path, scenario: str | None = None
 ) -> dict[str, list[tuple[str, exercise.Deficiency]]]:
     """Per scenario, the open deficiencies of every run under `results_dir` (oldest first)."""
+    from runner.journal.files import read_events
     from runner.records.results import RUN_ID_RE
-    from runner.reports.record import read_events
 
     out: dict[str, list[tuple[str, exercise.Deficiency]]] = {}
     for run in runs:
-        name = str((run.get("scenario") or {}).get("name") or "?")
-        run_id = str(run.get("runId") or "")
+        name = run.scenario.name or "?"
+        run_id = run.run_id
         if (scenario is not None and name != scenario) or not RUN_ID_RE.match(run_id):
             continue
         ex = exercise.read(run, read_events(results_dir / run_id))

@@ -413,7 +413,7 @@ def render(folder: RunFolder, *, signer: str | None = None) -> str:
         _steps(run),
         "<h2>Faults</h2>",
         _faults(run),
-        exercise.html(run.to_json(), [e.to_json() for e in folder.events]),
+        exercise.html(run, folder.events),
         "<h2>Audit trail</h2>",
         _events(folder.events),
         "<h2>Evidence</h2>",

@@ -91,7 +91,7 @@ def render(folder: RunFolder, *, report_path: str | None = None, signer: str | N
                 state = "removed" if f.removed else "**NOT REMOVED**"
                 items.append(f"{md(cluster)}: {md(f.kind)} {md(f.fault)} ({state})")
         lines += ["**Faults:** " + "; ".join(items), ""]
-    lines += exercise.markdown(run.to_json(), [e.to_json() for e in folder.events])
+    lines += exercise.markdown(run, folder.events)
     journal = run.journal
     if journal:
         lines += [

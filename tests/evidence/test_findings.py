@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from runner.evidence import exercise
+from runner.journal.events import AuditEvent
+from runner.journal.run import Run
 
 
 def _run(**fields: Any) -> dict[str, Any]:
@@ -56,17 +58,37 @@ def test_a_verdict_nothing_else_explains_is_one_deficiency() -> None:
 
 
 def test_closure_stands_and_assignments_update() -> None:
-    run = _run(measurements={"rto": {"status": "missed"}})
+    """Read through the journal: a typed run and typed events.jsonl lines."""
+    run = Run.from_json(
+        {
+            "runId": "r1",
+            "scenario": {"name": "s"},
+            "drill": {"name": "d"},
+            **_run(measurements={"rto": {"status": "missed"}}),
+        }
+    )
 
-    def entry(action: str, at: str, actor: str = "", **details: str) -> dict[str, Any]:
-        return {"action": action, "time": at, "actor": actor, "details": details}
+    def entry(action: str, minute: int, actor: str = "", **details: str) -> AuditEvent:
+        at = f"2026-11-29T10:0{minute}:00+00:00"
+        return AuditEvent.from_json(
+            {"action": action, "time": at, "actor": actor, "details": details}
+        )
 
     events = [
-        entry("deficiency.assigned", "1", id="rto-missed", owner="a"),
-        entry("deficiency.assigned", "2", id="rto-missed", due="2027-01-01"),
-        entry("deficiency.closed", "3", "b", id="rto-missed", resolvedBy="r2"),
-        entry("deficiency.closed", "4", id="rto-missed", resolvedBy="r3"),
-        entry("signoff", "5", "c", comment="ok", status="failed"),
+        entry("deficiency.assigned", 1, id="rto-missed", owner="a"),
+        entry("deficiency.assigned", 2, id="rto-missed", due="2027-01-01"),
+        entry("deficiency.closed", 3, "b", id="rto-missed", resolvedBy="r2"),
+        entry("deficiency.closed", 4, id="rto-missed", resolvedBy="r3"),
+        entry("signoff", 5, "c", comment="ok", status="failed"),
+        entry("step.scale", 6, "c", step="x"),  # not an exercise entry
+    ]
+    assert [type(e.exercise).__name__ for e in events] == [
+        "DeficiencyAssigned",
+        "DeficiencyAssigned",
+        "DeficiencyClosed",
+        "DeficiencyClosed",
+        "SignOff",
+        "NoneType",
     ]
     ex = exercise.read(run, events)
     (d,) = ex.deficiencies
@@ -78,3 +100,5 @@ def test_closure_stands_and_assignments_update() -> None:
         False,
     )
     assert [s.by for s in ex.signoffs] == ["c"]
+    assert d.closed_at is not None and d.closed_at.minute == 3  # the first closure stands
+    assert exercise.read(run, events[:2]).deficiencies[0].is_open
