@@ -229,10 +229,11 @@ class TargetBackend(Protocol):
         ...
 
     def observed_failback(
-        self, *, timeline: Mapping[str, Any], hold_seconds: float, until: datetime
+        self, *, timeline: Mapping[str, datetime], hold_seconds: float, until: datetime
     ) -> Mapping[str, Any] | None:
         """Ground truth of the failback, or None (only the lab records it): the failback
-        RTO (rtoSeconds, from `timeline.failbackStarted`), every acknowledged write of the
+        RTO (rtoSeconds, from the `failbackStarted` moment of `timeline`, the run's moments
+        by their run.json key), every acknowledged write of the
         drill checked on the final primary per phase (continuity), split-brain writes,
         and how the old primary rejoined (docs/failback.md)."""
         ...

@@ -73,7 +73,7 @@ class KubernetesBackend:
         return None
 
     def observed_failback(
-        self, *, timeline: Mapping[str, Any], hold_seconds: float, until: datetime
+        self, *, timeline: Mapping[str, datetime], hold_seconds: float, until: datetime
     ) -> Mapping[str, Any] | None:
         return None
 

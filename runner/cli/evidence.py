@@ -290,8 +290,8 @@ def _append(folder: RunFolder, entry: dict[str, Any]) -> Any:
     """Append to the journal, then write the run's reports again so they show it."""
     from runner.clock import SystemClock
     from runner.journal import files
+    from runner.journal.writer import append_after
     from runner.records import results
-    from runner.records.store import append_after
     from runner.reports import html, markdown
 
     head = append_after(

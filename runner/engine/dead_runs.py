@@ -43,8 +43,9 @@ from runner.engine.targets import open_target
 from runner.errors import DrillError
 from runner.journal.files import list_runs, read
 from runner.journal.run import Ref, Run
+from runner.journal.writer import mark_crashed
 from runner.records.results import ResultsError, Warn
-from runner.records.store import RUN_ID_RE, mark_crashed
+from runner.records.store import RUN_ID_RE
 from runner.scenario import model
 
 OPERATOR = "drill-runner/recovery"

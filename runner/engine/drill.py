@@ -28,7 +28,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,12 +42,27 @@ from runner.engine.metrics import MeasureResult, Metrics, Verifier
 from runner.engine.verdict import Status, decide
 from runner.errors import AbortRequested, DrillError, StepError
 from runner.evidence import exercise, inputs
-from runner.journal.entries import Measurements
-from runner.journal.run import Run
+from runner.journal.entries import (
+    FaultEntry,
+    GuardrailBreach,
+    LegacyMeasurement,
+    Measurements,
+    Observed,
+    PhaseEntry,
+    PhaseName,
+    PhaseStatus,
+    SteadyStateGate,
+    StepEntry,
+    StepStatus,
+    Timeline,
+    iso,
+)
+from runner.journal.run import Ref, Run
+from runner.journal.writer import JournalWriter
 from runner.measure import continuity, failback, timebase
 from runner.measure.rto import detection
 from runner.measure.timebase import canonical
-from runner.records.store import RecordWriteError, RunRecord, iso
+from runner.records.store import RecordWriteError
 from runner.reports.junit import junit_xml
 from runner.scenario import model, templates
 from runner.scenario.values import parse_duration
@@ -145,47 +160,38 @@ class DrillRun:
 
     def execute(self) -> RunResult:
         spec = self.scenario.spec
-        self.record = RunRecord(
+        self.record = JournalWriter(
             self.results_dir,
-            self.run_id,
-            {
-                "scenario": {"name": self.scenario.name, "path": str(self.scenario_path)},
-                "drill": {"name": self.drill.name, "path": str(self.drill_path)},
-                "operator": self.operator,
-                "status": "running",
-                "reason": "",
-                "startedAt": iso(self.clock.now()),
-                "finishedAt": None,
-                "pid": os.getpid(),
-                "processStart": processes.start_time(os.getpid()),
-                "host": socket.gethostname(),
-                "runner": {"version": __version__},
-                "targets": {n: t.description for n, t in self.targets.items()},
-                "objectives": spec.objectives.model_dump(mode="json", by_alias=True),
-                "phases": [],
-                "faults": [],
-                "steps": [],
-                "steadyState": {},
-                "guardrails": [],
-                "timeline": {},
-                "measurements": {},
-                "observed": None,
-                "mode": "test-failover" if self.scenario.test_failover else "drill",
-                "captured": {},
-                "timings": [],
-                **(
-                    {"testFailover": [n.model_dump(mode="json") for n in self._notes()]}
-                    if self.scenario.test_failover
-                    else {}
-                ),
-                "exercise": exercise.metadata(
-                    spec.exercise,
-                    self.drill.spec.exercise,
-                    run_id=self.run_id,
-                    scenario_name=self.scenario.name,
-                    day=self.clock.now().date().isoformat(),
-                ),
-            },
+            Run(
+                run_id=self.run_id,
+                scenario=Ref(name=self.scenario.name, path=str(self.scenario_path)),
+                drill=Ref(name=self.drill.name, path=str(self.drill_path)),
+                operator=self.operator,
+                started_at=self.clock.now(),
+                pid=os.getpid(),
+                process_start=processes.start_time(os.getpid()),
+                host=socket.gethostname(),
+                runner_version=__version__,
+                targets={n: t.description for n, t in self.targets.items()},
+                objectives=spec.objectives.model_dump(mode="json", by_alias=True),
+                extra={
+                    "mode": "test-failover" if self.scenario.test_failover else "drill",
+                    "captured": {},
+                    "timings": [],
+                    **(
+                        {"testFailover": [n.model_dump(mode="json") for n in self._notes()]}
+                        if self.scenario.test_failover
+                        else {}
+                    ),
+                    "exercise": exercise.metadata(
+                        spec.exercise,
+                        self.drill.spec.exercise,
+                        run_id=self.run_id,
+                        scenario_name=self.scenario.name,
+                        day=self.clock.now().date().isoformat(),
+                    ),
+                },
+            ),
         )
         self._emit(
             ev.DrillStarted,
@@ -195,7 +201,7 @@ class DrillRun:
             record_dir=str(self.record.dir),
             targets={n: t.description for n, t in self.targets.items()},
         )
-        self.record.update(
+        self.record.set(
             inputs=inputs.snapshot(
                 self.record, self.scenario, self.scenario_path, self.drill, self.drill_path
             )
@@ -245,9 +251,9 @@ class DrillRun:
         with self._phase_ctx("observe"):
             self._wait(spec.timeouts.observe.total_seconds())
         with self._phase_ctx("failover"):
-            self._timeline(failoverStarted=iso(canonical(self.clock.now())))
+            self._timeline(failover_started=canonical(self.clock.now()))
             self._run_steps("failover", self.scenario.steps_of("failover"))
-            self._timeline(failoverDone=iso(canonical(self.clock.now())))
+            self._timeline(failover_done=canonical(self.clock.now()))
         with self._phase_ctx("verify"):
             outcome["measured"] = None if self.scenario.test_failover else self._verify()
             self._measure_spans()
@@ -272,15 +278,15 @@ class DrillRun:
         if self._failback_allowed(outcome):
             try:
                 with self._phase_ctx("failback", reraise=False):
-                    self._timeline(failbackStarted=iso(canonical(self.clock.now())))
+                    self._timeline(failback_started=canonical(self.clock.now()))
                     self._run_steps("failback", self.scenario.steps_of("failback"))
-                    self._timeline(failbackDone=iso(canonical(self.clock.now())))
+                    self._timeline(failback_done=canonical(self.clock.now()))
                 with self._phase_ctx("post-steady-state", reraise=False):
                     outcome["post_ok"] = self._steady_state("after", wait_window=True)
                     self._verify_failback()
             except _StopRun:
                 pass
-        elif self._tl().get("faultStart"):
+        elif self._tl().fault_start:
             self._failback_not_measured("failback did not run")
         with self._phase_ctx("cleanup", reraise=False):
             self._cleanup()
@@ -300,7 +306,7 @@ class DrillRun:
         check = getattr(self.generic_steps, "preflight", None)
         if callable(check):  # generic steps that talk to a system (global DNS)
             missing += [str(m) for m in check(self.scenario)]
-        self.record.update(preflight={"missing": missing, "notes": notes})
+        self.record.set(preflight={"missing": missing, "notes": notes})
         if missing:
             raise DrillError("preflight found problems:\n  " + "\n  ".join(missing))
         for name in self.scenario.cluster_names:
@@ -308,7 +314,7 @@ class DrillRun:
             self._locked.append(name)
             self._audit("lock.acquire", {}, name)
         if self.metrics is not None:
-            self.record.update(stepSeconds=self.metrics.step_seconds())
+            self.record.set(step_seconds=self.metrics.step_seconds())
 
     def _steady_state_gate(self) -> bool:
         """The gate before injection: wait up to `timeouts.steadyState` for every check to
@@ -348,15 +354,12 @@ class DrillRun:
             settle = 2 * self.metrics.step_seconds()
             self._wait(max(c.window.total_seconds() for c in checks) + settle, guard=False)
         gate = self.metrics.steady_state(checks, end=self.clock.now())
-        steady = dict(self.record.data["steadyState"])
-        steady[when] = {"passed": gate.passed, "checks": gate.checks}
-        self.record.update(steadyState=steady)
+        entry = SteadyStateGate(passed=gate.passed, checks=gate.checks)
+        self.record.set(steady_state={**self.record.run.steady_state, when: entry})
         if gate.passed:
             return None
-        bad = next((c for c in gate.checks if not c.get("passed")), None)
-        return (
-            "the checks failed" if bad is None else f"{bad['name']}: {bad.get('reason', 'failed')}"
-        )
+        bad = next((c for c in gate.checks if not c.passed), None)
+        return "the checks failed" if bad is None else f"{bad.name}: {bad.reason or 'failed'}"
 
     def _inject(self) -> None:
         start = self.clock.monotonic()
@@ -366,8 +369,8 @@ class DrillRun:
                 self._wait(delay)
             self._check()
             backend = self.targets[fault.cluster]
-            if fault.name == self.scenario.start_fault() and "faultRequested" not in self._tl():
-                self._timeline(faultRequested=iso(canonical(self.clock.now())))
+            if fault.name == self.scenario.start_fault() and not self._tl().fault_requested:
+                self._timeline(fault_requested=canonical(self.clock.now()))
             intent = {"intent": "create", "fault": fault.name, "cluster": fault.cluster}
             if not self.record.ledger(intent):
                 self._check()  # raises RecordWriteError: never inject an unrecorded intent
@@ -412,8 +415,8 @@ class DrillRun:
         """A test failover injects nothing: the moment the fault would have started is the
         fault start of its measurements (`RPO = fault start - backup`: had the site been
         lost now)."""
-        now = iso(canonical(self.clock.now()))
-        self._timeline(faultRequested=now, faultStart=now)
+        now = canonical(self.clock.now())
+        self._timeline(fault_requested=now, fault_start=now)
         for note in self._notes():
             if note.what == "not injected":
                 self._notice(f"test failover: fault {note.step!r} not injected")
@@ -426,7 +429,7 @@ class DrillRun:
         from runner.measure import spans
 
         m = self.scenario.spec.measure
-        times = {**self._tl(), **self._values}
+        times = {**self._tl().to_json(), **self._values}
         objectives = self.scenario.spec.objectives
 
         def known(instant: model.Instant) -> spans.Known | str:
@@ -438,7 +441,7 @@ class DrillRun:
                 return spans.window(first, last)
             return spans.instant(instant, times)
 
-        measured = dict(self.record.data["measurements"])
+        measured = self._measurements()
         for kind in ("rto", "rpo"):
             span = getattr(m.spans, kind)
             if span is None:
@@ -446,15 +449,18 @@ class DrillRun:
             objective = getattr(objectives, kind)
             result = spans.measure(kind.upper(), known(span.from_), known(span.to))
             judged = result.judged(objective.total_seconds() if objective else None)
-            measured[kind] = judged.to_json()
+            measured = (
+                replace(measured, rto=judged) if kind == "rto" else replace(measured, rpo=judged)
+            )
         timings = [
             {"name": t.name, **spans.measure(t.name, known(t.from_), known(t.to)).to_json()}
             for t in m.timings
         ]
-        self.record.update(measurements=measured, timings=timings)
+        self.record.set(measurements=measured)
+        self.record.set_extra(timings=timings)
 
     def _fault_created(self, handle: InjectedFault) -> None:
-        index = self.record.append("faults", {**_fault_json(handle), "recoveredAt": None})
+        index = self.record.append("faults", _fault_entry(handle))
         self._injected.append((handle, index))
         self.record.ledger({"created": handle.to_json()})
         self._audit("fault.create", {"fault": handle.fault, "kind": handle.kind}, handle.cluster)
@@ -467,7 +473,7 @@ class DrillRun:
                 handle.name,
             ):
                 self._injected[i] = (handle, index)
-                self.record.patch_item("faults", index, injectedAt=iso(handle.injected_at))
+                self.record.patch("faults", index, injected_at=handle.injected_at)
         self._audit("fault.injected", {"fault": handle.fault, "name": handle.name}, handle.cluster)
         self._emit(
             ev.FaultInjected,
@@ -476,8 +482,8 @@ class DrillRun:
             kind=handle.kind,
             name=handle.name,
         )
-        if handle.fault == self.scenario.start_fault() and "faultStart" not in self._tl():
-            self._timeline(faultStart=iso(canonical(handle.injected_at or self.clock.now())))
+        if handle.fault == self.scenario.start_fault() and not self._tl().fault_start:
+            self._timeline(fault_start=canonical(handle.injected_at or self.clock.now()))
 
     def _verify(self) -> Any:
         """Poll the verification until the SLI has recovered and held (or the recovery
@@ -488,16 +494,14 @@ class DrillRun:
         if self.metrics is None or (spec.measure.rto is None and spec.measure.rpo is None):
             return None
         verifier = self.metrics.verification(
-            spec, fault_start=fault_start, fault_requested=_parse(self._tl().get("faultRequested"))
+            spec, fault_start=fault_start, fault_requested=self._tl().fault_requested
         )
         end = self._poll_recovery(verifier, window_end, polls=spec.measure.rto is not None)
-        result = verifier.finish(end, failover_done=_parse(self._tl().get("failoverDone")))
-        self._timeline(windowEnd=iso(end))
-        self.record.update(
-            measurements={
-                k: v.to_json() for k, v in (("rto", result.rto), ("rpo", result.rpo)) if v
-            },
-            measurementInputs=result.stored,
+        result = verifier.finish(end, failover_done=self._tl().failover_done)
+        self._timeline(window_end=end)
+        self.record.set(
+            measurements=Measurements(rto=result.rto, rpo=result.rpo),
+            measurement_inputs=result.stored,
         )
         self._observe_ground_truth(fault_start, end)
         self._rto_phases(fault_start, result)
@@ -525,7 +529,7 @@ class DrillRun:
         split-brain writes, how the old primary rejoined; then the target's ground truth."""
         spec = self.scenario.spec
         tl = self._tl()
-        start, done = _parse(tl.get("failbackStarted")), _parse(tl.get("failbackDone"))
+        start, done = tl.failback_started, tl.failback_done
         if start is None or done is None:
             self._failback_not_measured("failback did not complete")
             return
@@ -539,33 +543,31 @@ class DrillRun:
             )
             result = verifier.finish(end, failover_done=done)
             if result.rto is not None:
-                entries["failbackRto"] = failback.as_failback_rto(result.rto).to_json()
+                entries["failback_rto"] = failback.as_failback_rto(result.rto)
             if result.rpo is not None:
-                entries["failbackRpo"] = result.rpo.to_json()
-            self.record.update(
-                measurementInputs={
-                    **(self.record.data.get("measurementInputs") or {}),
+                entries["failback_rpo"] = result.rpo
+            self.record.set(
+                measurement_inputs={
+                    **(self.record.run.measurement_inputs or {}),
                     "failback": result.stored,
                 }
             )
-        self._timeline(failbackWindowEnd=iso(end))
+        self._timeline(failback_window_end=end)
         split = spec.measure.failback.split_brain if spec.measure.failback else None
         if split is not None:
-            entries["splitBrain"] = self._split_brain(split, done).to_json()
+            entries["split_brain"] = self._split_brain(split, done)
         if spec.failback.expect.rejoin is not None or self._rejoin_outputs():
             facts, problem = failback.parse_rejoin(self._rejoin_outputs())
-            entries["rejoin"] = failback.judge_rejoin(
-                facts, problem, spec.failback.expect.rejoin
-            ).to_json()
+            entries["rejoin"] = failback.judge_rejoin(facts, problem, spec.failback.expect.rejoin)
         if entries:
-            self.record.update(measurements={**self.record.data["measurements"], **entries})
+            self.record.set(measurements=replace(self._measurements(), **entries))
         self._observe_failback(start, end)
 
     def _rejoin_outputs(self) -> list[tuple[str, str]]:
         return [
-            (str(s["name"]), str(s.get("output") or ""))
-            for s in self.record.data["steps"]
-            if s.get("phase") == "failback" and s.get("status") == "succeeded"
+            (s.name, s.output)
+            for s in self.record.run.steps
+            if s.phase == "failback" and s.status is StepStatus.SUCCEEDED
         ]
 
     def _split_brain(
@@ -574,10 +576,11 @@ class DrillRun:
         """The old primary's acknowledged writes from the start of failover until it was
         rejoined (the failback step that reported rejoin facts, else the first one)."""
         limit = failback.split_brain_limit(self.scenario.spec)
+        run = self.record.run
         spans = failback.split_brain_spans(
-            self.record.data["phases"],
-            self.record.data["steps"],
-            self._tl(),
+            run.phases,
+            run.steps,
+            run.timeline.failover_started,
             until=done,
             from_step=method.from_step,
         )
@@ -599,18 +602,20 @@ class DrillRun:
         spec = self.scenario.spec
         o = spec.objectives.failback
         wanted = {
-            "failbackRto": o is not None and o.rto is not None,
-            "failbackRpo": o is not None and (o.rpo is not None or o.max_lost_writes is not None),
-            "splitBrain": failback.split_brain_limit(spec) is not None,
+            "failback_rto": o is not None and o.rto is not None,
+            "failback_rpo": o is not None and (o.rpo is not None or o.max_lost_writes is not None),
+            "split_brain": failback.split_brain_limit(spec) is not None,
             "rejoin": spec.failback.expect.rejoin not in (None, model.RejoinExpectation.ANY),
         }
         entries = {
-            k: {"status": "inconclusive", "met": None, "explanation": f"not measured: {why}"}
+            k: LegacyMeasurement.from_json(
+                {"status": "inconclusive", "met": None, "explanation": f"not measured: {why}"}
+            )
             for k, on in wanted.items()
             if on
         }
         if entries:
-            self.record.update(measurements={**self.record.data["measurements"], **entries})
+            self.record.set(measurements=replace(self._measurements(), **entries))
 
     def _observe_failback(self, start: datetime, until: datetime) -> None:
         hold = 0.0
@@ -620,7 +625,7 @@ class DrillRun:
         backend = self.targets[self._start_cluster()]
         try:
             seen = backend.observed_failback(
-                timeline=dict(self._tl()), hold_seconds=hold, until=until
+                timeline=self._tl().moments(), hold_seconds=hold, until=until
             )
         except DrillError as e:
             seen = {"error": str(e)}
@@ -629,25 +634,26 @@ class DrillRun:
             ledger = truth.pop("ledger", None)
             if isinstance(ledger, Mapping):
                 truth["continuity"] = self._continuity(ledger, str(truth.get("site") or ""))
-            observed = dict(self.record.data.get("observed") or {})
-            self.record.update(observed={**observed, "failback": truth})
+            observed = self.record.run.observed
+            values = {} if observed is None else dict(observed.values)
+            self.record.set(observed=Observed(values={**values, "failback": truth}))
 
     def _continuity(self, ledger: Mapping[str, Any], old_primary: str) -> dict[str, Any]:
         """Every write the target's ledger says was acknowledged, checked against the rows
         of its final primary, per phase (`runner.measure.continuity`)."""
-        tl = self._tl()
+        run = self.record.run
         instants = {
-            k: datetime.fromisoformat(v).timestamp()
-            for k, v in tl.items()
-            if isinstance(v, str) and k in {key for _, key in continuity.DRILL_PHASES if key}
+            k: t.timestamp()
+            for k, t in run.timeline.moments().items()
+            if k in {key for _, key in continuity.DRILL_PHASES if key}
         }
         since = float(ledger.get("since") or instants.get("faultStart", 0.0))
         fb = self.scenario.spec.measure.failback
         spans = failback.split_brain_spans(
-            self.record.data["phases"],
-            self.record.data["steps"],
-            tl,
-            until=_parse(tl.get("failbackDone")) or self.clock.now(),
+            run.phases,
+            run.steps,
+            run.timeline.failover_started,
+            until=run.timeline.failback_done or self.clock.now(),
             from_step=None if fb is None or fb.split_brain is None else fb.split_brain.from_step,
         )
         split = (
@@ -667,7 +673,7 @@ class DrillRun:
         """With a DNS failover (a `dns.wait` among the failover steps), the RTO's phase
         breakdown: detected (the SLI's last healthy and first failing samples), orchestrated,
         DNS converged, TTL bound, healthy (the RTO's bounds)."""
-        run = Run.from_json(self.record.data)
+        run = self.record.run
         waits = [
             s.details
             for s in run.steps
@@ -692,7 +698,7 @@ class DrillRun:
             healthy=healthy,
             observed=None if run.observed is None else run.observed.values,
         )
-        self.record.update(rtoPhases=phases.to_json())
+        self.record.set(rto_phases=phases)
 
     def _observe_ground_truth(self, fault_start: datetime, until: datetime) -> None:
         rto = self.scenario.spec.measure.rto
@@ -703,7 +709,7 @@ class DrillRun:
         except DrillError as e:
             observed = {"error": str(e)}
         if observed is not None:
-            self.record.update(observed=dict(observed))
+            self.record.set(observed=Observed(values=dict(observed)))
 
     def _remove_faults(self) -> None:
         errors = []
@@ -727,7 +733,7 @@ class DrillRun:
             error = e if isinstance(e, DrillError) else DrillError(f"{type(e).__name__}: {e}")
         if error is None:
             self._removed.add(index)
-            self.record.patch_item("faults", index, recoveredAt=iso(self.clock.now()))
+            self.record.patch("faults", index, recovered_at=self.clock.now())
             self.record.ledger({"removed": handle.to_json()})
             self._audit(
                 "fault.remove", {"fault": handle.fault, "name": handle.name}, handle.cluster
@@ -747,7 +753,7 @@ class DrillRun:
         policy = self.scenario.spec.failback.policy
         if not self.scenario.spec.failback.steps or policy == model.FailbackPolicy.NEVER:
             return False
-        if not self._tl().get("faultStart"):
+        if not self._tl().fault_start:
             return False  # nothing was injected, so nothing failed over
         if policy == model.FailbackPolicy.ALWAYS:
             return True
@@ -797,27 +803,23 @@ class DrillRun:
 
     def _run_step(self, phase: str, step: model.Step) -> None:
         executor = self._executor(step)
-        started = iso(self.clock.now())
+        now = self.clock.now()
         index = self.record.append(
             "steps",
-            {
-                "phase": phase,
-                "name": step.name,
-                "action": step.action,
-                "cluster": step.cluster,
-                "status": "running",
-                "attempts": 0,
-                "startedAt": started,
-                "finishedAt": None,
-                "output": "",
-                "error": None,
-                **({"id": step.id} if step.id else {}),
-                **({"recipe": step.origin.recipe} if step.origin else {}),
-            },
+            StepEntry(
+                phase=phase,
+                name=step.name,
+                action=step.action,
+                cluster=step.cluster,
+                started_at=now,
+                id=step.id or None,
+                recipe=step.origin.recipe if step.origin else None,
+            ),
         )
+        started = now.isoformat()  # the run-time placeholders' text
         if step.id:
-            self._values[f"steps.{step.id}.started"] = started or ""
-        self._values["run.now"] = started or ""
+            self._values[f"steps.{step.id}.started"] = started
+        self._values["run.now"] = started
         try:
             step = templates.resolve_step(step, self._values)
         except (KeyError, ValueError) as e:
@@ -826,8 +828,8 @@ class DrillRun:
                 if isinstance(e, KeyError)
                 else f"with the captured values filled in, the step is not valid: {e}"
             )
-            self.record.patch_item(
-                "steps", index, status="failed", finishedAt=iso(self.clock.now()), error=why
+            self.record.patch(
+                "steps", index, status=StepStatus.FAILED, finished_at=self.clock.now(), error=why
             )
             raise StepError(f"step {step.name!r}: {why}") from None
         attempts = step.retries + 1
@@ -843,7 +845,7 @@ class DrillRun:
                 result = executor.execute(step, self.run)
             except StepError as e:
                 last_error = str(e)
-                self.record.patch_item("steps", index, attempts=attempt, error=last_error)
+                self.record.patch("steps", index, attempts=attempt, error=last_error)
                 if self.abort.event.is_set():
                     break
                 if attempt < attempts:
@@ -856,26 +858,27 @@ class DrillRun:
             for name, value in result.captured.items():
                 if redact.names_a_secret(name.rsplit(".", 1)[-1]):
                     redact.register(value)  # masked in every later output, record, report
-            finished = iso(self.clock.now())
-            self.record.patch_item(
+            finished = self.clock.now()
+            self.record.patch(
                 "steps",
                 index,
-                status="succeeded",
+                status=StepStatus.SUCCEEDED,
                 attempts=attempt,
-                finishedAt=finished,
+                finished_at=finished,
                 output=result.output[-2000:],
                 error=None,
                 # DNS steps' timings feed the RTO's phase breakdown
                 **({"details": dict(result.details)} if step.action in model.DNS_ACTIONS else {}),
             )
             if step.id:
-                self._values[f"steps.{step.id}.finished"] = finished or ""
+                self._values[f"steps.{step.id}.finished"] = finished.isoformat()
             if result.captured:
                 self._values.update({f"captured.{k}": v for k, v in result.captured.items()})
-                self.record.update(captured={**self.record.data["captured"], **result.captured})
+                captured = self.record.run.extra.get("captured") or {}
+                self.record.set_extra(captured={**captured, **result.captured})
             self._emit(ev.StepFinished, phase=phase, step=step.name, status="ok", attempts=attempt)
             return
-        self.record.patch_item("steps", index, status="failed", finishedAt=iso(self.clock.now()))
+        self.record.patch("steps", index, status=StepStatus.FAILED, finished_at=self.clock.now())
         self._emit(
             ev.StepFinished,
             phase=phase,
@@ -931,7 +934,7 @@ class DrillRun:
             for item in breaches:
                 self.record.append(
                     "guardrails",
-                    {"name": item.guardrail, "value": item.value, "breachedAt": iso(item.at)},
+                    GuardrailBreach(name=item.guardrail, value=item.value, breached_at=item.at),
                 )
             self._emit(ev.GuardrailBreached, guardrail=b.guardrail, value=b.value, breached_at=b.at)
             reason = f"guardrail {b.guardrail!r} breached: value {b.value:g} at {iso(b.at)}"
@@ -949,40 +952,43 @@ class DrillRun:
             )
             if self.record.failures:
                 status, reason = Status.ERROR, self._unwritten_reason(status, reason)
-            self.record.update(status=status.value, reason=reason, finishedAt=iso(self.clock.now()))
-            for finding in exercise.findings(self.record.data):
+            self.record.set(status=status, reason=reason, finished_at=self.clock.now())
+            for finding in exercise.findings(self.record.snapshot().to_json()):
                 self._audit(exercise.OPENED, finding.to_json())
-            self.record.write_file("junit.xml", junit_xml(Run.from_json(self.record.data)))
+            self.record.write_file("junit.xml", junit_xml(self.record.snapshot()))
             self._write_reports()
             if self.record.failures and status is not Status.ERROR:
                 status, reason = Status.ERROR, self._unwritten_reason(status, reason)
-                self.record.update(status=status.value, reason=reason)
+                self.record.set(status=status, reason=reason)
         if self.scenario.test_failover:
             objectives = self.scenario.spec.objectives
-            measured = self.record.data["measurements"]
+            measured = self._measurements()
             unjudged = [
-                k.upper() for k in ("rto", "rpo") if getattr(objectives, k) and k not in measured
+                k.upper()
+                for k in ("rto", "rpo")
+                if getattr(objectives, k) and getattr(measured, k) is None
             ]
             reason = f"test failover (nothing injected, production untouched): {reason}"
             if unjudged:
                 reason += f"; {' and '.join(unjudged)} not judged (nothing was taken down)"
-            self.record.update(reason=reason)
+            self.record.set(reason=reason)
         self._audit("drill.finish", {"status": status.value, "reason": reason})
-        m = self.record.data["measurements"]
+        record = self.record.snapshot()
+        m = record.measurements
         self._emit(
             ev.DrillFinished,
             status=status.value,
             reason=reason,
             record_dir=str(self.record.dir),
-            rto_seconds=(m.get("rto") or {}).get("seconds"),
-            rpo_seconds=(m.get("rpo") or {}).get("seconds"),
+            rto_seconds=None if m.rto is None else m.rto.seconds,
+            rpo_seconds=None if m.rpo is None else m.rpo.seconds,
         )
         return RunResult(
             run_id=self.run_id,
             status=status,
             reason=redact.text(reason),
             record_dir=self.record.dir,
-            record=Run.from_json(self.record.data),
+            record=record,
             record_failures=tuple(self.record.failures),
             faults_left=tuple(
                 f"{h.cluster}/{h.name}" for h, i in self._injected if i not in self._removed
@@ -1007,11 +1013,11 @@ class DrillRun:
         from runner.reports import html, markdown
 
         try:
-            self.record.update(report="report.html")
+            self.record.set(report="report.html")
             if self.record.failures:
                 raise RecordWriteError("the record on disk is incomplete")
             folder = RunFolder(
-                self.record.dir, Run.from_json(self.record.data), read_events(self.record.dir)
+                self.record.dir, self.record.snapshot(), read_events(self.record.dir)
             )
             if not self.record.write_file("report.html", html.render(folder)):
                 raise RecordWriteError(self.record.failures[-1])
@@ -1019,28 +1025,27 @@ class DrillRun:
             if not self.record.write_file("report.md", md):
                 raise RecordWriteError(self.record.failures[-1])
         except Exception as e:  # the report is a courtesy; the record is the truth
-            self.record.update(report=None)
+            self.record.set(report=None)
             self._notice(f"the HTML report could not be written: {type(e).__name__}: {e}")
 
     def _phase_ctx(self, name: str, *, reraise: bool = True) -> _PhaseScope:
         return _PhaseScope(self, name, reraise)
 
     def _measurements(self) -> Measurements:
-        return Measurements.from_json(self.record.data["measurements"])
+        return self.record.run.measurements
 
     def _hint(self, status: Status, reason: str) -> None:
         if self._status_hint is None:
             self._status_hint = (status, reason)
 
-    def _tl(self) -> dict[str, Any]:
-        timeline: dict[str, Any] = self.record.data["timeline"]
-        return timeline
+    def _tl(self) -> Timeline:
+        return self.record.run.timeline
 
-    def _timeline(self, **items: Any) -> None:
-        self.record.update(timeline={**self._tl(), **items})
+    def _timeline(self, **moments: datetime) -> None:
+        self.record.set(timeline=replace(self._tl(), **moments))
 
     def _fault_start(self) -> datetime:
-        start = _parse(self._tl().get("faultStart"))
+        start = self._tl().fault_start
         return start if start is not None else self.clock.now()
 
     def _start_cluster(self) -> str:
@@ -1068,47 +1073,38 @@ class _PhaseScope:
         r = self.run
         r._phase = self.name
         self.index = r.record.append(
-            "phases",
-            {
-                "name": self.name,
-                "status": "running",
-                "startedAt": iso(r.clock.now()),
-                "finishedAt": None,
-                "error": None,
-            },
+            "phases", PhaseEntry(name=PhaseName(self.name), started_at=r.clock.now())
         )
         r._emit(ev.PhaseStarted, phase=self.name)
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         r = self.run
         if exc is None:
-            status, error = "succeeded", None
+            status, error = PhaseStatus.SUCCEEDED, None
         elif isinstance(exc, _StopRun):
-            status, error = "stopped", r._status_hint[1] if r._status_hint else None
+            status, error = PhaseStatus.STOPPED, r._status_hint[1] if r._status_hint else None
         elif isinstance(exc, AbortRequested):
-            status, error = "aborted", exc.reason
+            status, error = PhaseStatus.ABORTED, exc.reason
         else:
-            status, error = "failed", str(exc) or type(exc).__name__
+            status, error = PhaseStatus.FAILED, str(exc) or type(exc).__name__
             if isinstance(exc, DrillError) or not self.reraise:
                 r._hint(Status.ERROR, f"{self.name}: {error}")
-        r.record.patch_item(
-            "phases", self.index, status=status, finishedAt=iso(r.clock.now()), error=error
-        )
-        r._emit(ev.PhaseFinished, phase=self.name, status=status, error=error)
+        r.record.patch("phases", self.index, status=status, finished_at=r.clock.now(), error=error)
+        r._emit(ev.PhaseFinished, phase=self.name, status=status.value, error=error)
         # recorded; in the backward phases the run goes on, whatever the error was
         return exc is not None and not self.reraise and isinstance(exc, Exception)
 
 
-def _fault_json(handle: InjectedFault) -> dict[str, Any]:
-    return {
-        "cluster": handle.cluster,
-        "fault": handle.fault,
-        "kind": handle.kind,
-        "name": handle.name,
-        "namespace": handle.namespace,
-        "injectedAt": iso(handle.injected_at),
-        "oneShot": handle.one_shot,
-    }
+def _fault_entry(handle: InjectedFault) -> FaultEntry:
+    return FaultEntry(
+        cluster=handle.cluster,
+        fault=handle.fault,
+        kind=handle.kind,
+        name=handle.name,
+        namespace=handle.namespace,
+        injected_at=handle.injected_at,
+        one_shot=handle.one_shot,
+    )
 
 
 def window_seconds(fault: model.Fault) -> float | None:
@@ -1124,10 +1120,6 @@ def window_seconds(fault: model.Fault) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def _parse(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def new_run_id(clock: Clock, scenario: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from runner.measure.checks import CheckResult
 from runner.measure.history import History
 from runner.measure.results import RpoResult, RtoOutcome, RtoResult
 from runner.scenario import model
@@ -19,7 +20,7 @@ from runner.scenario import model
 @dataclass(frozen=True, kw_only=True)
 class GateResult:
     passed: bool
-    checks: list[dict[str, Any]]
+    checks: tuple[CheckResult, ...]
 
 
 @dataclass(frozen=True, kw_only=True)

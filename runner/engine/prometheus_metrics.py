@@ -24,9 +24,7 @@ class PrometheusMetrics:
 
     def steady_state(self, checks: list[model.SteadyStateCheck], *, end: datetime) -> GateResult:
         results = collect.steady_state(self.prom, checks, end=end, step_s=self.step)
-        return GateResult(
-            passed=all(r.passed for r in results), checks=[r.to_json() for r in results]
-        )
+        return GateResult(passed=all(r.passed for r in results), checks=tuple(results))
 
     def guardrails(
         self, guardrails: list[model.Guardrail], *, start: datetime, end: datetime

@@ -19,14 +19,15 @@ from pydantic import BaseModel
 
 from runner import redact
 from runner.errors import DrillError
-from runner.records.store import RunRecord, describe_os_error
+from runner.journal.writer import JournalWriter
+from runner.records.store import describe_os_error
 from runner.scenario import loader, model
 
 FILES = {"scenario": "input-scenario", "drill": "input-drill"}
 
 
 def snapshot(
-    record: RunRecord,
+    record: JournalWriter,
     scenario: model.Scenario,
     scenario_path: Path,
     drill: model.Drill,

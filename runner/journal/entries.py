@@ -186,6 +186,10 @@ class StepEntry:
     error: str | None = None
     details: Mapping[str, Any] | None = None
     """What a step reports for later analysis (DNS timings for the RTO's breakdown)."""
+    id: str | None = None
+    """The step's `id` in the scenario (what `${{ steps.<id>.* }}` and spans name)."""
+    recipe: str | None = None
+    """The recipe (`uses:`) the step came from."""
 
     def to_json(self) -> JSON:
         out: JSON = {
@@ -200,6 +204,10 @@ class StepEntry:
             "output": self.output,
             "error": self.error,
         }
+        if self.id:
+            out["id"] = self.id
+        if self.recipe:
+            out["recipe"] = self.recipe
         if self.details is not None:
             out["details"] = dict(self.details)
         return out
@@ -222,6 +230,8 @@ class StepEntry:
             output=str(d.get("output") or ""),
             error=_text(d.get("error")),
             details=dict(details) if isinstance(details, Mapping) else None,
+            id=_text(d.get("id")),
+            recipe=_text(d.get("recipe")),
         )
 
 
@@ -287,8 +297,12 @@ class Timeline:
     failback_done: datetime | None = None
     failback_window_end: datetime | None = None
 
+    def moments(self) -> dict[str, datetime]:
+        """The moments recorded so far, by their run.json key (`faultStart`, ...)."""
+        return {key: getattr(self, attr) for attr, key in _MOMENTS if getattr(self, attr)}
+
     def to_json(self) -> JSON:
-        return {key: iso(getattr(self, attr)) for attr, key in _MOMENTS if getattr(self, attr)}
+        return {key: iso(t) for key, t in self.moments().items()}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Timeline:

@@ -346,11 +346,11 @@ class LabBackend:
         return result
 
     def observed_failback(
-        self, *, timeline: Mapping[str, Any], hold_seconds: float, until: datetime
+        self, *, timeline: Mapping[str, datetime], hold_seconds: float, until: datetime
     ) -> Mapping[str, Any] | None:
         def at(key: str) -> float | None:
             value = timeline.get(key)
-            return datetime.fromisoformat(value).timestamp() if isinstance(value, str) else None
+            return None if value is None else value.timestamp()
 
         fault_start, failback_start = at("faultStart"), at("failbackStarted")
         if fault_start is None or failback_start is None:

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from runner.measure import timebase
 from runner.measure.history import History
@@ -464,10 +464,34 @@ def as_failback_rto(result: RtoResult) -> RtoResult:
 SPLIT_BRAIN_PHASES = ("failover", "verify", "recover-faults", "failback")
 
 
+class PhaseMark(Protocol):
+    """A phase of the run as the journal records it (`runner.journal.entries.PhaseEntry`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+
+
+class StepMark(Protocol):
+    """A step of the run as the journal records it (`runner.journal.entries.StepEntry`)."""
+
+    @property
+    def phase(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+    @property
+    def output(self) -> str: ...
+
+
 def split_brain_spans(
-    phases: Sequence[Mapping[str, Any]],
-    steps: Sequence[Mapping[str, Any]],
-    timeline: Mapping[str, Any],
+    phases: Sequence[PhaseMark],
+    steps: Sequence[StepMark],
+    failover_started: datetime | None,
     *,
     until: datetime,
     from_step: str | None = None,
@@ -475,32 +499,24 @@ def split_brain_spans(
     """The drill's phases from the start of failover (or of the failover step `from_step`)
     until the old primary was rejoined: the end of the failback step that reported rejoin
     facts, else of the first failback step, else `until` (failback done)."""
-    started = timeline.get("failoverStarted")
-    named = [
-        s
-        for s in steps
-        if s.get("phase") == "failover" and s.get("name") == from_step and s.get("startedAt")
-    ]
+    started = failover_started
+    named = [s for s in steps if s.phase == "failover" and s.name == from_step]
     if named:
-        started = named[0]["startedAt"]
-    if not started:
+        started = named[0].started_at
+    if started is None:
         return []
-    start = timebase.ms(datetime.fromisoformat(str(started)))
+    start = timebase.ms(started)
     end = timebase.ms(until)
-    failback_steps = [s for s in steps if s.get("phase") == "failback" and s.get("finishedAt")]
-    rejoined = [
-        s
-        for s in failback_steps
-        if parse_rejoin([(str(s["name"]), str(s.get("output") or ""))])[0] is not None
-    ]
+    failback_steps = [s for s in steps if s.phase == "failback" and s.finished_at is not None]
+    rejoined = [s for s in failback_steps if parse_rejoin([(s.name, s.output)])[0] is not None]
     chosen = rejoined[-1:] or failback_steps[:1]
-    if chosen:
-        end = min(end, timebase.ms(datetime.fromisoformat(str(chosen[0]["finishedAt"]))))
+    finished = chosen[0].finished_at if chosen else None
+    if finished is not None:
+        end = min(end, timebase.ms(finished))
     marks: list[tuple[Ms, str]] = []
     for p in phases:
-        if p.get("name") in SPLIT_BRAIN_PHASES and p.get("startedAt"):
-            at = timebase.ms(datetime.fromisoformat(str(p["startedAt"])))
-            marks.append((max(at, start), str(p["name"])))
+        if p.name in SPLIT_BRAIN_PHASES:
+            marks.append((max(timebase.ms(p.started_at), start), str(p.name)))
     marks = sorted(m for m in marks if m[0] < end)
     if not marks or marks[0][0] > start:
         marks.insert(0, (start, "failover"))

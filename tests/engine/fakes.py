@@ -25,6 +25,7 @@ from runner.clock import FakeClock
 from runner.engine.metrics import Breach, GateResult, MeasureResult, Progress
 from runner.errors import FaultError, LockHeldError, StepError
 from runner.measure import checks, timebase
+from runner.measure.checks import CheckResult
 from runner.measure.history import History
 from runner.measure.results import RtoResult
 from runner.measure.rto import compute_rto
@@ -203,7 +204,7 @@ class MemoryTarget:
         return {"rtoSeconds": None, "lostWrites": 0}
 
     def observed_failback(
-        self, *, timeline: Mapping[str, Any], hold_seconds: float, until: datetime
+        self, *, timeline: Mapping[str, datetime], hold_seconds: float, until: datetime
     ) -> Mapping[str, Any] | None:
         return None
 
@@ -226,7 +227,18 @@ class MemoryMetrics:
         ok = self.world.healthy_before and settled and self.world.up_at(end)
         reason = "all samples met" if ok else "3 of 10 samples did not meet '>= 1'"
         return GateResult(
-            passed=ok, checks=[{"name": c.name, "passed": ok, "reason": reason} for c in checks]
+            passed=ok,
+            checks=tuple(
+                CheckResult(
+                    name=c.name,
+                    query=c.query,
+                    expect=c.expect.text,
+                    passed=ok,
+                    reason=reason,
+                    window_seconds=c.window.total_seconds(),
+                )
+                for c in checks
+            ),
         )
 
     def guardrails(

@@ -15,8 +15,8 @@ import pytest
 
 from runner.engine.dead_runs import Liveness, judge, process_gone, unrecorded
 from runner.journal.status import Status
+from runner.journal.writer import mark_crashed
 from runner.processes import start_time as process_start
-from runner.records.store import mark_crashed
 
 AT = datetime(2026, 3, 10, 3, 5, tzinfo=UTC)
 

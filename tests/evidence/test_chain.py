@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from runner.journal.run import Ref, Run
+from runner.journal.writer import JournalWriter, mark_crashed
 from runner.records import chain
-from runner.records.store import RunRecord, mark_crashed
 
 RUN = "chain-test-20260101-000000-abcd"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,8 +28,8 @@ def _h(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _record(tmp_path: Path, n: int = 8) -> RunRecord:
-    record = RunRecord(tmp_path, RUN, {"status": "running"})
+def _record(tmp_path: Path, n: int = 8) -> JournalWriter:
+    record = JournalWriter(tmp_path, Run(run_id=RUN, scenario=Ref(name="s"), drill=Ref(name="d")))
     for i in range(n):
         record.event(T0 + timedelta(seconds=i), "alice", f"step.{i}", "site-a", {"i": i})
     return record

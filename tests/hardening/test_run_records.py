@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.journal.run import Run
+from runner.journal.run import Ref, Run
+from runner.journal.writer import JournalWriter
 from runner.records import results
-from runner.records.store import RecordWriteError, RunRecord
+from runner.records.store import RecordWriteError
 from tests.hardening.conftest import RECORDED, copy_recorded, drillctl, one_error
 
 GOOD = json.loads((RECORDED / "run.json").read_text())
@@ -181,7 +182,9 @@ def test_a_taken_run_id_gets_a_new_one(tmp_path: Path) -> None:
     with pytest.raises(results.ResultsError, match="10 run ids in a row were taken"):
         results.reserve(results_dir, lambda: "taken-run-1")
     with pytest.raises(RecordWriteError, match="another run's record is there"):
-        RunRecord(results_dir, "taken-run-1", {"status": "running"})
+        JournalWriter(
+            results_dir, Run(run_id="taken-run-1", scenario=Ref(name="x"), drill=Ref(name="y"))
+        )
     assert (results_dir / "taken-run-1" / "run.json").read_text() == "{}"
 
 
