@@ -224,16 +224,24 @@ def _outage_began(
     points: list[tuple[Ms, float]], up_when: Expectation, i0: int, history: History
 ) -> tuple[Ms, Ms]:
     """(after, by): the outage under way at F began after `after` and by `by`."""
-    j = i0
-    while j > 0 and not up_when.holds(points[j - 1][1]):
-        j -= 1
-    by = points[j][0]
-    if j == 0:
-        return by, by
-    after = points[j - 1][0]
-    if any(a < by and b > after for a, b in history.holes(after, by)):
-        return by, by
-    return after, by
+    after, by = _began(points, up_when, i0, history)
+    return (by if after is None else after), by
+
+
+def _began(
+    points: Sequence[tuple[Ms, float]], up_when: Expectation, k: int, history: History
+) -> tuple[Ms | None, Ms]:
+    """(last healthy sample, first failing sample) of the failing run that holds sample `k`;
+    the healthy one None when no sample precedes the run or the data between is unknown."""
+    while k > 0 and not up_when.holds(points[k - 1][1]):
+        k -= 1
+    failing = points[k][0]
+    if k == 0:
+        return None, failing
+    healthy = points[k - 1][0]
+    if any(a < failing and b > healthy for a, b in history.holes(healthy, failing)):
+        return None, failing
+    return healthy, failing
 
 
 def _from_outage_start(
@@ -287,12 +295,4 @@ def detection(
     )
     if k is None:
         return None
-    while k > 0 and not up_when.holds(points[k - 1][1]):
-        k -= 1
-    failing = points[k][0]
-    if k == 0:
-        return None, failing
-    healthy = points[k - 1][0]
-    if any(a < failing and b > healthy for a, b in history.holes(healthy, failing)):
-        return None, failing
-    return healthy, failing
+    return _began(points, up_when, k, history)
