@@ -273,7 +273,7 @@ class LabSteps:
         try:
             output = self.client.step(step.action, self.site, step.timeout.total_seconds())
         except LabError as e:
-            raise StepError(f"{step.name}: {e}") from e
+            raise StepError(str(e)) from e
         return StepResult(output=output, details={"site": self.site, "action": step.action})
 
 

@@ -4,7 +4,11 @@ table says which verbs each of its kinds needs (preflight checks them)."""
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, get_args
 
 import pytest
@@ -13,6 +17,9 @@ from runner.backends import RunContext
 from runner.chaosmesh.kube_steps import KubernetesSteps, required_access
 from runner.clock import SystemClock
 from runner.errors import StepError
+from runner.lab.backend import LabSteps
+from runner.lab.client import LabClient
+from runner.lab.state import LabState
 from runner.scenario import model
 from runner.steps.dns import DnsConfig, DnsSteps, parse_server
 from runner.steps.generic import GenericStepExecutor
@@ -127,3 +134,55 @@ def test_the_dns_table_refuses_every_other_kind_before_it_sends_anything(action:
         with pytest.raises(StepError) as e:
             dns_steps.execute(step(action), run())
         assert str(e.value) == f"action {action!r} is not a DNS step"
+
+
+@contextmanager
+def refusing_lab() -> Iterator[str]:
+    """A lab control API on a free loopback port that answers every step 409 with a reason."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"error": "site west is not a standby"}).encode()
+            self.send_response(409)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("action", sorted(model.LAB_ACTIONS))
+def test_a_lab_step_error_says_what_the_lab_said_without_the_step_name(action: str) -> None:
+    """The engine prefixes `step 'NAME' failed after N attempt(s):`; the lab's own text must
+    not repeat the name (it did: "step 'promote' failed ...: promote: lab POST ...")."""
+    with refusing_lab() as url:
+        state = LabState(
+            supervisor_pid=0,
+            control_url=url,
+            router_url=url,
+            metrics_url=url,
+            prometheus_url=url,
+            active_site="east",
+            db_ports={},
+            order_ports={},
+            proxy_ports={},
+            started_at=0.0,
+        )
+        raw = {"name": "unmistakable-step-name", "cluster": "west", "action": action}
+        s = model.Failover.model_validate({"steps": [raw]}).steps[0]
+        with pytest.raises(StepError) as e:
+            LabSteps("west", LabClient(state)).execute(s, run())
+    assert "unmistakable-step-name" not in str(e.value)
+    assert str(e.value).startswith("lab POST ")
+    assert str(e.value).endswith(": site west is not a standby")
