@@ -21,10 +21,10 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.dns_server import DnsServer
 from runner.errors import LabError
 from runner.lab import processes
 from runner.lab.state import LOCAL, free_port
@@ -41,19 +41,6 @@ def named_binary() -> str | None:
     return shutil.which(NAMED) or next(
         (p for p in ("/usr/sbin/named", "/sbin/named") if Path(p).exists()), None
     )
-
-
-@dataclass(frozen=True)
-class DnsServer:
-    """One authoritative server: `primary` or `secondary-N`."""
-
-    name: str
-    host: str
-    port: int
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 _OPTIONS = """options {{

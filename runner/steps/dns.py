@@ -29,6 +29,7 @@ import dns.tsigkeyring
 import dns.update
 
 from runner.backends import RunContext, StepResult
+from runner.dns_server import DnsServer
 from runner.errors import Issue, StepError
 from runner.scenario import model
 from runner.scenario.located import Source, format_path
@@ -39,17 +40,6 @@ _TSIG_ERRORS: dict[type[Exception], str] = {
     dns.tsig.PeerBadTime: "BADTIME: the clocks differ too much",
     dns.tsig.PeerBadTruncation: "BADTRUNC",
 }
-
-
-@dataclass(frozen=True)
-class DnsServer:
-    name: str
-    host: str
-    port: int
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,7 +18,7 @@ import pytest
 from runner.lab.dns import ALGORITHM, KEY_NAME, DnsService, named_binary
 from runner.lab.topology import DnsSpec
 from runner.scenario import model
-from runner.steps.dns import DnsConfig, DnsServer, DnsSteps
+from runner.steps.dns import DnsConfig, DnsSteps
 from tests.lab.conftest import make_run
 
 pytestmark = pytest.mark.lab
@@ -41,7 +41,7 @@ def bind() -> Iterator[DnsService]:
 
 
 def steps_for(service: DnsService) -> DnsSteps:
-    servers = tuple(DnsServer(s.name, s.host, s.port) for s in service.servers)
+    servers = tuple(service.servers)
     return DnsSteps(
         DnsConfig(
             zone=service.zone,
