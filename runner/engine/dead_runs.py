@@ -278,6 +278,37 @@ def close_run(
     `timeout`; `force` clears stuck finalizers) and release its lock if it still holds
     it; then mark its record `crashed` (`results_dir` None: the record is not here).
     `errors`: problems met before (targets that could not be opened). Never raises."""
+    result = _sweep_and_release(run_id, targets, force=force, timeout=timeout, errors=errors)
+    if results_dir is None:
+        return dataclasses.replace(
+            result, record="not here (the run's results folder is on another host)"
+        )
+    written = mark_crashed(
+        results_dir,
+        run_id,
+        at=clock.now(),
+        reason=reason,
+        details={
+            "by": OPERATOR,
+            "faultsRemoved": list(result.removed),
+            "faultsLeft": list(result.left),
+            "locksReleased": list(result.unlocked),
+            "errors": list(result.errors),
+        },
+    )
+    return dataclasses.replace(result, record=written)
+
+
+def _sweep_and_release(
+    run_id: str,
+    targets: Mapping[str, TargetBackend],
+    *,
+    force: bool,
+    timeout: float | None,
+    errors: tuple[str, ...],
+) -> Finalised:
+    """In every target at once: sweep the run's faults, then release its lock if it still
+    holds it. The record is not touched."""
 
     def close_in(item: tuple[str, TargetBackend]) -> tuple[str, Swept, bool, list[str]]:
         name, backend = item
@@ -298,31 +329,13 @@ def close_run(
                 left += [_name(name, x) for x in swept.left]
                 problems += [*swept.errors, *failed]
                 unlocked += [name] if released else []
-    result = Finalised(
+    return Finalised(
         run_id=run_id,
         removed=tuple(removed),
         left=tuple(left),
         unlocked=tuple(unlocked),
         errors=tuple(problems),
     )
-    if results_dir is None:
-        return dataclasses.replace(
-            result, record="not here (the run's results folder is on another host)"
-        )
-    written = mark_crashed(
-        results_dir,
-        run_id,
-        at=clock.now(),
-        reason=reason,
-        details={
-            "by": OPERATOR,
-            "faultsRemoved": removed,
-            "faultsLeft": left,
-            "locksReleased": unlocked,
-            "errors": problems,
-        },
-    )
-    return dataclasses.replace(result, record=written)
 
 
 def finalise_dead_run(

@@ -10,11 +10,12 @@ import contextlib
 import getpass
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.clock import Clock, SystemClock
+from runner.dns_server import DnsServer
 from runner.engine import events as ev
 from runner.engine.drill import AbortSignal, DrillRun, RunResult, new_run_id
 from runner.engine.metrics import Metrics
@@ -136,38 +137,8 @@ def connect_dns(
     source = drill.spec.dns
     if source is None:
         return None
-    addresses: dict[str, tuple[str, ...]] = {}
-    for name, target in drill.spec.targets.items():
-        if target.kubernetes is not None:
-            addresses[name] = tuple(a for a in target.addresses if "/" not in a)
-        elif target.lab is not None:
-            from runner.lab.backend import lab_site_address, lab_state_dir
-
-            addresses[name] = (lab_site_address(lab_state_dir(target), target.lab.site),)
-    if source.lab:
-        from runner.lab.backend import lab_dns, lab_state_dir
-
-        lab_targets = [t for t in drill.spec.targets.values() if t.lab is not None]
-        if not lab_targets:
-            raise ConfigurationError("dns: 'lab: true' needs a lab target in the drill")
-        lab = lab_dns(lab_state_dir(lab_targets[0]))
-        zone = lab.zone
-        servers = tuple(parse_server(address, name) for name, address in lab.servers)
-        primary = servers[0]
-        key = model.TsigKey.model_validate(
-            {
-                "name": lab.key_name,
-                "algorithm": lab.algorithm,
-                "secret": {"file": str(lab.secret_file)},
-            }
-        )
-    else:
-        assert source.zone is not None and source.tsig_key is not None
-        zone, key = source.zone.rstrip("."), source.tsig_key
-        servers = tuple(
-            parse_server(text, f"server-{i + 1}") for i, text in enumerate(source.servers)
-        )
-        primary = parse_server(source.primary, "primary") if source.primary else servers[0]
+    addresses = _target_addresses(drill)
+    zone, servers, primary, key = _lab_dns(drill) if source.lab else _named_dns(source)
     found = dns_record_issues(
         scenario, loader.load_located(scenario_path, model.Scenario).source, zone
     )
@@ -188,6 +159,46 @@ def connect_dns(
     )
 
 
+_DnsServers = tuple[str, tuple[DnsServer, ...], DnsServer, model.TsigKey]
+"""Zone, authoritative servers, the primary (for updates) and the TSIG key."""
+
+
+def _lab_dns(drill: model.Drill) -> _DnsServers:
+    """The running lab's DNS (`dns: {lab: true}`), found through the drill's first lab target."""
+    from runner.lab.backend import lab_dns, lab_state_dir
+
+    lab_targets = [t for t in drill.spec.targets.values() if t.lab is not None]
+    if not lab_targets:
+        raise ConfigurationError("dns: 'lab: true' needs a lab target in the drill")
+    lab = lab_dns(lab_state_dir(lab_targets[0]))
+    servers = tuple(parse_server(address, name) for name, address in lab.servers)
+    key = model.TsigKey.model_validate(
+        {"name": lab.key_name, "algorithm": lab.algorithm, "secret": {"file": str(lab.secret_file)}}
+    )
+    return lab.zone, servers, servers[0], key
+
+
+def _named_dns(source: model.DnsSource) -> _DnsServers:
+    """The DNS the drill names: its zone, servers, primary and key."""
+    assert source.zone is not None and source.tsig_key is not None
+    servers = tuple(parse_server(text, f"server-{i + 1}") for i, text in enumerate(source.servers))
+    primary = parse_server(source.primary, "primary") if source.primary else servers[0]
+    return source.zone.rstrip("."), servers, primary, source.tsig_key
+
+
+def _target_addresses(drill: model.Drill) -> dict[str, tuple[str, ...]]:
+    """Each target's addresses, as DNS answers name them (a lab site: its loopback address)."""
+    addresses: dict[str, tuple[str, ...]] = {}
+    for name, target in drill.spec.targets.items():
+        if target.kubernetes is not None:
+            addresses[name] = tuple(a for a in target.addresses if "/" not in a)
+        elif target.lab is not None:
+            from runner.lab.backend import lab_site_address, lab_state_dir
+
+            addresses[name] = (lab_site_address(lab_state_dir(target), target.lab.site),)
+    return addresses
+
+
 def launch(
     request: DrillRequest,
     *,
@@ -206,28 +217,25 @@ def launch(
     clock = clock or SystemClock()
     scenario, drill = request.loaded or load(request)
     refuse_unconfirmed(request, scenario, drill)
-    drill_dir = request.drill_path.parent
     results.prepare(request.results_dir)
     make_id = lambda: new_run_id(clock, scenario.name)  # noqa: E731
     run_id = results.reserve(request.results_dir, make_id, first=request.run_id)
-    used = set(scenario.cluster_names)
-    run_operator = request.operator or default_operator()
+    run_dir = request.results_dir / run_id
     abort = abort or AbortSignal()
-    stop = threading.Event()
-    threading.Thread(
-        target=watch_abort_file,
-        args=(request.results_dir / run_id, abort, stop),
-        name=f"abort-{run_id}",
-        daemon=True,
-    ).start()
     try:
-        with open_targets(drill, drill_dir=drill_dir, only=used) as targets:
+        with (
+            _abort_file_watched(run_dir, abort),
+            open_targets(
+                drill, drill_dir=request.drill_path.parent, only=set(scenario.cluster_names)
+            ) as targets,
+        ):
             metrics = connect_metrics(drill)
             generic = GenericStepExecutor(
                 query=_instant_query(metrics, clock),
                 prompt=prompt,
                 dns=connect_dns(drill, scenario, request.scenario_path),
             )
+            run_operator = request.operator or default_operator()
             run = DrillRun(
                 scenario=scenario,
                 scenario_path=request.scenario_path,
@@ -245,21 +253,43 @@ def launch(
                 interactive=request.interactive,
                 approve_manual=request.approve_manual,
                 manual_failback=manual_failback,
-                approvals=tuple(
-                    {
-                        "what": "protected-target",
-                        "subject": name,
-                        "by": run_operator,
-                        "how": f"confirmed by name for this run ({request.confirm_option})",
-                    }
-                    for name in protected_targets(scenario, drill)
-                ),
+                approvals=_protected_approvals(request, scenario, drill, run_operator),
             )
             return run.execute()
     finally:
-        stop.set()
         with contextlib.suppress(OSError):  # only an empty folder: a run that never started
-            (request.results_dir / run_id).rmdir()
+            run_dir.rmdir()
+
+
+def _protected_approvals(
+    request: DrillRequest, scenario: model.Scenario, drill: model.Drill, operator: str
+) -> tuple[dict[str, str], ...]:
+    """The run's approvals: each protected target, confirmed by name for this run."""
+    return tuple(
+        {
+            "what": "protected-target",
+            "subject": name,
+            "by": operator,
+            "how": f"confirmed by name for this run ({request.confirm_option})",
+        }
+        for name in protected_targets(scenario, drill)
+    )
+
+
+@contextlib.contextmanager
+def _abort_file_watched(run_dir: Path, abort: AbortSignal) -> Iterator[None]:
+    """`watch_abort_file` in a thread for as long as the block runs."""
+    stop = threading.Event()
+    threading.Thread(
+        target=watch_abort_file,
+        args=(run_dir, abort, stop),
+        name=f"abort-{run_dir.name}",
+        daemon=True,
+    ).start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def watch_abort_file(run_dir: Path, abort: AbortSignal, stop: threading.Event) -> None:
