@@ -38,7 +38,9 @@ _RATE_UNITS = {"bps": 1.0, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9}
 
 
 def lab_state_dir(target: model.Target) -> Path:
-    """The state folder of a lab target, relative to the current directory."""
+    """The state folder of a lab target: its `stateDir` (absolute once loaded: relative
+    paths are resolved against the drill's folder), else the default `.drill-lab` of the
+    current directory, where `drillctl lab up` starts a lab by default."""
     assert target.lab is not None
     return Path(target.lab.state_dir or DEFAULT_STATE_DIR)
 

@@ -982,7 +982,9 @@ class LabTarget(Model):
     """A site of the running lab's topology (`east` and `west` in the default two-site lab);
     checked against the lab when the drill opens its targets."""
     state_dir: str | None = None
-    """The lab's state folder (default: .drill-lab in the current directory)."""
+    """The lab's state folder, relative to the drill's folder (made absolute at load);
+    absent: the lab `drillctl lab up` starts by default (.drill-lab in the current
+    directory)."""
 
 
 TargetKind = Literal["lab", "kubernetes"]

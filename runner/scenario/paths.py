@@ -2,22 +2,24 @@
 the file loads, against the folder of the file that names it.
 
 That covers a drill's `kubeconfig`, its Prometheus `caFile`, every secret `file:` (the
-Prometheus bearer token and basic-auth password, notification URLs) and a scenario's step
-`headerSecrets`. A path that starts with `~` is the user's home, an absolute path stays as
-written. What comes out is absolute, so nothing downstream needs a base or depends on the
-working directory. A path that cannot name a file (empty, a control character, an unknown
-`~user`, or an existing folder) is an issue located at file, line and field. Paths are
-normalised lexically (`a/../b` is `b`), as the scheduler's catalog does.
+Prometheus bearer token and basic-auth password, notification URLs), a lab target's
+`stateDir` (a folder) and a scenario's step `headerSecrets`. A path that starts with `~` is
+the user's home, an absolute path stays as written. What comes out is absolute, so nothing
+downstream needs a base or depends on the working directory. A path that cannot name what
+it should (empty, a control character, an unknown `~user`, an existing folder where a file
+is meant or an existing file where a folder is) is an issue located at file, line and
+field. Paths are normalised lexically (`a/../b` is `b`), as the scheduler's catalog does.
 
-Not resolved here: a lab target's `stateDir` (the lab of the working directory, where
-`drillctl lab up` runs) and a drill's scenario paths (`references`, which also checks them).
+Not resolved here: a drill's scenario paths (`references`, which also checks them), and a
+lab target without `stateDir`, which means the lab `drillctl lab up` starts by default (its
+`.drill-lab` in the working directory).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -27,27 +29,29 @@ from runner.scenario.located import Path_, Source, format_path
 
 M = TypeVar("M", bound=BaseModel)
 
-PATH_FIELDS: dict[type[BaseModel], frozenset[str]] = {
-    model.SecretRef: frozenset({"file"}),
-    model.KubernetesTarget: frozenset({"kubeconfig"}),
-    model.PrometheusSource: frozenset({"ca_file"}),
+Kind = Literal["file", "folder"]
+
+PATH_FIELDS: dict[type[BaseModel], dict[str, Kind]] = {
+    model.SecretRef: {"file": "file"},
+    model.KubernetesTarget: {"kubeconfig": "file"},
+    model.PrometheusSource: {"ca_file": "file"},
+    model.LabTarget: {"state_dir": "folder"},
 }
-"""The fields that name a file, per model class."""
+"""The fields that name a path, per model class, and what they name."""
 
 
 def resolve_paths(obj: M, src: Source) -> tuple[M, list[Issue]]:
     """`obj` with every relative path it names made absolute against the folder of
-    `src.file`, and the issues of the paths that cannot name a file."""
+    `src.file`, and the issues of the paths that cannot name what they should."""
     base = Path(os.path.abspath(src.file)).parent
     issues: list[Issue] = []
 
-    def fix(value: str, path: Path_) -> str:
+    def fix(value: str, path: Path_, kind: Kind) -> str:
         problem = _problem(value)
         if problem is None:
             resolved = resolve_path(value, base)
-            if resolved.is_dir():
-                problem = f"{resolved} is a folder, not a file"
-            else:
+            problem = _wrong_kind(resolved, kind)
+            if problem is None:
                 return str(resolved)
         pos = src.value_at(path)
         field = format_path(path)
@@ -66,6 +70,15 @@ def resolve_path(value: str, base: Path) -> Path:
     return Path(os.path.normpath(base / os.path.expanduser(value)))
 
 
+def _wrong_kind(resolved: Path, kind: Kind) -> str | None:
+    """Why an existing `resolved` is not the kind of path the field names (None: it may be)."""
+    if kind == "file" and resolved.is_dir():
+        return f"{resolved} is a folder, not a file"
+    if kind == "folder" and resolved.exists() and not resolved.is_dir():
+        return f"{resolved} is a file, not a folder"
+    return None
+
+
 def _problem(value: str) -> str | None:
     if not value.strip():
         return "the path is empty"
@@ -78,13 +91,13 @@ def _problem(value: str) -> str | None:
 
 def _walk(value: Any, path: Path_, fix: Any) -> Any:
     if isinstance(value, BaseModel):
-        paths = PATH_FIELDS.get(type(value), frozenset())
+        paths = PATH_FIELDS.get(type(value), {})
         updates = {}
         for name, info in type(value).model_fields.items():
             current = getattr(value, name)
             key = info.alias or name
             if name in paths and isinstance(current, str):
-                new = fix(current, (*path, key))
+                new = fix(current, (*path, key), paths[name])
             else:
                 new = _walk(current, (*path, key), fix)
             if new is not current:

@@ -91,6 +91,19 @@ def test_a_missing_lab_is_a_runner_error_naming_the_fix(
     assert "drillctl lab up" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_a_relative_state_dir_is_the_drills_lab_whatever_the_working_directory(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
+    """`stateDir: nolab` names <drill folder>/nolab, not <cwd>/nolab (it did before)."""
+    scenario, drill = files
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "nolab").mkdir(parents=True)
+    args = ["--yes", "--confirm-target", "primary"]
+    res = drillctl("run", str(scenario), "--drill", str(drill), *args, cwd=elsewhere)
+    assert res.returncode == 3, res.stderr
+    assert f"the lab is not running in {tmp_path / 'nolab'};" in " ".join(res.stderr.split())
+
+
 def test_a_bad_target_override_is_refused(tmp_path: Path, files: tuple[Path, Path]) -> None:
     scenario, drill = files
     res = drillctl(

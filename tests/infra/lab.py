@@ -142,7 +142,8 @@ def start_lab(topology: str | None = None, drill_file: str = "lab.yaml") -> Iter
     (base / "drills").mkdir()
     drill = base / "drills" / drill_file
     text = (REPO / "drills" / drill_file).read_text()
-    text = re.sub(r"( +)site: ([a-z0-9-]+)", rf"\1site: \2\n\1stateDir: {state}", text)
+    # relative to the drill's folder (base/drills), not to drillctl's working folder (base)
+    text = re.sub(r"( +)site: ([a-z0-9-]+)", r"\1site: \2\n\1stateDir: ../lab", text)
     drill.write_text(text)
     lab = Lab(state_dir=state, work=base, drill=drill, results=base / "results")
     args = ["--topology", topology] if topology else []

@@ -91,6 +91,48 @@ def test_a_step_secret_is_relative_to_the_scenario(tmp_path: Path, elsewhere: Pa
     assert resolve_secret(ref, what="h") == "s3cret"
 
 
+LAB_DRILL = """\
+apiVersion: drill-runner.dev/v1alpha1
+kind: Drill
+metadata: {name: d}
+spec:
+  scenarios: [{path: s.yaml}]
+  targets:
+    east: {lab: {site: east, stateDir: STATE}}
+    west: {lab: {site: west}}
+"""
+
+
+def _lab_drill(tmp_path: Path, state: str) -> Path:
+    folder = tmp_path / "drills"
+    folder.mkdir(exist_ok=True)
+    path = folder / "d.yaml"
+    path.write_text(LAB_DRILL.replace("STATE", state))
+    return path
+
+
+def test_a_lab_state_dir_is_relative_to_the_drill(tmp_path: Path, elsewhere: Path) -> None:
+    from runner.lab.backend import lab_state_dir
+
+    path = _lab_drill(tmp_path, "lab-state")
+    targets = loader.load_drill(os.path.relpath(path, elsewhere)).spec.targets
+    assert lab_state_dir(targets["east"]) == tmp_path / "drills" / "lab-state"  # was: the cwd's
+    assert lab_state_dir(targets["west"]) == Path(".drill-lab")  # absent: `lab up`'s default
+
+
+def test_a_lab_state_dir_that_is_a_file_is_located(tmp_path: Path, elsewhere: Path) -> None:
+    path = _lab_drill(tmp_path, "d.yaml")
+    with pytest.raises(InvalidInputError) as err:
+        loader.load_drill(path)
+    (issue,) = err.value.issues
+    assert (issue.file, issue.line, issue.field) == (
+        str(path),
+        7,
+        "spec.targets.east.lab.stateDir",
+    )
+    assert issue.message == f"{path} is a file, not a folder"
+
+
 @pytest.mark.parametrize(
     ("values", "field", "message"),
     [
