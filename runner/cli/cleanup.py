@@ -16,14 +16,18 @@ breaks each target's drill lock whoever holds it. Exit code 0 when nothing is le
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.cli import exits
 from runner.cli.options import drill_option, results_option
 from runner.cli.output import emit, output_option
+
+if TYPE_CHECKING:
+    from runner.backends import TargetBackend
 
 
 def _age(text: str | None, option: str) -> float | None:
@@ -66,16 +70,12 @@ def command(
     output: str,
 ) -> None:
     """Remove faults left by drill-runner in every target of a drill."""
-    from runner.clock import SystemClock
-    from runner.engine import dead_runs
     from runner.engine.targets import open_targets
-    from runner.errors import DrillError
     from runner.scenario import loader
 
     older = _age(older_than, "--older-than")
     wait = _age(timeout, "--timeout") or 0.0
     drill = loader.load_drill(drill_path)
-    clock = SystemClock()
     data: dict[str, Any] = {
         "deadRuns": [],
         "liveRuns": [],
@@ -84,85 +84,113 @@ def command(
         "errors": [],
         "unlocked": [],
     }
-    errors: list[str] = data["errors"]
     with open_targets(drill, drill_dir=drill_path.parent) as backends:
-        evidence = dead_runs.lock_holders(backends)
-        errors += evidence.errors
-        candidates = {h.run_id for h in evidence.holders.values()}
-        candidates |= {r.run_id for r in dead_runs.running_runs(results_dir, drill=drill.name)}
-        if run_id is not None:
-            candidates &= {run_id}
-        for candidate in sorted(candidates):
-            done = dead_runs.finalise_if_dead(
-                candidate,
-                results_dir=results_dir,
-                targets=backends,
-                clock=clock,
-                remove_timeout=wait,
-            )
-            row = {
-                "runId": candidate,
-                "state": done.judgement.liveness.value,
-                "reason": done.judgement.reason,
-            }
-            if done.finalised is not None:
-                f = done.finalised
-                data["deadRuns"].append(
-                    {
-                        **row,
-                        "faultsRemoved": list(f.removed),
-                        "faultsLeft": list(f.left),
-                        "locksReleased": list(f.unlocked),
-                        "record": f.record,
-                    }
-                )
-                errors += list(f.errors)
-            else:
-                data["liveRuns"].append(row)
-            errors += list(done.errors)
-        for name, backend in backends.items():
-            if force_unlock:
-                try:
-                    holder = backend.lock.force_unlock()
-                except DrillError as e:
-                    errors.append(f"{name}: lock not broken: {e}")
-                else:
-                    if holder is not None:
-                        data["unlocked"].append({"cluster": name, "holder": holder})
-        # every target at once, and within each every leftover at once: bounded by --timeout
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(backends))) as pool:
-            swept = pool.map(
-                lambda item: (
-                    item[0],
-                    dead_runs.sweep_faults(
-                        item[0],
-                        item[1],
-                        run_id=run_id,
-                        older_than_seconds=older,
-                        force=force,
-                        timeout=wait,
-                    ),
-                ),
-                list(backends.items()),
-            )
-            for name, result in swept:
-                data["removed"] += [
-                    {
-                        "cluster": name,
-                        "kind": x.kind,
-                        "name": x.name,
-                        "namespace": x.namespace,
-                        "runId": x.run_id,
-                    }
-                    for x in result.removed
-                ]
-                data["left"] += [
-                    {"cluster": name, "kind": x.kind, "name": x.name} for x in result.left
-                ]
-                errors += list(result.errors)
-    data["errors"] = list(dict.fromkeys(errors))  # the second sweep repeats the first's
+        _close_dead_runs(
+            backends, data, drill=drill.name, run_id=run_id, results_dir=results_dir, wait=wait
+        )
+        if force_unlock:
+            _force_unlock(backends, data)
+        _sweep(backends, data, run_id=run_id, older=older, force=force, wait=wait)
+    errors = data["errors"] = list(dict.fromkeys(data["errors"]))  # the second sweep repeats
     emit(data, output, _render)
     ctx.exit(exits.OK if not data["left"] and not errors else exits.RUNNER)
+
+
+def _close_dead_runs(
+    backends: Mapping[str, TargetBackend],
+    data: dict[str, Any],
+    *,
+    drill: str,
+    run_id: str | None,
+    results_dir: Path,
+    wait: float,
+) -> None:
+    """Judge every run that holds a lock or whose record says `running` (only `run_id`, when
+    given) and finalise the provably dead ones, into `data`."""
+    from runner.clock import SystemClock
+    from runner.engine import dead_runs
+
+    errors: list[str] = data["errors"]
+    evidence = dead_runs.lock_holders(backends)
+    errors += evidence.errors
+    candidates = {h.run_id for h in evidence.holders.values()}
+    candidates |= {r.run_id for r in dead_runs.running_runs(results_dir, drill=drill)}
+    if run_id is not None:
+        candidates &= {run_id}
+    clock = SystemClock()
+    for candidate in sorted(candidates):
+        done = dead_runs.finalise_if_dead(
+            candidate, results_dir=results_dir, targets=backends, clock=clock, remove_timeout=wait
+        )
+        row = {
+            "runId": candidate,
+            "state": done.judgement.liveness.value,
+            "reason": done.judgement.reason,
+        }
+        if done.finalised is not None:
+            f = done.finalised
+            data["deadRuns"].append(
+                {
+                    **row,
+                    "faultsRemoved": list(f.removed),
+                    "faultsLeft": list(f.left),
+                    "locksReleased": list(f.unlocked),
+                    "record": f.record,
+                }
+            )
+            errors += list(f.errors)
+        else:
+            data["liveRuns"].append(row)
+        errors += list(done.errors)
+
+
+def _force_unlock(backends: Mapping[str, TargetBackend], data: dict[str, Any]) -> None:
+    """Break each target's lock, whoever holds it (`--force-unlock`), into `data`."""
+    from runner.errors import DrillError
+
+    for name, backend in backends.items():
+        try:
+            holder = backend.lock.force_unlock()
+        except DrillError as e:
+            data["errors"].append(f"{name}: lock not broken: {e}")
+        else:
+            if holder is not None:
+                data["unlocked"].append({"cluster": name, "holder": holder})
+
+
+def _sweep(
+    backends: Mapping[str, TargetBackend],
+    data: dict[str, Any],
+    *,
+    run_id: str | None,
+    older: float | None,
+    force: bool,
+    wait: float,
+) -> None:
+    """Remove drill-runner's leftovers: every target at once, and within each every leftover
+    at once, bounded by --timeout; what was removed and what is left go into `data`."""
+    from runner.engine import dead_runs
+
+    def sweep_one(item: tuple[str, TargetBackend]) -> tuple[str, dead_runs.Swept]:
+        name, backend = item
+        return name, dead_runs.sweep_faults(
+            name, backend, run_id=run_id, older_than_seconds=older, force=force, timeout=wait
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(backends))) as pool:
+        for name, result in pool.map(sweep_one, list(backends.items())):
+            data["removed"] += [
+                {
+                    "cluster": name,
+                    "kind": x.kind,
+                    "name": x.name,
+                    "namespace": x.namespace,
+                    "runId": x.run_id,
+                }
+                for x in result.removed
+            ]
+            data["left"] += [{"cluster": name, "kind": x.kind, "name": x.name} for x in result.left]
+            data["errors"] += list(result.errors)
 
 
 def _render(data: dict[str, Any]) -> str:

@@ -8,18 +8,26 @@ because the user pressed Ctrl-C twice.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.cli import exits
 from runner.cli.options import drill_option, results_option
 from runner.cli.output import output_option
+
+if TYPE_CHECKING:
+    from runner.cli.live import LiveView
+    from runner.engine.drill import AbortSignal, RunResult
+    from runner.engine.launch import DrillRequest
+    from runner.scenario.model import Drill, Scenario
 
 
 def _parse_targets(values: tuple[str, ...]) -> dict[str, str]:
@@ -78,16 +86,7 @@ def command(
     output: str,
 ) -> int:
     """Run SCENARIO against the targets of --drill and judge it against its objectives."""
-    from runner.engine.drill import AbortSignal
-    from runner.engine.launch import (
-        DrillRequest,
-        default_operator,
-        launch,
-        load,
-        protected_targets,
-    )
-    from runner.engine.verdict import EXIT_CODES
-    from runner.reports.summary import render_text
+    from runner.engine.launch import DrillRequest, default_operator, load
 
     interactive = sys.stdin.isatty()
     request = DrillRequest(
@@ -109,6 +108,45 @@ def command(
         return exits.OK
     if sc.test_failover:
         click.echo(_test_notes(sc), err=True)
+    names = _confirmed_targets(sc, drill, yes=yes, confirmed=confirmed, interactive=interactive)
+    if names is None:
+        click.echo("Not confirmed; nothing was done.", err=True)
+        return exits.INVALID
+    request = dataclasses.replace(
+        request, confirmed_targets=names, confirm_option="--yes --confirm-target"
+    )
+    return _report(_run_live(request, output=output, interactive=interactive), output)
+
+
+def _run_live(request: DrillRequest, *, output: str, interactive: bool) -> RunResult:
+    """Launch the drill under the live view, with signals turned into an abort."""
+    from runner.cli.live import LiveView
+    from runner.engine.drill import AbortSignal
+    from runner.engine.launch import launch
+
+    abort = AbortSignal()
+    view = LiveView(
+        rich=None if output == "text" else False, stream=sys.stderr if output != "text" else None
+    )
+    with _signals_abort(abort, view), view:
+        return launch(
+            request,
+            abort=abort,
+            on_event=view.on_event,
+            prompt=_prompt if interactive else None,
+            manual_failback=(lambda: click.confirm("Fail back now?", default=True))
+            if interactive
+            else None,
+        )
+
+
+def _confirmed_targets(
+    sc: Scenario, drill: Drill, *, yes: bool, confirmed: tuple[str, ...], interactive: bool
+) -> frozenset[str] | None:
+    """The protected targets confirmed for this run: by `--yes --confirm-target NAME`, else
+    typed at the prompt. None: a typed name did not match. UsageError when unattended."""
+    from runner.engine.launch import protected_targets
+
     typed_names: set[str] = set()
     for name in protected_targets(sc, drill):
         if yes and name in confirmed:
@@ -120,21 +158,15 @@ def command(
             )
         typed = click.prompt(f"Target {name!r} is protected. Type its name to proceed")
         if typed != name:
-            click.echo("Not confirmed; nothing was done.", err=True)
-            return exits.INVALID
+            return None
         typed_names.add(name)
-    request = dataclasses.replace(
-        request,
-        confirmed_targets=frozenset(typed_names | (set(confirmed) if yes else set())),
-        confirm_option="--yes --confirm-target",
-    )
+    return frozenset(typed_names | (set(confirmed) if yes else set()))
 
-    from runner.cli.live import LiveView
 
-    abort = AbortSignal()
-    view = LiveView(
-        rich=None if output == "text" else False, stream=sys.stderr if output != "text" else None
-    )
+@contextlib.contextmanager
+def _signals_abort(abort: AbortSignal, view: LiveView) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM abort the drill (once); a second signal only
+    says what is still being cleaned up. The previous handlers come back after."""
     signals = {"count": 0}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -152,19 +184,17 @@ def command(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with view:
-            result = launch(
-                request,
-                abort=abort,
-                on_event=view.on_event,
-                prompt=_prompt if interactive else None,
-                manual_failback=(lambda: click.confirm("Fail back now?", default=True))
-                if interactive
-                else None,
-            )
+        yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def _report(result: RunResult, output: str) -> int:
+    """Print the run's summary (or its record as JSON/YAML); the verdict's exit code."""
+    from runner.engine.verdict import EXIT_CODES
+    from runner.reports.summary import render_text
+
     if output == "text":
         click.echo("")
         click.echo(render_text(result.record, record_dir=str(result.record_dir)))

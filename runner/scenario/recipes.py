@@ -36,6 +36,7 @@ from runner.scenario.recipe_catalog import (
     Catalog,
     Found,
     Recipe,
+    RecipeSpec,
     catalog_for,
     check_input,
     validate_recipe,
@@ -126,11 +127,7 @@ def expand(
             if use is not None:
                 _expand_use(use, out, scenario, problems, test_failover=test_failover)
             continue
-        if (
-            test_failover
-            and step.action not in model.READ_ONLY_ACTIONS
-            and not (isinstance(step, model.HttpStep) and step.method == "GET")
-        ):
+        if test_failover and _changes_the_system(step):
             out.notes.append(
                 model.TestFailoverNote(
                     phase=phase,
@@ -143,24 +140,37 @@ def expand(
             continue
         out.steps[phase].append((path, step))
     if test_failover:
-        out.notes = [
-            model.TestFailoverNote(
-                phase="inject",
-                step=f.name,
-                what="not injected",
-                reason="a test failover never takes production down",
-            )
-            for f in scenario.spec.faults
-        ] + out.notes
-        for path, step in out.cleanup:
-            out.steps["failback"].append((path, step))
-        _drop_unmeasurable(out)
+        _finish_test_failover(scenario, out)
     if problems.issues:
         raise InvalidInputError(_sorted(problems.issues))
     _check_expanded(scenario, out, problems)
     if problems.issues:
         raise InvalidInputError(_sorted(problems.issues))
     return _assemble(scenario, out, test_failover)
+
+
+def _changes_the_system(step: model.Step) -> bool:
+    """Whether a written step changes the system (a test failover skips it)."""
+    return step.action not in model.READ_ONLY_ACTIONS and not (
+        isinstance(step, model.HttpStep) and step.method == "GET"
+    )
+
+
+def _finish_test_failover(scenario: model.Scenario, out: _Out) -> None:
+    """A test failover injects nothing (a note per fault), undoes its redirected steps in
+    failback, and measures only what it can."""
+    out.notes = [
+        model.TestFailoverNote(
+            phase="inject",
+            step=f.name,
+            what="not injected",
+            reason="a test failover never takes production down",
+        )
+        for f in scenario.spec.faults
+    ] + out.notes
+    for path, step in out.cleanup:
+        out.steps["failback"].append((path, step))
+    _drop_unmeasurable(out)
 
 
 def _written(scenario: model.Scenario) -> Iterator[tuple[Path_, model.Step | model.RecipeUse]]:
@@ -205,7 +215,19 @@ def _resolve_use(
             (*path, "cluster"),
             f"cluster {step.cluster!r} is not declared in spec.clusters ({', '.join(declared)})",
         )
-    spec = found.recipe.spec
+    values = _inputs(step, path, found.recipe.spec, declared, problems)
+    return _Use(step, path, phase, found, use_id, values) if values is not None else None
+
+
+def _inputs(
+    step: model.RecipeUse,
+    path: Path_,
+    spec: RecipeSpec,
+    declared: list[str],
+    problems: _Problems,
+) -> dict[str, Any] | None:
+    """The use's input values, checked against the recipe's inputs (defaults filled in);
+    None when any is unknown, missing or invalid (each a located problem)."""
     values: dict[str, Any] = {}
     ok = True
     for key in step.with_:
@@ -236,7 +258,7 @@ def _resolve_use(
             ok = False
         else:
             values[key] = check_input(spec_in, spec_in.default, declared=None)
-    return _Use(step, path, phase, found, use_id, values) if ok else None
+    return values if ok else None
 
 
 def _node(src: Source, path: Path_) -> Any:
@@ -264,73 +286,12 @@ def _expand_use(
         recipe=recipe.name, use=use.id, phase=use.phase, file=use.found.file
     )
     spec = recipe.spec
-    steps_at: tuple[str, ...] = ("spec", "steps")
-    step_templates = spec.steps
-    if test_failover:
-        if spec.test_failover is not None:
-            for name in spec.test_failover.requires:
-                if use.inputs.get(name) in (None, "", [], {}):
-                    where = (*use.path, "with") if use.written.with_ else use.path
-                    problems.add(
-                        where,
-                        f"a test failover of recipe {recipe.name!r} needs the input {name!r} "
-                        f"({spec.inputs[name].description or spec.inputs[name].type})",
-                    )
-                    return
-            steps_at = ("spec", "testFailover", "steps")
-            step_templates = spec.test_failover.steps
-            out.notes.append(
-                model.TestFailoverNote(
-                    phase=use.phase,
-                    step=use.written.name,
-                    what="redirected",
-                    reason=spec.test_failover.description,
-                )
-            )
-        for made in _steps(use, step_templates, steps_at, ctx, problems):
+    if not test_failover:
+        for made in _steps(use, spec.steps, ("spec", "steps"), ctx, problems):
             applied.steps.append(made.name)
             out.steps[use.phase].append((use.path, made))
-        if spec.test_failover is None:
-            kept = []
-            skipped = False  # read-only steps after a skipped one wait for its effect
-            for path, made in out.steps[use.phase]:
-                if made.origin is None or made.origin.use != use.id:
-                    kept.append((path, made))
-                    continue
-                if made.action not in model.READ_ONLY_ACTIONS:
-                    why = f"a {made.action} step changes the system"
-                elif skipped:
-                    why = "it follows a step the test failover skips"
-                else:
-                    kept.append((path, made))
-                    continue
-                skipped = True
-                out.notes.append(
-                    model.TestFailoverNote(
-                        phase=use.phase,
-                        step=made.name,
-                        what="skipped",
-                        reason=f"recipe {recipe.name} has no test failover; {why}",
-                    )
-                )
-                applied.steps.remove(made.name)
-            out.steps[use.phase] = kept
-        else:
-            cleanup_at = ("spec", "testFailover", "cleanup")
-            for made in _steps(use, spec.test_failover.cleanup, cleanup_at, ctx, problems):
-                out.cleanup.append((use.path, made))
-                out.notes.append(
-                    model.TestFailoverNote(
-                        phase="failback",
-                        step=made.name,
-                        what="added",
-                        reason=f"undoes the test failover of {use.written.name!r}",
-                    )
-                )
-    else:
-        for made in _steps(use, step_templates, steps_at, ctx, problems):
-            applied.steps.append(made.name)
-            out.steps[use.phase].append((use.path, made))
+    elif not _expand_test_failover(use, out, ctx, applied, problems):
+        return
     for made in _steps(use, spec.baseline, ("spec", "baseline"), ctx, problems):
         applied.baseline.append(made.name)
         out.steps["baseline"].append((use.path, made))
@@ -341,6 +302,84 @@ def _expand_use(
     if spec.measure is not None:
         _measure(use, spec.measure, ctx, out, applied, scenario, problems)
     out.applied.append(applied)
+
+
+def _expand_test_failover(
+    use: _Use,
+    out: _Out,
+    ctx: templates.Context,
+    applied: model.RecipeApplied,
+    problems: _Problems,
+) -> bool:
+    """A use's steps for a test failover: the recipe's `testFailover` steps (and their
+    cleanup, added to failback), or, when it has none, its steps less those that change
+    the system. False when an input the test failover requires is missing."""
+    spec = use.found.recipe.spec
+    test = spec.test_failover
+    if test is None:
+        for made in _steps(use, spec.steps, ("spec", "steps"), ctx, problems):
+            applied.steps.append(made.name)
+            out.steps[use.phase].append((use.path, made))
+        _skip_changing_steps(use, out, applied)
+        return True
+    for name in test.requires:
+        if use.inputs.get(name) in (None, "", [], {}):
+            where = (*use.path, "with") if use.written.with_ else use.path
+            problems.add(
+                where,
+                f"a test failover of recipe {use.found.recipe.name!r} needs the input {name!r} "
+                f"({spec.inputs[name].description or spec.inputs[name].type})",
+            )
+            return False
+    out.notes.append(
+        model.TestFailoverNote(
+            phase=use.phase, step=use.written.name, what="redirected", reason=test.description
+        )
+    )
+    for made in _steps(use, test.steps, ("spec", "testFailover", "steps"), ctx, problems):
+        applied.steps.append(made.name)
+        out.steps[use.phase].append((use.path, made))
+    for made in _steps(use, test.cleanup, ("spec", "testFailover", "cleanup"), ctx, problems):
+        out.cleanup.append((use.path, made))
+        out.notes.append(
+            model.TestFailoverNote(
+                phase="failback",
+                step=made.name,
+                what="added",
+                reason=f"undoes the test failover of {use.written.name!r}",
+            )
+        )
+    return True
+
+
+def _skip_changing_steps(use: _Use, out: _Out, applied: model.RecipeApplied) -> None:
+    """Drop the use's steps that change the system (and the read-only ones after a dropped
+    one, which wait for its effect) from its phase, each with a note: the test failover of a
+    recipe that has none."""
+    kept = []
+    skipped = False
+    for path, made in out.steps[use.phase]:
+        if made.origin is None or made.origin.use != use.id:
+            kept.append((path, made))
+            continue
+        if made.action not in model.READ_ONLY_ACTIONS:
+            why = f"a {made.action} step changes the system"
+        elif skipped:
+            why = "it follows a step the test failover skips"
+        else:
+            kept.append((path, made))
+            continue
+        skipped = True
+        out.notes.append(
+            model.TestFailoverNote(
+                phase=use.phase,
+                step=made.name,
+                what="skipped",
+                reason=f"recipe {use.found.recipe.name} has no test failover; {why}",
+            )
+        )
+        applied.steps.remove(made.name)
+    out.steps[use.phase] = kept
 
 
 def _steps(
