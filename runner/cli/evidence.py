@@ -153,10 +153,11 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
     from runner import __version__, redact
     from runner.errors import DrillError, UsageError
     from runner.evidence import pack
+    from runner.journal.entries import iso
     from runner.records import chain
     from runner.reports import html, markdown
 
-    run = folder.run.to_json()  # the pack's facts, as the record holds them
+    run = folder.run
     run_id = folder.run_id
     if not folder.run.finished:
         raise UsageError(f"run {run_id} is still running; export it when it has finished")
@@ -200,10 +201,10 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
     files.append(("reports/report.html", _masked(html.render(view, signer=fingerprint).encode())))
     md = markdown.render(view, report_path="report.html", signer=fingerprint)
     files.append(("reports/report.md", _masked(md.encode())))
-    series = run.get("measurementInputs")
+    series = run.measurement_inputs
     if series:
         files.append(("series/measurement-inputs.json", _masked(_json(series))))
-    for _, entry in sorted((run.get("inputs") or {}).items()):
+    for _, entry in sorted((run.inputs or {}).items()):
         for field in ("file", "model"):
             name: Any = entry.get(field) if isinstance(entry, dict) else None
             if isinstance(name, str) and "/" not in name and name.startswith("input-"):
@@ -211,24 +212,20 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
                     files.append((f"inputs/{name}", _masked((folder.dir / name).read_bytes())))
                 except OSError as e:
                     raise DrillError(f"cannot read {folder.dir / name}: {e.strerror}") from None
-    facts = {
-        "scenario": (run.get("scenario") or {}).get("name"),
-        "drill": (run.get("drill") or {}).get("name"),
-        "status": run.get("status"),
-        "reason": run.get("reason"),
-        "operator": run.get("operator"),
-        "startedAt": run.get("startedAt"),
-        "finishedAt": run.get("finishedAt"),
+    facts = {  # as the record holds them (each in its run.json form)
+        "scenario": run.scenario.name,
+        "drill": run.drill.name,
+        "status": run.status.value,
+        "reason": run.reason,
+        "operator": run.operator,
+        "startedAt": iso(run.started_at),
+        "finishedAt": iso(run.finished_at),
         "journal": recorded,
-        "exercise": run.get("exercise"),
-        "tool": {
-            "name": "drill-runner",
-            "version": __version__,
-            "recordedBy": (run.get("runner") or {}).get("version"),
-        },
+        "exercise": None if run.exercise is None else run.exercise.to_json(),
+        "tool": {"name": "drill-runner", "version": __version__, "recordedBy": run.runner_version},
     }
     return pack.Contents(
-        run_id=run_id, archive_time=_epoch(folder.run), facts=redact.value(facts), files=files
+        run_id=run_id, archive_time=_epoch(run), facts=redact.value(facts), files=files
     )
 
 

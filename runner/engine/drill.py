@@ -51,6 +51,7 @@ from runner.engine.verification import Verification
 from runner.errors import AbortRequested, DrillError
 from runner.evidence import exercise, inputs
 from runner.journal.entries import PhaseName
+from runner.journal.framing import RunMode, TestFailoverNote
 from runner.journal.run import Ref, Run
 from runner.journal.writer import JournalWriter
 from runner.measure.timebase import canonical
@@ -200,23 +201,21 @@ class DrillRun:
             runner_version=__version__,
             targets={n: t.description for n, t in self.targets.items()},
             objectives=spec.objectives.model_dump(mode="json", by_alias=True),
-            extra={
-                "mode": "test-failover" if self.scenario.test_failover else "drill",
-                "captured": {},
-                "timings": [],
-                **(
-                    {"testFailover": [n.model_dump(mode="json") for n in notes]}
-                    if self.scenario.test_failover
-                    else {}
-                ),
-                "exercise": exercise.metadata(
-                    spec.exercise,
-                    self.drill.spec.exercise,
-                    run_id=self.run_id,
-                    scenario_name=self.scenario.name,
-                    day=self.clock.now().date().isoformat(),
-                ),
-            },
+            mode=RunMode.TEST_FAILOVER if self.scenario.test_failover else RunMode.DRILL,
+            test_failover=tuple(
+                TestFailoverNote(phase=n.phase, step=n.step, what=n.what, reason=n.reason)
+                for n in notes
+            )
+            if self.scenario.test_failover
+            else (),
+            exercise=exercise.metadata(
+                spec.exercise,
+                self.drill.spec.exercise,
+                run_id=self.run_id,
+                scenario_name=self.scenario.name,
+                day=self.clock.now().date().isoformat(),
+            ),
+            exercise_recorded=True,
         )
 
     # ------------------------------------------------------------------ forward phases
@@ -388,7 +387,7 @@ class DrillRun:
         if record.failures:
             status, reason = Status.ERROR, self._unwritten_reason(status, reason)
         record.set(status=status, reason=reason, finished_at=self.clock.now())
-        for finding in exercise.findings(record.snapshot().to_json()):
+        for finding in exercise.findings(record.snapshot()):
             self.ctx.audit(exercise.OPENED, finding.to_json())
         record.write_file("junit.xml", junit_xml(record.snapshot()))
         self._write_reports()

@@ -5,6 +5,7 @@ says, journaled with every attempt folded in, and what it captured kept for late
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from runner import redact
@@ -138,8 +139,9 @@ class StepRunner:
             ctx.values[f"steps.{step.id}.finished"] = _text(finished)
         if result.captured:
             ctx.values.update({f"captured.{k}": v for k, v in result.captured.items()})
-            captured = ctx.record.run.extra.get("captured") or {}
-            ctx.record.set_extra(captured={**captured, **result.captured})
+            ctx.record.change(
+                lambda run: replace(run, captured={**run.captured, **result.captured})
+            )
         ctx.emit(ev.StepFinished, phase=phase, step=step.name, status="ok", attempts=attempt)
 
     def _failed(self, phase: str, step: model.Step, index: int, attempt: int, error: str) -> None:

@@ -14,7 +14,7 @@ from runner.engine import events as ev
 from runner.engine.context import DrillContext
 from runner.engine.metrics import MeasureResult, Verifier
 from runner.errors import DrillError
-from runner.journal.entries import Measurements, Observed, SteadyStateGate
+from runner.journal.entries import Measurements, Observed, SteadyStateGate, StepStatus
 from runner.measure import spans, timebase
 from runner.measure.rto import detection
 from runner.measure.timebase import canonical
@@ -121,7 +121,7 @@ class Verification:
         """RTO/RPO between recorded instants (`measure.spans`), and the reported timings."""
         ctx = self.ctx
         m = ctx.scenario.spec.measure
-        times = {**ctx.timeline.to_json(), **ctx.values}
+        times = self._instants()
         objectives = ctx.scenario.spec.objectives
 
         def known(instant: model.Instant) -> spans.Known | str:
@@ -144,12 +144,22 @@ class Verification:
             measured = (
                 replace(measured, rto=judged) if kind == "rto" else replace(measured, rpo=judged)
             )
-        timings = [
-            {"name": t.name, **spans.measure(t.name, known(t.from_), known(t.to)).to_json()}
-            for t in m.timings
-        ]
-        ctx.record.set(measurements=measured)
-        ctx.record.set_extra(timings=timings)
+        timings = tuple(spans.measure(t.name, known(t.from_), known(t.to)) for t in m.timings)
+        ctx.record.set(measurements=measured, timings=timings)
+
+    def _instants(self) -> dict[str, datetime | str]:
+        """What a span can start or end at: the run's own moments (the timeline's, and each
+        step's with an id: `steps.<id>.started`, `.finished` once it succeeded) as datetimes;
+        the captured values (`captured.<name>`) as the text the steps captured."""
+        run = self.ctx.record.run
+        out: dict[str, datetime | str] = dict(run.timeline.moments())
+        for step in run.steps:
+            if step.id:
+                out[f"steps.{step.id}.started"] = step.started_at
+                if step.status is StepStatus.SUCCEEDED and step.finished_at is not None:
+                    out[f"steps.{step.id}.finished"] = step.finished_at
+        out.update({f"captured.{k}": v for k, v in run.captured.items()})
+        return out
 
     def _rto_phases(self, fault_start: datetime, result: MeasureResult) -> None:
         """With a DNS failover (a `dns.wait` among the failover steps), the RTO's phase

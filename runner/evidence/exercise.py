@@ -13,15 +13,29 @@ run recorded before this existed, or closed by a crash sweeper, still lists them
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, assert_never
 
 from runner.journal import entries
-from runner.journal.entries import APPROVAL, ASSIGNED, CLOSED, OPENED, SIGNOFF, Approval, SignOff
+from runner.journal.entries import (
+    APPROVAL,
+    ASSIGNED,
+    CLOSED,
+    OPENED,
+    SIGNOFF,
+    Approval,
+    Rpo,
+    Rto,
+    SignOff,
+    StepStatus,
+)
 from runner.journal.events import AuditEvent
+from runner.journal.framing import ExerciseMetadata, ExerciseScope
 from runner.journal.run import Run
+from runner.journal.status import Status
+from runner.measure.results import Status as Judged
 
 __all__ = ["APPROVAL", "ASSIGNED", "CLOSED", "OPENED", "SIGNOFF", "Approval", "SignOff"]
 
@@ -91,7 +105,7 @@ class Control:
 
 @dataclass(frozen=True)
 class Exercise:
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: ExerciseMetadata | None = None
     approvals: Sequence[Approval] = ()
     signoffs: Sequence[SignOff] = ()
     deficiencies: Sequence[Deficiency] = ()
@@ -105,52 +119,61 @@ def _slug(text: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")[:40] or "unnamed"
 
 
-def _seconds(value: Any) -> str:
-    return "-" if not isinstance(value, int | float) else f"{value:g}s"
+def _seconds(value: float | None) -> str:
+    """Seconds as the record shows them (to the millisecond), '-' when unknown."""
+    return "-" if value is None else f"{round(value, 3):g}s"
 
 
-def findings(run: Mapping[str, Any]) -> list[Finding]:
+def _objectives(run: Run) -> list[tuple[str, Rto | Rpo]]:
+    """The RTO and RPO the run measured, by name."""
+    pairs = (("RTO", run.measurements.rto), ("RPO", run.measurements.rpo))
+    return [(name, m) for name, m in pairs if m is not None]
+
+
+def _lower(m: Rto | Rpo) -> float | None:
+    return None if m.bounds is None else m.bounds.lower
+
+
+def _upper(m: Rto | Rpo) -> float | None:
+    return None if m.bounds is None else m.bounds.upper
+
+
+def findings(run: Run) -> list[Finding]:
     """What this run shows is wrong, with ids that are the same every time they are derived."""
     out: list[Finding] = []
-    measurements = run.get("measurements") or {}
-    for key in ("rto", "rpo"):
-        m = measurements.get(key)
-        if not isinstance(m, Mapping):
-            continue
-        status = m.get("status")
-        name = key.upper()
-        if status == "missed":
+    for name, m in _objectives(run):
+        key = name.lower()
+        if m.status is Judged.MISSED:
             out.append(
                 Finding(
                     f"{key}-missed",
                     "objective-missed",
                     name,
-                    f"{name} {_seconds(m.get('seconds'))} (between "
-                    f"{_seconds(m.get('lowerSeconds'))} and {_seconds(m.get('upperSeconds'))}) "
-                    f"missed the objective {_seconds(m.get('objectiveSeconds'))}",
+                    f"{name} {_seconds(m.seconds)} (between {_seconds(_lower(m))} and "
+                    f"{_seconds(_upper(m))}) missed the objective {_seconds(m.objective_seconds)}",
                 )
             )
-        elif status == "inconclusive":
+        elif m.status is Judged.INCONCLUSIVE:
             out.append(
                 Finding(
                     f"{key}-inconclusive",
                     "measurement-inconclusive",
                     name,
-                    str(m.get("explanation") or f"{name} could not be decided from the data"),
+                    m.explanation or f"{name} could not be decided from the data",
                 )
             )
-    for step in run.get("steps") or []:
-        if isinstance(step, Mapping) and step.get("status") == "failed":
+    for step in run.steps:
+        if step.status is StepStatus.FAILED:
             out.append(
                 Finding(
-                    f"step-{_slug(step.get('phase'))}-{_slug(step.get('name'))}",
+                    f"step-{_slug(step.phase)}-{_slug(step.name)}",
                     "step-failed",
-                    f"{step.get('phase')}/{step.get('name')}",
-                    str(step.get("error") or "the step failed"),
+                    f"{step.phase}/{step.name}",
+                    step.error or "the step failed",
                 )
             )
-    after = (run.get("steadyState") or {}).get("after")
-    if isinstance(after, Mapping) and after.get("passed") is False:
+    after = run.steady_state.get("after")
+    if after is not None and not after.passed:
         out.append(
             Finding(
                 "steady-state-after",
@@ -159,38 +182,32 @@ def findings(run: Mapping[str, Any]) -> list[Finding]:
                 "the steady-state checks did not hold after failback",
             )
         )
-    for breach in run.get("guardrails") or []:
-        if isinstance(breach, Mapping):
-            out.append(
-                Finding(
-                    f"guardrail-{_slug(breach.get('name'))}",
-                    "guardrail-breached",
-                    str(breach.get("name")),
-                    f"guardrail breached: value {breach.get('value')} "
-                    f"at {breach.get('breachedAt')}",
-                )
+    for breach in run.guardrails:
+        out.append(
+            Finding(
+                f"guardrail-{_slug(breach.name)}",
+                "guardrail-breached",
+                breach.name,
+                f"guardrail breached: value {breach.value} at {entries.iso(breach.breached_at)}",
             )
-    for fault in run.get("faults") or []:
-        left = (
-            isinstance(fault, Mapping) and fault.get("injectedAt") and not fault.get("recoveredAt")
         )
-        if left and isinstance(fault, Mapping) and not fault.get("oneShot"):
+    for fault in run.faults:
+        if fault.injected_at is not None and not fault.removed and not fault.one_shot:
             out.append(
                 Finding(
-                    f"fault-left-{_slug(fault.get('cluster'))}-{_slug(fault.get('name'))}",
+                    f"fault-left-{_slug(fault.cluster)}-{_slug(fault.name)}",
                     "fault-not-removed",
-                    f"{fault.get('cluster')}/{fault.get('name')}",
+                    f"{fault.cluster}/{fault.name}",
                     "an injected fault was not removed by the run",
                 )
             )
-    status = str(run.get("status") or "")
-    if status not in ("passed", "running", "") and not out:
+    if run.status not in (Status.PASSED, Status.RUNNING) and not out:
         out.append(
             Finding(
-                f"run-{_slug(status)}",
+                f"run-{_slug(run.status.value)}",
                 "run-not-passed",
                 "run",
-                f"the run ended {status}: {run.get('reason') or 'no reason recorded'}",
+                f"the run ended {run.status.value}: {run.reason or 'no reason recorded'}",
             )
         )
     seen: dict[str, int] = {}
@@ -205,11 +222,10 @@ def findings(run: Mapping[str, Any]) -> list[Finding]:
 def read(run: Run, events: Sequence[AuditEvent]) -> Exercise:
     """The exercise as the record and the journal say it is now. The journal's exercise
     entries are typed (`journal.entries`); the findings are derived from the record."""
-    record = run.to_json()
     approvals: list[Approval] = []
     signoffs: list[SignOff] = []
     state: dict[str, dict[str, Any]] = {}
-    derived = {f.id: f for f in findings(record)}
+    derived = {f.id: f for f in findings(run)}
     for event in events:
         match event.exercise:
             case None:
@@ -239,47 +255,33 @@ def read(run: Run, events: Sequence[AuditEvent]) -> Exercise:
             case _:
                 assert_never(event.exercise)
     deficiencies = [Deficiency(finding=f, **state.get(i, {})) for i, f in derived.items()]
-    metadata = record.get("exercise") or {}
     return Exercise(
-        metadata=metadata if isinstance(metadata, Mapping) else {},
+        metadata=run.exercise,
         approvals=approvals,
         signoffs=signoffs,
         deficiencies=deficiencies,
-        controls=_controls(record, metadata, deficiencies, bool(signoffs)),
+        controls=_controls(run, deficiencies, bool(signoffs)),
     )
 
 
-def _controls(
-    run: Mapping[str, Any],
-    metadata: Any,
-    deficiencies: Sequence[Deficiency],
-    signed_off: bool,
-) -> list[Control]:
-    ids = metadata.get("controls") if isinstance(metadata, Mapping) else None
-    if not isinstance(ids, list) or not ids:
+def _controls(run: Run, deficiencies: Sequence[Deficiency], signed_off: bool) -> list[Control]:
+    ids = () if run.exercise is None else run.exercise.controls
+    if not ids:
         return []
-    measurements = run.get("measurements") or {}
-    rows = []
-    for key in ("rto", "rpo"):
-        m = measurements.get(key)
-        if isinstance(m, Mapping):
-            measured = (
-                f"{_seconds(m.get('seconds'))} ({_seconds(m.get('lowerSeconds'))}–"
-                f"{_seconds(m.get('upperSeconds'))})"
-            )
-            rows.append(
-                (
-                    key.upper(),
-                    measured,
-                    f"<= {_seconds(m.get('objectiveSeconds'))}",
-                    str(m.get("status") or "not measured"),
-                )
-            )
+    rows = [
+        (
+            name,
+            f"{_seconds(m.seconds)} ({_seconds(_lower(m))}–{_seconds(_upper(m))})",
+            f"<= {_seconds(m.objective_seconds)}",
+            m.status.value,
+        )
+        for name, m in _objectives(run)
+    ]
     open_count = sum(1 for d in deficiencies if d.is_open)
     return [
         Control(
-            id=str(c),
-            verdict=str(run.get("status") or "?"),
+            id=c,
+            verdict=run.status.value,
             objectives=rows,
             open_deficiencies=open_count,
             signed_off=signed_off,
@@ -290,7 +292,7 @@ def _controls(
 
 def metadata(
     scenario: Any, drill: Any, *, run_id: str, scenario_name: str, day: str
-) -> dict[str, Any] | None:
+) -> ExerciseMetadata | None:
     """The run's `exercise`: the scenario's and the drill's `spec.exercise` merged (the
     scenario's id and scope first; owners and controls from both, in order, once each),
     with `{scenario}`, `{date}` and `{run}` replaced in the id. None when neither has one."""
@@ -299,14 +301,15 @@ def metadata(
         return None
     ident = next((p.id for p in parts if p.id), None)
     scope = next((p.scope for p in parts if p.scope is not None), None)
-    out: dict[str, Any] = {
-        "id": ident.replace("{scenario}", scenario_name)
+    return ExerciseMetadata(
+        id=ident.replace("{scenario}", scenario_name)
         .replace("{date}", day)
         .replace("{run}", run_id)
         if ident
         else None,
-        "scope": scope.model_dump(mode="json", exclude_none=True) if scope else None,
-        "owners": list(dict.fromkeys(o for p in parts for o in p.owners)),
-        "controls": list(dict.fromkeys(c for p in parts for c in p.controls)),
-    }
-    return {k: v for k, v in out.items() if v}
+        scope=None
+        if scope is None
+        else ExerciseScope(systems=tuple(scope.systems), tier=scope.tier),
+        owners=tuple(dict.fromkeys(o for p in parts for o in p.owners)),
+        controls=tuple(dict.fromkeys(c for p in parts for c in p.controls)),
+    )

@@ -31,7 +31,9 @@ from runner.journal.entries import (
     iso,
     parse_time,
 )
+from runner.journal.framing import ExerciseMetadata, RunMode, TestFailoverNote
 from runner.journal.status import Status
+from runner.measure.spans import SpanResult
 
 SCHEMA_VERSION = 1
 """run.json's layout. Measurement v1 and v2 records both say 1 (measurements are told apart
@@ -63,6 +65,7 @@ _KNOWN = {
     "stepSeconds", "phases",
     "faults", "steps", "steadyState", "guardrails", "timeline", "measurements",
     "measurementInputs", "observed", "rtoPhases", "crash", "report", "journal", "inputs",
+    "mode", "captured", "timings", "testFailover", "exercise",
 }  # fmt: skip
 
 
@@ -110,6 +113,19 @@ class Run:
     """The head of events.jsonl's hash chain (None: recorded before tamper evidence)."""
     inputs: Mapping[str, Any] | None = None
     """The scenario and drill files as run (`runner.evidence.inputs`)."""
+    mode: RunMode | None = None
+    """A drill or a test failover; None in records written before test failovers (drills)."""
+    captured: Mapping[str, str] = field(default_factory=dict)
+    """The values steps captured, by name (`${{ captured.<name> }}`)."""
+    timings: tuple[SpanResult, ...] = ()
+    """The scenario's `measure.timings`, each measured between its recorded instants."""
+    test_failover: tuple[TestFailoverNote, ...] = ()
+    """In a test failover: what it did instead of the drill."""
+    exercise: ExerciseMetadata | None = None
+    """The exercise the run belongs to (None: neither the scenario nor the drill has one)."""
+    exercise_recorded: bool = False
+    """Whether run.json says so (`exercise: null` when there is none); records written before
+    exercise evidence have no `exercise` at all."""
     schema_version: int = SCHEMA_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Top-level fields this runner does not model, kept as written."""
@@ -183,6 +199,14 @@ class Run:
             out["journal"] = self.journal.to_json()
         if self.inputs is not None:
             out["inputs"] = dict(self.inputs)
+        if self.mode is not None:  # recorded since step recipes, together
+            out["mode"] = self.mode.value
+            out["captured"] = dict(self.captured)
+            out["timings"] = [_timing_json(t) for t in self.timings]
+            if self.mode is RunMode.TEST_FAILOVER:
+                out["testFailover"] = [n.to_json() for n in self.test_failover]
+        if self.exercise is not None or self.exercise_recorded:
+            out["exercise"] = None if self.exercise is None else self.exercise.to_json()
         out.update(self.extra)
         return out
 
@@ -253,8 +277,24 @@ def _build(d: Mapping[str, Any]) -> Run:
         report=None if d.get("report") is None else str(d["report"]),
         journal=part("journal", lambda: _maybe(JournalHead.from_json, d.get("journal"))),
         inputs=part("inputs", lambda: _maybe(dict, d.get("inputs"))),
+        mode=part("mode", lambda: _maybe(RunMode, d.get("mode"))),
+        captured=part("captured", lambda: {str(k): str(v) for k, v in mapping("captured")}),
+        timings=part("timings", lambda: tuple(map(_timing, items("timings")))),
+        test_failover=part(
+            "testFailover", lambda: tuple(map(TestFailoverNote.from_json, items("testFailover")))
+        ),
+        exercise=part("exercise", lambda: _maybe(ExerciseMetadata.from_json, d.get("exercise"))),
+        exercise_recorded="exercise" in d,
         extra={k: v for k, v in d.items() if k not in _KNOWN},
     )
+
+
+def _timing_json(t: SpanResult) -> JSON:
+    return {"name": t.name, **t.to_json()}
+
+
+def _timing(d: Mapping[str, Any]) -> SpanResult:
+    return SpanResult.from_json(dict(d), name=str(d["name"]))
 
 
 def _maybe(build: Any, value: Any) -> Any:
@@ -290,13 +330,16 @@ def shape_problem(data: Any) -> str | None:
                 datetime.fromisoformat(data[key])
             except ValueError:
                 return f"{key} is not a time"
-    for key in ("measurements", "steadyState", "timeline", "targets", "drill", "runner"):
+    for key in (
+        "measurements", "steadyState", "timeline", "targets", "drill", "runner", "captured",
+        "exercise",
+    ):  # fmt: skip
         if data.get(key) is not None and not isinstance(data[key], dict):
             return f"{key} is not an object"
     for key, m in (data.get("measurements") or {}).items():
         if m is not None and not isinstance(m, dict):
             return f"measurements.{key} is not an object"
-    for key in ("phases", "faults", "steps", "guardrails"):
+    for key in ("phases", "faults", "steps", "guardrails", "timings", "testFailover"):
         items = data.get(key)
         if items is None:
             continue

@@ -152,10 +152,6 @@ class JournalWriter:
         """Replace top-level fields of the run (`status=`, `timeline=`, ...)."""
         self.change(lambda run: replace(run, **fields))
 
-    def set_extra(self, **fields: Any) -> None:
-        """Set top-level fields the journal keeps as written (`captured`, `timings`, ...)."""
-        self.change(lambda run: replace(run, extra={**run.extra, **fields}))
-
     def append(self, kind: Listed, entry: Entry) -> int:
         """Append an entry to one of the run's lists; returns its index."""
         with self._lock:

@@ -37,10 +37,9 @@ class Known:
     """How it was known, for the record (`captured.restore.completed = 2025-...Z`)."""
 
 
-def parse_instant(name: str, value: str, *, resolution_us: int | None = None) -> Known:
-    """An RFC 3339 time as the interval its resolution allows (by default what its digits
-    say; the run's own times give theirs: a whole second written without fractions is
-    still known to the millisecond); ValueError when not a time."""
+def parse_instant(name: str, value: str) -> Known:
+    """An RFC 3339 time as the interval its digits say it is known to; ValueError (naming
+    the value) when it is not a time."""
     m = _TIME.match(value.strip())
     if not m:
         raise ValueError(f"{name} = {value[:60]!r} is not an RFC 3339 time")
@@ -50,8 +49,6 @@ def parse_instant(name: str, value: str, *, resolution_us: int | None = None) ->
     digits = fraction or ""
     step = 10 ** (6 - min(len(digits), 6)) if len(digits) < 6 else 1
     start += int((digits + "000000")[:6]) if digits else 0
-    if resolution_us is not None:
-        step = resolution_us
     return Known(earliest=start, latest=start + step, text=f"{name} = {value}")
 
 
@@ -196,16 +193,26 @@ RUN_RESOLUTION_US = 1000
 
 
 def instant(
-    written: str, times: Mapping[str, str], *, missing: str = "was not recorded"
+    written: str, times: Mapping[str, datetime | str], *, missing: str = "was not recorded"
 ) -> Known | str:
     """The instant named `written` (`faultStart`, `captured.x`, `steps.y.finished`) from
-    the times the run recorded, or why it is unknown. Captured times have the resolution
-    their text shows; the run's own, a millisecond."""
+    the times the run recorded, or why it is unknown. The run's own moments are datetimes,
+    known to the millisecond; captured values are text, parsed with the resolution their
+    digits show (why not, naming the value, when the text is not a time)."""
     value = times.get(written)
     if value is None:
         return f"{written} {missing}"
-    resolution = None if written.startswith("captured.") else RUN_RESOLUTION_US
+    if isinstance(value, datetime):
+        return run_instant(written, value)
     try:
-        return parse_instant(written, value, resolution_us=resolution)
+        return parse_instant(written, value)
     except ValueError as e:
         return str(e)
+
+
+def run_instant(name: str, t: datetime) -> Known:
+    """One of the run's own moments (an aware datetime), known to the millisecond."""
+    if t.tzinfo is None:
+        raise ValueError(f"{name} = {t.isoformat()} has no time zone")
+    start = (t - _EPOCH) // _ONE_US
+    return Known(earliest=start, latest=start + RUN_RESOLUTION_US, text=f"{name} = {t.isoformat()}")

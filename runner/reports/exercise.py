@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from runner import text
 from runner.evidence import exercise
 from runner.journal.entries import iso
 from runner.journal.events import AuditEvent
+from runner.journal.framing import ExerciseMetadata, ExerciseScope
 from runner.journal.run import Run
 from runner.reports.page import table
 from runner.reports.svg import esc
@@ -22,14 +22,16 @@ def _at(t: datetime | None) -> str:
     return iso(t) or ""
 
 
-def _scope(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
-    scope = meta.get("scope") or {}
+def _scope(meta: ExerciseMetadata | None) -> list[tuple[str, str]]:
+    if meta is None:
+        return []
+    scope = meta.scope or ExerciseScope()
     items = [
-        ("exercise", meta.get("id")),
-        ("systems", ", ".join(map(str, scope.get("systems") or []))),
-        ("business-impact tier", scope.get("tier")),
-        ("owners", ", ".join(map(str, meta.get("owners") or []))),
-        ("controls", ", ".join(map(str, meta.get("controls") or []))),
+        ("exercise", meta.id),
+        ("systems", ", ".join(scope.systems)),
+        ("business-impact tier", scope.tier),
+        ("owners", ", ".join(meta.owners)),
+        ("controls", ", ".join(meta.controls)),
     ]
     return [(k, str(v)) for k, v in items if v]
 

@@ -12,6 +12,7 @@ from typing import Any
 from runner.journal.entries import LegacyMeasurement, Measurement, Measurements, Rpo, Rto
 from runner.journal.run import Run
 from runner.measure.failback import RejoinResult, SplitBrainResult
+from runner.measure.spans import SpanResult
 from runner.text import line as one
 
 _MET = {"met": "yes", "missed": "NO", "inconclusive": "inconclusive"}
@@ -152,34 +153,24 @@ def render_text(run: Run, *, record_dir: str | None = None) -> str:
 def _extra_lines(run: Run) -> list[str]:
     """What step recipes add to the record: a test failover's notes and the timings."""
     lines: list[str] = []
-    notes = run.extra.get("testFailover")
-    if isinstance(notes, list) and notes:
+    if run.test_failover:
         lines.append("  test failover (what it did instead of the drill):")
-        for n in notes:
-            if isinstance(n, Mapping):
-                lines.append(
-                    f"    {one(n.get('what'))}: {one(n.get('step'))} ({one(n.get('phase'))}): "
-                    f"{one(n.get('reason'))}"
-                )
+        for n in run.test_failover:
+            lines.append(f"    {one(n.what)}: {one(n.step)} ({one(n.phase)}): {one(n.reason)}")
         lines.append("")
-    timings = run.extra.get("timings")
-    if isinstance(timings, list) and timings:
+    if run.timings:
         lines.append("  timings:")
-        for t in timings:
-            if isinstance(t, Mapping):
-                lines.append(
-                    f"    {one(t.get('name'))}: {_timing(t)} ({one(t.get('explanation'))})"
-                )
+        for t in run.timings:
+            lines.append(f"    {one(t.name)}: {_timing(t)} ({one(t.explanation)})")
         lines.append("")
     return lines
 
 
-def _timing(t: Mapping[str, Any]) -> str:
+def _timing(t: SpanResult) -> str:
     """A timing's midpoint, or "> lower" when only a lower bound is known."""
-    seconds, lower = t.get("seconds"), t.get("lowerSeconds")
-    if seconds is None and lower is not None:
-        return f"> {_secs(float(lower))}"
-    return _secs(None if seconds is None else float(seconds))
+    if t.seconds is None and t.bounds is not None:
+        return f"> {_secs(t.bounds.lower)}"
+    return _secs(t.seconds)
 
 
 def _phase_lines(run: Run) -> list[str]:

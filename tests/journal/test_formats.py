@@ -4,16 +4,19 @@ back unchanged (tests/journal/formats/README.md says where each one comes from).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runner.journal.entries import LegacyMeasurement, PhaseName
+from runner.journal.framing import ExerciseMetadata, ExerciseScope, RunMode, TestFailoverNote
 from runner.journal.run import JournalError, Run
 from runner.journal.status import Status
-from runner.measure.results import RpoResult, RtoOutcome, RtoResult
+from runner.measure.results import Bounds, RpoResult, RtoOutcome, RtoResult
 from runner.measure.results import Status as Judged
+from runner.measure.spans import SpanResult
 
 TESTS = Path(__file__).resolve().parents[1]
 RECORDS = sorted(
@@ -48,6 +51,7 @@ def test_there_is_a_record_of_every_format() -> None:
     assert sum(n.startswith("v2-lab-") for n in names) == 2
     assert sum(n.startswith("v2-crashed-") for n in names) == 1
     assert sum(n.startswith("lab-") for n in names) == 4  # measurement v1
+    assert sum(n.startswith("v3-recipes-") for n in names) == 3  # mode, captured, ...
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.parent.name)
@@ -58,6 +62,81 @@ def test_every_record_format_reads_and_writes_back_unchanged(path: Path) -> None
     assert Run.from_json(run.to_json()).to_json() == run.to_json()
     assert run.run_id == data["runId"] and run.status == Status(data["status"])
     assert [p.name for p in run.phases] == [PhaseName(p["name"]) for p in data["phases"]]
+
+
+V3 = [p for p in RECORDS if p.parent.name.startswith("v3-")]
+
+
+@pytest.mark.parametrize("path", V3, ids=lambda p: p.parent.name)
+def test_a_record_of_this_format_is_written_back_byte_for_byte(path: Path) -> None:
+    text = path.read_text()
+    run = Run.from_json(json.loads(text))
+    assert json.dumps(run.to_json(), indent=2, default=str) + "\n" == text
+
+
+def _v3(kind: str) -> Run:
+    (path,) = [p for p in V3 if p.parent.name.startswith(f"v3-recipes-{kind}-")]
+    return Run.from_json(_load(path))
+
+
+def test_the_mode_captured_values_timings_and_exercise_are_typed() -> None:
+    run = _v3("drill")
+    assert run.mode is RunMode.DRILL and run.test_failover == ()
+    assert run.captured["backup"] == "nightly-20250131"
+    assert run.captured["restoreDone"] == "2025-01-31T09:29:59.5Z"
+    (timing,) = run.timings
+    assert isinstance(timing, SpanResult) and timing.name == "restore step"
+    assert timing.bounds is not None and timing.bounds.lower == pytest.approx(1.999)
+    assert timing.status is Judged.NO_OBJECTIVE
+    assert run.exercise == ExerciseMetadata(
+        id="DR-2025-01-31-restore-drill",
+        scope=ExerciseScope(systems=("orders", "payments"), tier="1"),
+        owners=("sre-oncall",),
+        controls=("DORA-RTS-25", "ISO22301-8.5"),
+    )
+    assert run.extra == {}  # nothing of this format is left untyped
+
+
+def test_a_test_failover_record_says_what_it_did_instead() -> None:
+    run = _v3("test-failover")
+    assert run.mode is RunMode.TEST_FAILOVER and run.timings == ()
+    assert [(n.phase, n.step, n.what) for n in run.test_failover] == [
+        ("inject", "lose-primary", "not injected"),
+        ("failover", "restore", "skipped"),
+        ("failback", "tidy up", "skipped"),
+        ("verify", "timing 'restore step'", "skipped"),
+    ]
+    assert run.exercise is None and run.to_json()["exercise"] is None  # none declared
+    assert run.extra == {}
+
+
+def test_records_from_before_modes_and_exercises_have_none() -> None:
+    before = _v3("before-exercise")
+    assert before.mode is RunMode.DRILL and before.exercise is None
+    assert "exercise" not in before.to_json()  # not recorded then: not written back
+    (v2,) = [p for p in RECORDS if "v2-lab-replication-lag" in str(p)]
+    old = Run.from_json(_load(v2))
+    assert (old.mode, old.captured, old.timings, old.test_failover, old.exercise) == (
+        None, {}, (), (), None,
+    )  # fmt: skip
+    assert not {"mode", "captured", "timings", "testFailover", "exercise"} & set(old.to_json())
+
+
+def test_a_typed_run_round_trips_every_new_field() -> None:
+    span = SpanResult(
+        name="cutover", bounds=Bounds(lower=1.5, upper=None), status=Judged.INCONCLUSIVE,
+        explanation="not recovered", start="faultStart = x", end="captured.done = y",
+    )  # fmt: skip
+    run = replace(
+        _v3("drill"),
+        mode=RunMode.TEST_FAILOVER,
+        captured={"done": "2025-01-31T09:30:00Z"},
+        timings=(span,),
+        test_failover=(TestFailoverNote(phase="inject", step="f", what="skipped", reason="r"),),
+        exercise=ExerciseMetadata(controls=("SOC2-A1.3",)),
+    )
+    again = Run.from_json(json.loads(json.dumps(run.to_json())))
+    assert again == run
 
 
 def test_a_v2_record_holds_the_typed_measurements_themselves() -> None:
@@ -106,6 +185,12 @@ def test_fields_this_runner_does_not_model_are_kept() -> None:
         ({"steps": [{"phase": "failover"}]}, "steps: "),
         ({"timeline": {"faultStart": "noon"}}, "timeline: "),
         ({"rtoPhases": {"phases": [{"label": "detected"}]}}, "rtoPhases: "),
+        ({"mode": "rehearsal"}, "mode: "),
+        ({"captured": ["x"]}, "captured is not an object"),
+        ({"timings": [{"name": "t", "status": "fine"}]}, "timings: "),
+        ({"timings": [{"status": "met"}]}, "timings: name is missing"),
+        ({"testFailover": [{"phase": "inject"}]}, "testFailover: step is missing"),
+        ({"exercise": ["DORA"]}, "exercise is not an object"),
     ],
 )
 def test_a_record_of_no_known_format_is_refused_naming_the_field(
@@ -147,3 +232,17 @@ def test_the_rto_phases_and_write_latency_are_typed_and_round_trip() -> None:
     data["observed"]["writeLatency"] = {"start": "then"}  # unreadable: informs nothing
     again = Run.from_json(data)
     assert again.observed is not None and again.observed.write_latency is None
+
+
+def test_the_summary_shows_the_timings_and_what_a_test_failover_did() -> None:
+    from runner.reports.summary import render_text
+
+    drill = render_text(_v3("drill"))
+    assert "  timings:\n    restore step: 2.0s (restore step 2s ± 0.001s" in drill
+    assert "test failover" not in drill
+    test = render_text(_v3("test-failover"))
+    assert (
+        "  test failover (what it did instead of the drill):\n"
+        "    not injected: lose-primary (inject): a test failover never takes production down\n"
+    ) in test
+    assert "timings:" not in test
