@@ -20,6 +20,7 @@ docs/measurement.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from runner.measure import timebase
 from runner.measure.history import History, Span
@@ -53,16 +54,13 @@ def compute_rto(
         widening_seconds=widening / 1000,
         time_to_failover_seconds=None if failover_done is None else (failover_done - f) / 1000,
     )
-
-    def no_data(why: str) -> RtoResult:
-        return _replace(base, explanation=why)
-
     if not sli:
-        return no_data("the SLI query returned no data")
+        return _replace(base, explanation="the SLI query returned no data")
     if len(sli) > 1:
-        return no_data(
-            f"the SLI query returned {len(sli)} series; aggregate it to one"
-            " (for example min(...) or sum(...))"
+        return _replace(
+            base,
+            explanation=f"the SLI query returned {len(sli)} series; aggregate it to one"
+            " (for example min(...) or sum(...))",
         )
     history = sli[0]
     points = [p for p in history.points if p[0] <= w]
@@ -78,128 +76,235 @@ def compute_rto(
         if history.ignored:
             why += f" ({history.ignored} non-finite samples ignored)"
         return _replace(base, explanation=why)
-
-    holes = history.holes(f, w)
-    gaps = tuple((max(a, f), min(b, w)) for a, b in holes if b > f and a < w)
-    first = next((i for i, (t, _) in enumerate(points) if t > f), len(points))
-    i0 = first - 1 if first > 0 else 0  # the sample describing the state at F (if any)
-    seq = points[i0:]
-    good = [up_when.holds(v) for _, v in seq]
-
-    def hole_between(a: Ms, b: Ms) -> bool:
-        return any(x < b and y > a for x, y in holes)
-
-    start_unknown = seq[0][0] > f or hole_between(seq[0][0], seq[1][0] if len(seq) > 1 else w)
-    hole_before = [False] + [hole_between(seq[j - 1][0], seq[j][0]) for j in range(1, len(seq))]
-    tail_unknown = hole_between(seq[-1][0], w + 1) or w - seq[-1][0] > 2 * interval
-    bad = [j for j, ok in enumerate(good) if not ok]
+    walk = _Walk.of(history, points, up_when, f, w, interval)
     base = _replace(
         base,
-        gaps=gaps,
-        outages=_outages(points, up_when, f, i0),
-        time_to_detect_seconds=None if not bad else max(0, seq[bad[0]][0] - f) / 1000,
+        gaps=walk.gaps,
+        outages=_outages(points, up_when, f, walk.i0),
+        time_to_detect_seconds=None if not walk.bad else max(0, walk.at(walk.bad[0]) - f) / 1000,
     )
+    base = _outage_under_way(base, walk, points, up_when, fault_requested)
+    return _outcome(base, walk, up_when=up_when, hold=hold, widening=widening, window_end=w)
 
-    # the outage already under way at F (6d): when did users start to see it?
-    verdict_start = f
-    if bad and bad[0] == 0 and seq[0][0] <= f:
-        began = _outage_began(points, up_when, i0, history)
-        base = _replace(base, outage_start=began)
-        if fault_requested is not None and began[0] >= fault_requested:
-            verdict_start = min(f, began[0])
-        base = _replace(base, verdict_start=verdict_start)
 
-    # runs of healthy samples with nothing unknown inside
-    runs: list[tuple[int, int]] = []
-    for j, ok in enumerate(good):
-        if ok and runs and runs[-1][1] == j - 1 and not hole_before[j]:
-            runs[-1] = (runs[-1][0], j)
-        elif ok:
-            runs.append((j, j))
-    final = runs[-1] if runs and runs[-1][1] == len(seq) - 1 and not tail_unknown else None
-    held = final is not None and seq[final[1]][0] - seq[final[0]][0] >= hold
-    relapse = None
-    if bad:
-        for a, b in runs:
-            if a > bad[0] and seq[b][0] - seq[a][0] >= hold:
-                later = [j for j in bad if j > b]
+@dataclass(frozen=True)
+class _Walk:
+    """The samples from the one describing the state at the fault start to the window's
+    end, read against `upWhen`: which fail, where the state is unknown, the healthy runs."""
+
+    history: History
+    i0: int
+    """Index, in the history's points, of the walk's first sample."""
+    seq: Sequence[tuple[Ms, float]]
+    bad: Sequence[int]
+    """Indices (in `seq`) of the failing samples."""
+    runs: Sequence[tuple[int, int]]
+    """(first, last) index of each run of healthy samples with nothing unknown inside."""
+    start_unknown: bool
+    hole_before: Sequence[bool]
+    tail_unknown: bool
+    gaps: tuple[Span, ...]
+
+    @classmethod
+    def of(
+        cls,
+        history: History,
+        points: Sequence[tuple[Ms, float]],
+        up_when: Expectation,
+        f: Ms,
+        w: Ms,
+        interval: Ms,
+    ) -> _Walk:
+        holes = history.holes(f, w)
+        first = next((i for i, (t, _) in enumerate(points) if t > f), len(points))
+        i0 = first - 1 if first > 0 else 0  # the sample describing the state at F (if any)
+        seq = points[i0:]
+        good = [up_when.holds(v) for _, v in seq]
+
+        def hole_between(a: Ms, b: Ms) -> bool:
+            return any(x < b and y > a for x, y in holes)
+
+        hole_before = [False] + [hole_between(seq[j - 1][0], seq[j][0]) for j in range(1, len(seq))]
+        runs: list[tuple[int, int]] = []
+        for j, ok in enumerate(good):
+            if ok and runs and runs[-1][1] == j - 1 and not hole_before[j]:
+                runs[-1] = (runs[-1][0], j)
+            elif ok:
+                runs.append((j, j))
+        return cls(
+            history=history,
+            i0=i0,
+            seq=seq,
+            bad=[j for j, ok in enumerate(good) if not ok],
+            runs=runs,
+            start_unknown=seq[0][0] > f
+            or hole_between(seq[0][0], seq[1][0] if len(seq) > 1 else w),
+            hole_before=hole_before,
+            tail_unknown=hole_between(seq[-1][0], w + 1) or w - seq[-1][0] > 2 * interval,
+            gaps=tuple((max(a, f), min(b, w)) for a, b in holes if b > f and a < w),
+        )
+
+    def at(self, j: int) -> Ms:
+        """The time of sample `j`."""
+        return self.seq[j][0]
+
+    @property
+    def anything_unknown(self) -> bool:
+        return self.start_unknown or any(self.hole_before) or self.tail_unknown
+
+    def final_run(self) -> tuple[int, int] | None:
+        """The healthy run that reaches the end of the window, if nothing unknown follows."""
+        runs = self.runs
+        last = len(self.seq) - 1
+        return runs[-1] if runs and runs[-1][1] == last and not self.tail_unknown else None
+
+    def relapse(self, hold: Ms) -> Ms | None:
+        """The first failing sample after a healthy run of at least `hold` that followed
+        the outage's start."""
+        if not self.bad:
+            return None
+        for a, b in self.runs:
+            if a > self.bad[0] and self.at(b) - self.at(a) >= hold:
+                later = [j for j in self.bad if j > b]
                 if later:
-                    relapse = seq[later[0]][0]
-                    break
+                    return self.at(later[0])
+        return None
 
-    def lower_from(before: int | None) -> float:
+    def lower_from(self, before: int | None, *, widening: Ms, verdict_start: Ms) -> float:
         """Seconds from the verdict start to the latest proven-failing moment: the oldest
         sample the last failing value rests on, less the SLI's own look-back."""
         if before is None:
             return 0.0
-        return max(0, history.since(i0 + before) - widening - verdict_start) / 1000
+        return max(0, self.history.since(self.i0 + before) - widening - verdict_start) / 1000
 
-    anything_unknown = start_unknown or any(hole_before) or tail_unknown
-    if not bad and not anything_unknown:
+
+def _outage_under_way(
+    base: RtoResult,
+    walk: _Walk,
+    points: Sequence[tuple[Ms, float]],
+    up_when: Expectation,
+    fault_requested: Ms | None,
+) -> RtoResult:
+    """The outage already under way at F (6d): when did users start to see it? It moves
+    the verdict start back to it when it began after the fault was requested."""
+    f = base.fault_start
+    if not (walk.bad and walk.bad[0] == 0 and walk.at(0) <= f):
+        return base
+    began = _outage_began(list(points), up_when, walk.i0, walk.history)
+    verdict_start = f
+    if fault_requested is not None and began[0] >= fault_requested:
+        verdict_start = min(f, began[0])
+    return _replace(base, outage_start=began, verdict_start=verdict_start)
+
+
+def _outcome(
+    base: RtoResult, walk: _Walk, *, up_when: Expectation, hold: Ms, widening: Ms, window_end: Ms
+) -> RtoResult:
+    """Never failed, recovered (or relapsed after a recovery) or not recovered."""
+    final = walk.final_run()
+    relapse = walk.relapse(hold)
+    if not walk.bad and not walk.anything_unknown:
         return _replace(
             base,
             outcome=RtoOutcome.NEVER_FAILED,
             status=Status.NO_OBJECTIVE,
             bounds=Bounds(lower=0.0, upper=0.0),
-            explanation=f"THE SLI NEVER FAILED after the fault ({len(seq)} samples, none"
+            explanation=f"THE SLI NEVER FAILED after the fault ({len(walk.seq)} samples, none"
             f" failing '{up_when.text}', no gap): the fault did not bite, or the SLI cannot"
             " see it; RTO 0s",
         )
-    if held and final is not None:
-        k = final[0]
-        last_bad = max((j for j in bad if j < k), default=None)
-        upper = max(0, seq[k][0] - verdict_start) / 1000
-        bounds = Bounds(lower=min(lower_from(last_bad), upper), upper=upper)
-        recovered = _replace(
-            base,
-            bounds=bounds,
-            recovered_at=seq[k][0],
-            last_failing_at=None if last_bad is None else seq[last_bad][0],
-            from_outage_start=_from_outage_start(base.outage_start, seq, last_bad, k, widening),
-        )
-        if relapse is not None:
-            return _replace(
-                recovered,
-                outcome=RtoOutcome.RELAPSED,
-                status=Status.NO_OBJECTIVE,
-                relapse_at=relapse,
-                explanation=f"the SLI recovered, then FAILED AGAIN at"
-                f" {timebase.clock(relapse)}; it met '{up_when.text}' for good from"
-                f" {timebase.clock(seq[k][0])}: RTO {bounds.text()}",
-            )
-        seen = (
-            f"last failing sample at {timebase.clock(seq[last_bad][0])}"
-            if last_bad is not None
-            else "no failing sample seen, but the data has gaps where an outage could hide"
-        )
+    if final is not None and walk.at(final[1]) - walk.at(final[0]) >= hold:
+        return _recovered(base, walk, final, relapse, up_when=up_when, hold=hold, widening=widening)
+    return _not_recovered(
+        base, walk, relapse, up_when=up_when, hold=hold, widening=widening, window_end=window_end
+    )
+
+
+def _recovered(
+    base: RtoResult,
+    walk: _Walk,
+    final: tuple[int, int],
+    relapse: Ms | None,
+    *,
+    up_when: Expectation,
+    hold: Ms,
+    widening: Ms,
+) -> RtoResult:
+    """The final healthy run held: the RTO lies between the last failing sample before it
+    and its first sample (relapsed if it had recovered and failed again before)."""
+    k = final[0]
+    last_bad = max((j for j in walk.bad if j < k), default=None)
+    upper = max(0, walk.at(k) - base.verdict_start) / 1000
+    lower = walk.lower_from(last_bad, widening=widening, verdict_start=base.verdict_start)
+    bounds = Bounds(lower=min(lower, upper), upper=upper)
+    recovered = _replace(
+        base,
+        bounds=bounds,
+        recovered_at=walk.at(k),
+        last_failing_at=None if last_bad is None else walk.at(last_bad),
+        from_outage_start=_from_outage_start(
+            base.outage_start, list(walk.seq), last_bad, k, widening
+        ),
+    )
+    if relapse is not None:
         return _replace(
             recovered,
-            outcome=RtoOutcome.RECOVERED,
+            outcome=RtoOutcome.RELAPSED,
             status=Status.NO_OBJECTIVE,
-            explanation=f"the SLI met '{up_when.text}' from {timebase.clock(seq[k][0])} to"
-            f" the end ({(seq[final[1]][0] - seq[k][0]) / 1000:g}s, hold"
-            f" {hold / 1000:g}s); {seen}: RTO {bounds.text()}" + _gap_note(gaps),
+            relapse_at=relapse,
+            explanation=f"the SLI recovered, then FAILED AGAIN at"
+            f" {timebase.clock(relapse)}; it met '{up_when.text}' for good from"
+            f" {timebase.clock(walk.at(k))}: RTO {bounds.text()}",
         )
-    last_bad = bad[-1] if bad else None
+    seen = (
+        f"last failing sample at {timebase.clock(walk.at(last_bad))}"
+        if last_bad is not None
+        else "no failing sample seen, but the data has gaps where an outage could hide"
+    )
+    return _replace(
+        recovered,
+        outcome=RtoOutcome.RECOVERED,
+        status=Status.NO_OBJECTIVE,
+        explanation=f"the SLI met '{up_when.text}' from {timebase.clock(walk.at(k))} to"
+        f" the end ({(walk.at(final[1]) - walk.at(k)) / 1000:g}s, hold"
+        f" {hold / 1000:g}s); {seen}: RTO {bounds.text()}" + _gap_note(walk.gaps),
+    )
+
+
+def _not_recovered(
+    base: RtoResult,
+    walk: _Walk,
+    relapse: Ms | None,
+    *,
+    up_when: Expectation,
+    hold: Ms,
+    widening: Ms,
+    window_end: Ms,
+) -> RtoResult:
+    """No healthy run held to the end of the window: the RTO is at least the time to the
+    last failing sample, with no upper bound."""
+    last_bad = walk.bad[-1] if walk.bad else None
     why = (
         "the SLI has no data at the end of the window"
-        if tail_unknown
+        if walk.tail_unknown
         else f"the SLI did not meet '{up_when.text}' for {hold / 1000:g}s by the end of the window"
     )
+    lower = walk.lower_from(last_bad, widening=widening, verdict_start=base.verdict_start)
     return _replace(
         base,
         outcome=RtoOutcome.RELAPSED if relapse is not None else RtoOutcome.NOT_RECOVERED,
         status=Status.NO_OBJECTIVE,
         relapse_at=relapse,
-        bounds=Bounds(lower=lower_from(last_bad), upper=None),
-        last_failing_at=None if last_bad is None else seq[last_bad][0],
-        explanation=f"not recovered: {why} ({(w - f) / 1000:g}s after the fault start)"
+        bounds=Bounds(lower=lower, upper=None),
+        last_failing_at=None if last_bad is None else walk.at(last_bad),
+        explanation=f"not recovered: {why} ({(window_end - base.fault_start) / 1000:g}s after"
+        " the fault start)"
         + (
             ""
             if relapse is None
             else f"; it had recovered, then failed again at {timebase.clock(relapse)}"
         )
-        + _gap_note(gaps),
+        + _gap_note(walk.gaps),
     )
 
 
