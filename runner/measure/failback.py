@@ -239,18 +239,10 @@ def compute_split_brain(
 
         return replace(base, explanation=f"split-brain writes not measured: {why}")
 
-    if not series:
-        return problem("the split-brain counter query returned no data")
-    if len(series) > 1:
-        return problem(
-            f"the split-brain counter query returned {len(series)} series; aggregate it to one"
-        )
+    wrong = _wrong_series(series, created)
+    if wrong is not None:
+        return problem(wrong)
     points = list(series[0].points)
-    if created is not None and len(created) != 1:
-        return problem(
-            f"the split-brain counter's creation time query returned {len(created)} series;"
-            " it needs exactly one"
-        )
     born = None if created is None else list(created[0].points)
     total = counter_increase(points, start, end, born)
     phases = tuple((s.name, counter_increase(points, s.start, s.end, born)) for s in spans)
@@ -258,26 +250,9 @@ def compute_split_brain(
     where = f"from {timebase.clock(start)} to {timebase.clock(end)} (the old primary rejoined)"
     text = f"{total.text()} writes acknowledged by the old primary {where}"
     if total.upper is None:
-        gaps = []
-        if not any(t <= start for t, _ in points):
-            gaps.append("no counter sample at or before the start")
-        if not any(t >= end for t, _ in points):
-            gaps.append("no counter sample at or after the end")
-        if born is None:
-            gaps.append(
-                "without the counter's creation time a restart cannot be ruled out:"
-                " set splitBrain.created"
-            )
-        elif (
-            any(b < a for (_, a), (_, b) in itertools.pairwise(points))
-            or len({v for _, v in born}) > 1
-        ):
-            gaps.append("the counter restarted")
-        text += " (" + "; ".join(gaps or ["upper bound unknown"]) + ")"
-    if limit is None:
-        status = Status.NO_OBJECTIVE
-    else:
-        status = total.judge(limit)
+        text += f" ({_unbounded_because(points, start, end, born)})"
+    status = Status.NO_OBJECTIVE if limit is None else total.judge(limit)
+    if limit is not None:
         verdict = {
             Status.MET: "met",
             Status.MISSED: "missed",
@@ -289,6 +264,41 @@ def compute_split_brain(
     return replace(
         base, status=status, explanation=text, count=total, phases=phases, samples=samples
     )
+
+
+def _wrong_series(series: Sequence[History], created: Sequence[History] | None) -> str | None:
+    """Why the counter (or its creation time) cannot be read as one series; None: it can."""
+    if not series:
+        return "the split-brain counter query returned no data"
+    if len(series) > 1:
+        return f"the split-brain counter query returned {len(series)} series; aggregate it to one"
+    if created is not None and len(created) != 1:
+        return (
+            f"the split-brain counter's creation time query returned {len(created)} series;"
+            " it needs exactly one"
+        )
+    return None
+
+
+def _unbounded_because(
+    points: Sequence[tuple[Ms, float]], start: Ms, end: Ms, born: Sequence[tuple[Ms, float]] | None
+) -> str:
+    """Why the split-brain count has no upper bound."""
+    gaps = []
+    if not any(t <= start for t, _ in points):
+        gaps.append("no counter sample at or before the start")
+    if not any(t >= end for t, _ in points):
+        gaps.append("no counter sample at or after the end")
+    if born is None:
+        gaps.append(
+            "without the counter's creation time a restart cannot be ruled out:"
+            " set splitBrain.created"
+        )
+    elif (
+        any(b < a for (_, a), (_, b) in itertools.pairwise(points)) or len({v for _, v in born}) > 1
+    ):
+        gaps.append("the counter restarted")
+    return "; ".join(gaps or ["upper bound unknown"])
 
 
 # --------------------------------------------------------------------------- rejoin

@@ -102,18 +102,7 @@ def compute_canary(
     problems: list[str] = []
 
     def one(role: str, group: Sequence[History], lo: Ms, hi: Ms) -> list[tuple[Ms, float]]:
-        if len(group) > 1:
-            problems.append(
-                f"the canary {role} query returned {len(group)} series; aggregate it to one"
-            )
-            return []
-        data = [(t, v) for t, v in group[0].points if lo <= t <= hi] if group else []
-        if not data:
-            problems.append(
-                f"the canary {role} query has no sample between {timebase.clock(lo)}"
-                f" and {timebase.clock(hi)}"
-            )
-        return data
+        return _canary_samples(role, group, lo, hi, problems)
 
     acks = one("acknowledged", acknowledged, f - CANARY_LOOKBACK, ack_until)
     ack = max(acks, key=lambda p: p[1]) if acks else None
@@ -142,19 +131,8 @@ def compute_canary(
         lost = max(0, round(ack[1] - now[-1][1]))
     elif gone:
         lost = max(0, round(gone[-1][1]))
-    window = None
-    if lost is not None and acknowledged_time is not None and present_time is not None:
-        if lost == 0:
-            window = 0.0
-        elif outcome.acknowledged_time is not None and outcome.present_time is not None:
-            window = outcome.acknowledged_time - outcome.present_time
-            if window <= 0:
-                problems.append(
-                    f"{lost} acknowledged writes were lost, but the writer's time of the last"
-                    f" acknowledged write is not after that of the last present one"
-                    f" ({window:+.3f}s): the two times are not from the writer's clock"
-                )
-                window = None
+    timed = acknowledged_time is not None and present_time is not None
+    window = _lost_window(lost, outcome, problems) if lost is not None and timed else None
     if problems and ignored:
         problems.append(f"{ignored} non-finite canary samples ignored")
     return replace(
@@ -163,6 +141,43 @@ def compute_canary(
         window_seconds=window,
         problem="; ".join(problems) if problems else None,
     )
+
+
+def _canary_samples(
+    role: str, group: Sequence[History], lo: Ms, hi: Ms, problems: list[str]
+) -> list[tuple[Ms, float]]:
+    """The one series' samples in [lo, hi]; none, with the problem said, when the query
+    returned several series or no sample there."""
+    if len(group) > 1:
+        problems.append(
+            f"the canary {role} query returned {len(group)} series; aggregate it to one"
+        )
+        return []
+    data = [(t, v) for t, v in group[0].points if lo <= t <= hi] if group else []
+    if not data:
+        problems.append(
+            f"the canary {role} query has no sample between {timebase.clock(lo)}"
+            f" and {timebase.clock(hi)}"
+        )
+    return data
+
+
+def _lost_window(lost: int, outcome: CanaryOutcome, problems: list[str]) -> float | None:
+    """The writer-clock time the lost writes span: 0 when none was lost; None (with the
+    problem said) when the two times cannot be from the writer's clock."""
+    if lost == 0:
+        return 0.0
+    if outcome.acknowledged_time is None or outcome.present_time is None:
+        return None
+    window = outcome.acknowledged_time - outcome.present_time
+    if window <= 0:
+        problems.append(
+            f"{lost} acknowledged writes were lost, but the writer's time of the last"
+            f" acknowledged write is not after that of the last present one"
+            f" ({window:+.3f}s): the two times are not from the writer's clock"
+        )
+        return None
+    return window
 
 
 def combine(*, lag: LagOutcome | None, canary: CanaryOutcome | None) -> RpoResult:
