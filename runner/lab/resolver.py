@@ -219,6 +219,11 @@ class DnsWatcher(Collector):
         with self._lock:
             self._log.close()
 
+    def answers(self) -> dict[str, Any]:
+        """The latest answer of every server (None: it did not answer), for the lab's status."""
+        with self._lock:
+            return {name: None if a is None else list(a) for name, a in self.latest.items()}
+
     def collect(self) -> Iterable[GaugeMetricFamily]:
         up = GaugeMetricFamily(
             "lab_dns_up", "1 if the authoritative server answers", labels=["server"]
@@ -243,8 +248,3 @@ class DnsWatcher(Collector):
             for address in addresses:
                 answer.add_metric([name, self.qname, address], 1)
         yield from (up, answer, count)
-
-
-def status(watcher: DnsWatcher) -> dict[str, Any]:
-    with watcher._lock:
-        return {name: None if a is None else list(a) for name, a in watcher.latest.items()}

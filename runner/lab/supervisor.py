@@ -32,7 +32,6 @@ from runner.lab.prober import Client, Prober, RouterClient
 from runner.lab.prometheus import PrometheusProcess
 from runner.lab.proxy import LinkProxy, Shape
 from runner.lab.resolver import CachingResolver, DnsClient, DnsWatcher, ResolutionLog
-from runner.lab.resolver import status as dns_answers
 from runner.lab.roles import Roles, proxy_name
 from runner.lab.router import Router
 from runner.lab.sites import Site
@@ -78,18 +77,7 @@ class Supervisor:
         shared_port = (
             free_port_on_all(list(addresses.values())) if topology.spec.dns is not None else None
         )
-        self.sites = {
-            s: Site(
-                s,
-                layout,
-                address=addresses[s],
-                db_port=free_port(addresses[s]),
-                order_port=shared_port or free_port(addresses[s]),
-                order_args=lambda s=s: self._order_args(s),  # type: ignore[misc]
-                db_settings=self._db_settings(),
-            )
-            for s in names
-        }
+        self.sites = self._make_sites(addresses, shared_port)
         base = Shape(latency=topology.spec.replication.link_latency.total_seconds())
         self.proxies = {
             proxy_name(s): LinkProxy(proxy_name(s), site.db.port, site.address, base)
@@ -125,47 +113,14 @@ class Supervisor:
             acknowledged=self.router.acknowledged,
         )
         self.registry.register(self.exporter)
-        self.dns: DnsService | None = None
-        self.watcher: DnsWatcher | None = None
-        self.resolutions: ResolutionLog | None = None
-        clients: list[Client] = [RouterClient(self.router.port)]
-        dns_spec = topology.spec.dns
-        if dns_spec is not None and shared_port is not None:
-            self.dns = DnsService(layout.dns_dir, dns_spec)
-            servers = self.dns.servers
-            self.resolutions = ResolutionLog(layout.resolutions)
-            by_address = {site.address: s for s, site in self.sites.items()}
-            clients = [
-                DnsClient(
-                    f"client-{i + 1}",
-                    CachingResolver(list(servers), prefer=i),
-                    dns_spec.fqdn,
-                    shared_port,
-                    by_address,
-                    self.resolutions,
-                )
-                for i in range(dns_spec.clients)
-            ]
-            self.watcher = DnsWatcher(servers, dns_spec.fqdn, layout.dns_answers)
-            self.registry.register(self.watcher)
         self.prober = Prober(
-            clients=clients,
+            clients=self._make_dns(shared_port),
             probes=layout.probes,
             registry=self.registry,
             on_ack=None if self.dns is None else self._client_ack,
         )
         self.metrics_port = free_port()
-        self.prometheus = PrometheusProcess(
-            layout.prometheus_dir,
-            free_port(),
-            {
-                "supervisor": f"{LOCAL}:{self.metrics_port}",
-                **{
-                    f"orders-{s}": f"{site.address}:{site.order_port}"
-                    for s, site in self.sites.items()
-                },
-            },
-        )
+        self.prometheus = self._make_prometheus()
         self.control = ControlServer(
             {
                 "GET /status": lambda _b: self.status(),
@@ -177,6 +132,64 @@ class Supervisor:
             }
         )
         self.started_at = time.time()
+
+    def _make_sites(self, addresses: dict[str, str], shared_port: int | None) -> dict[str, Site]:
+        """One site per topology site on its own address; with global DNS every site's
+        order service listens on the one port the service name is reached at."""
+        return {
+            s: Site(
+                s,
+                self.layout,
+                address=address,
+                db_port=free_port(address),
+                order_port=shared_port or free_port(address),
+                order_args=lambda s=s: self._order_args(s),  # type: ignore[misc]
+                db_settings=self._db_settings(),
+            )
+            for s, address in addresses.items()
+        }
+
+    def _make_dns(self, shared_port: int | None) -> list[Client]:
+        """The prober's clients: the router alone, or (a topology with global DNS) the DNS
+        service, its watcher and clients that resolve the service name themselves."""
+        self.dns: DnsService | None = None
+        self.watcher: DnsWatcher | None = None
+        self.resolutions: ResolutionLog | None = None
+        dns_spec = self.topology.spec.dns
+        if dns_spec is None or shared_port is None:
+            return [RouterClient(self.router.port)]
+        self.dns = DnsService(self.layout.dns_dir, dns_spec)
+        servers = self.dns.servers
+        self.resolutions = ResolutionLog(self.layout.resolutions)
+        by_address = {site.address: s for s, site in self.sites.items()}
+        clients: list[Client] = [
+            DnsClient(
+                f"client-{i + 1}",
+                CachingResolver(list(servers), prefer=i),
+                dns_spec.fqdn,
+                shared_port,
+                by_address,
+                self.resolutions,
+            )
+            for i in range(dns_spec.clients)
+        ]
+        self.watcher = DnsWatcher(servers, dns_spec.fqdn, self.layout.dns_answers)
+        self.registry.register(self.watcher)
+        return clients
+
+    def _make_prometheus(self) -> PrometheusProcess:
+        """The lab's Prometheus, scraping the supervisor and every site's order service."""
+        return PrometheusProcess(
+            self.layout.prometheus_dir,
+            free_port(),
+            {
+                "supervisor": f"{LOCAL}:{self.metrics_port}",
+                **{
+                    f"orders-{s}": f"{site.address}:{site.order_port}"
+                    for s, site in self.sites.items()
+                },
+            },
+        )
 
     def _client_ack(self, body: Mapping[str, Any]) -> None:
         self.router.record_ack(str(body.get("site")), body)
@@ -380,7 +393,7 @@ class Supervisor:
             "proxies": {name: proxy.status() for name, proxy in self.proxies.items()},
             "faults": [f.to_json() for f in self.faults.snapshot()],
             **(
-                {"dns": {**self.dns.status(), "answers": dns_answers(self.watcher)}}
+                {"dns": {**self.dns.status(), "answers": self.watcher.answers()}}
                 if self.dns is not None and self.watcher is not None
                 else {}
             ),

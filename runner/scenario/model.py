@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeGuard, get_args
+from typing import Annotated, Any, Literal, Self, TypeGuard, get_args
 
 from pydantic import (
     BaseModel,
@@ -207,6 +207,12 @@ class _StepBase(Model):
     def origin(self) -> StepOrigin | None:
         """The recipe that made this step, or None for a step written in the scenario."""
         return self._origin
+
+    def with_origin(self, origin: StepOrigin) -> Self:
+        """This step, marked as made by a recipe (`recipes.expand`)."""
+        made = self.model_copy()
+        made._origin = origin
+        return made
 
 
 class ScaleStep(_StepBase):
@@ -876,6 +882,12 @@ class Scenario(Model):
     def expansion(self) -> Expansion:
         """The recipes the loader expanded, and what a test failover does differently."""
         return self._expansion
+
+    def with_expansion(self, expansion: Expansion) -> Self:
+        """This scenario, with what the loader expanded (`recipes.expand`)."""
+        expanded = self.model_copy()
+        expanded._expansion = expansion
+        return expanded
 
     @property
     def test_failover(self) -> bool:

@@ -467,10 +467,9 @@ def _make_step(
         _recipe_problem(use, where, "uses another recipe: a recipe is made of steps", problems)
         return None
     line = use.found.source.value_at(where).line
-    step._origin = model.StepOrigin(
-        recipe=use.found.recipe.name, use=use.id, file=use.found.file, line=line
+    return step.with_origin(
+        model.StepOrigin(recipe=use.found.recipe.name, use=use.id, file=use.found.file, line=line)
     )
-    return step
 
 
 def _object_checks(
@@ -720,11 +719,9 @@ def _assemble(scenario: model.Scenario, out: _Out, test_failover: bool) -> model
             "measure": measure,
         }
     )
-    expanded = scenario.model_copy(update={"spec": new_spec})
-    expanded._expansion = model.Expansion(
-        test_failover=test_failover, recipes=out.applied, notes=out.notes
+    return scenario.model_copy(update={"spec": new_spec}).with_expansion(
+        model.Expansion(test_failover=test_failover, recipes=out.applied, notes=out.notes)
     )
-    return expanded
 
 
 def _sorted(found: list[Issue]) -> list[Issue]:
