@@ -255,6 +255,39 @@ class RtoPhases:
         )
 
 
+def _dns_phases(
+    dns_wait: Mapping[str, Any] | None, dns_seen: Mapping[str, Any]
+) -> tuple[float | None, list[RtoPhase]]:
+    """The record's TTL and the two DNS phases: converged on every server (from the last
+    `dns.wait` step's polls) and the TTL bound after it."""
+    ttl: float | None = None
+    converged: Moment | None = None
+    if dns_wait:
+        low, high = _ts(dns_wait.get("notConvergedAt")), _ts(dns_wait.get("convergedAt"))
+        if low is not None and high is not None:
+            converged = Moment(lower=min(low, high), upper=high)
+        if dns_wait.get("ttlSeconds") is not None:
+            ttl = float(dns_wait["ttlSeconds"])
+    return ttl, [
+        RtoPhase(
+            key="dns-converged",
+            label="DNS converged on every server",
+            measured=converged,
+            observed=dns_seen.get("convergedAt"),
+            how="between the last poll that saw a server answer otherwise (or the update) "
+            "and the poll that saw the last one answer the new set",
+        ),
+        RtoPhase(
+            key="ttl-bound",
+            label="TTL bound (converged + TTL)",
+            measured=None if converged is None or ttl is None else converged.shifted(ttl),
+            observed=dns_seen.get("clientsSwitchedAt"),
+            how="by then every client that honours the TTL has the new answer; observed: when "
+            "the last lab client first got it",
+        ),
+    ]
+
+
 def rto_phases(
     *,
     fault_start: float,
@@ -296,34 +329,8 @@ def rto_phases(
             how="the runner's clock when the last failover step returned",
         )
     )
-    ttl: float | None = None
-    converged: Moment | None = None
-    if dns_wait:
-        low, high = _ts(dns_wait.get("notConvergedAt")), _ts(dns_wait.get("convergedAt"))
-        if low is not None and high is not None:
-            converged = Moment(lower=min(low, high), upper=high)
-        if dns_wait.get("ttlSeconds") is not None:
-            ttl = float(dns_wait["ttlSeconds"])
-    phases.append(
-        RtoPhase(
-            key="dns-converged",
-            label="DNS converged on every server",
-            measured=converged,
-            observed=dns_seen.get("convergedAt"),
-            how="between the last poll that saw a server answer otherwise (or the update) "
-            "and the poll that saw the last one answer the new set",
-        )
-    )
-    phases.append(
-        RtoPhase(
-            key="ttl-bound",
-            label="TTL bound (converged + TTL)",
-            measured=None if converged is None or ttl is None else converged.shifted(ttl),
-            observed=dns_seen.get("clientsSwitchedAt"),
-            how="by then every client that honours the TTL has the new answer; observed: when "
-            "the last lab client first got it",
-        )
-    )
+    ttl, dns_phases = _dns_phases(dns_wait, dns_seen)
+    phases += dns_phases
     rto_seen = seen.get("rtoSeconds")
     phases.append(
         RtoPhase(

@@ -63,6 +63,22 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
         [(("spec", "faults", i, "name"), f.name) for i, f in enumerate(spec.faults)], "fault"
     )
 
+    _check_faults(found, spec, declared, undeclared)
+    _check_steps(found, scenario, declared, undeclared)
+    _check_measure(found, spec)
+    for i, check in enumerate(spec.preflight):
+        if check.cluster not in declared:
+            found.add(
+                ("spec", "preflight", i, "cluster"), f"cluster {check.cluster!r} {undeclared}"
+            )
+    return sorted(found.issues, key=lambda i: (i.line, i.column))
+
+
+def _check_faults(
+    found: _Found, spec: model.ScenarioSpec, declared: list[str], undeclared: str
+) -> None:
+    """Each fault's cluster and peer are declared, a peer is another cluster, and a raw
+    Chaos Mesh manifest fits its CRD."""
     for i, fault in enumerate(spec.faults):
         base: Path_ = ("spec", "faults", i)
         if fault.cluster not in declared:
@@ -78,6 +94,11 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
             for path, message in crds.raw_fault_problems(fault.manifest):
                 found.add((*base, "manifest", *path), message)
 
+
+def _check_steps(
+    found: _Found, scenario: model.Scenario, declared: list[str], undeclared: str
+) -> None:
+    """Every cluster a step names is declared, and a step that acts on one names it."""
     for path, step in _steps(scenario):
         if step.cluster is not None and step.cluster not in declared:
             found.add((*path, "cluster"), f"cluster {step.cluster!r} {undeclared}")
@@ -95,12 +116,15 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
                 if name not in declared:
                     found.add((*path, key, i), f"cluster {name!r} {undeclared}")
 
+
+def _check_measure(found: _Found, spec: model.ScenarioSpec) -> None:
+    """Measured queries parse, failback measurements fit, each objective is measured one
+    way, and `measure.from` names a fault."""
     for path, query in _measured_queries(spec):
         try:
             promql.shape(query)
         except promql.ExpressionError as e:
             found.add(path, str(e))
-
     for path, message in _failback_problems(spec):
         found.add(path, message)
     for kind in ("rto", "rpo"):
@@ -109,17 +133,10 @@ def check_scenario(scenario: model.Scenario, source: Source) -> list[Issue]:
                 ("spec", "measure", "spans", kind),
                 f"the {kind.upper()} is measured by measure.{kind} already: measure it one way",
             )
-    for i, check in enumerate(spec.preflight):
-        if check.cluster not in declared:
-            found.add(
-                ("spec", "preflight", i, "cluster"), f"cluster {check.cluster!r} {undeclared}"
-            )
-
     start = spec.measure.from_fault
     names = list(dict.fromkeys(f.name for f in spec.faults))
     if start is not None and start not in names:
         found.add(("spec", "measure", "from"), f"no fault is named {start!r} ({', '.join(names)})")
-    return sorted(found.issues, key=lambda i: (i.line, i.column))
 
 
 def check_drill(drill: model.Drill, source: Source) -> list[Issue]:

@@ -224,38 +224,8 @@ class DnsSteps:
         name = self._name(step.record)
         expected = self._expected(step.expect)
         started = run.clock.now()
-        deadline = run.clock.monotonic() + step.timeout.total_seconds()
         poll = step.poll.total_seconds()
-        mismatch: dict[str, datetime | None] = {s.name: None for s in c.servers}
-        matched: dict[str, datetime] = {}
-        seen: dict[str, Any] = {}
-        ttl: int | None = None
-        while True:
-            for server in c.servers:
-                if server.name in matched:
-                    continue
-                answer = self._ask(server, name, "A", quiet=True)
-                at = run.clock.now()
-                seen[server.name] = None if answer is None else list(answer[0])
-                if answer is not None and answer[0] == expected:
-                    matched[server.name] = at
-                    ttl = max(ttl or 0, answer[1])
-                else:
-                    mismatch[server.name] = at
-            if len(matched) == len(c.servers):
-                break
-            if run.clock.monotonic() >= deadline:
-                waiting = ", ".join(
-                    f"{s.name} answers {seen.get(s.name)}"
-                    for s in c.servers
-                    if s.name not in matched
-                )
-                raise StepError(
-                    f"{name} did not answer {list(expected)} on every server within "
-                    f"{step.timeout.total_seconds():g}s: {waiting}"
-                )
-            if run.clock.sleep(poll, run.cancel):
-                raise StepError("interrupted")
+        mismatch, matched, ttl = self._poll(step, run, name, expected)
         # it cannot have converged before the update that made it was sent
         floor = self._updated.get(name)
         lowers = [m for m in mismatch.values() if m is not None]
@@ -290,6 +260,43 @@ class DnsSteps:
             f"(converged between {lower.isoformat()} and {converged.isoformat()}; TTL {ttl}s)",
             details=details,
         )
+
+    def _poll(
+        self, step: model.DnsWaitStep, run: RunContext, name: str, expected: tuple[str, ...]
+    ) -> tuple[dict[str, datetime | None], dict[str, datetime], int | None]:
+        """Ask every server until each has answered `expected` once: per server, when it
+        last answered otherwise (None: never) and when it first answered it; the longest TTL
+        it came with. StepError at the step's timeout, naming what the others answer."""
+        servers = self.config.servers
+        deadline = run.clock.monotonic() + step.timeout.total_seconds()
+        mismatch: dict[str, datetime | None] = {s.name: None for s in servers}
+        matched: dict[str, datetime] = {}
+        seen: dict[str, Any] = {}
+        ttl: int | None = None
+        while True:
+            for server in servers:
+                if server.name in matched:
+                    continue
+                answer = self._ask(server, name, "A", quiet=True)
+                at = run.clock.now()
+                seen[server.name] = None if answer is None else list(answer[0])
+                if answer is not None and answer[0] == expected:
+                    matched[server.name] = at
+                    ttl = max(ttl or 0, answer[1])
+                else:
+                    mismatch[server.name] = at
+            if len(matched) == len(servers):
+                return mismatch, matched, ttl
+            if run.clock.monotonic() >= deadline:
+                waiting = ", ".join(
+                    f"{s.name} answers {seen.get(s.name)}" for s in servers if s.name not in matched
+                )
+                raise StepError(
+                    f"{name} did not answer {list(expected)} on every server within "
+                    f"{step.timeout.total_seconds():g}s: {waiting}"
+                )
+            if run.clock.sleep(step.poll.total_seconds(), run.cancel):
+                raise StepError("interrupted")
 
     # ------------------------------------------------------------------ wire
 
