@@ -255,8 +255,20 @@ class RtoPhases:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class GroundTruth:
+    """The moments the lab itself saw (unix seconds; None: not seen), for the breakdown."""
+
+    first_failure_seen: float | None = None
+    """When the first probe that failed after the fault ended."""
+    dns_converged_at: float | None = None
+    clients_switched_at: float | None = None
+    rto_seconds: float | None = None
+    """The observed RTO, from the fault start."""
+
+
 def _dns_phases(
-    dns_wait: Mapping[str, Any] | None, dns_seen: Mapping[str, Any]
+    dns_wait: Mapping[str, Any] | None, seen: GroundTruth
 ) -> tuple[float | None, list[RtoPhase]]:
     """The record's TTL and the two DNS phases: converged on every server (from the last
     `dns.wait` step's polls) and the TTL bound after it."""
@@ -273,7 +285,7 @@ def _dns_phases(
             key="dns-converged",
             label="DNS converged on every server",
             measured=converged,
-            observed=dns_seen.get("convergedAt"),
+            observed=seen.dns_converged_at,
             how="between the last poll that saw a server answer otherwise (or the update) "
             "and the poll that saw the last one answer the new set",
         ),
@@ -281,7 +293,7 @@ def _dns_phases(
             key="ttl-bound",
             label="TTL bound (converged + TTL)",
             measured=None if converged is None or ttl is None else converged.shifted(ttl),
-            observed=dns_seen.get("clientsSwitchedAt"),
+            observed=seen.clients_switched_at,
             how="by then every client that honours the TTL has the new answer; observed: when "
             "the last lab client first got it",
         ),
@@ -295,7 +307,7 @@ def rto_phases(
     failover_done: float | None,
     dns_wait: Mapping[str, Any] | None,
     healthy: tuple[float, float | None] | None,
-    observed: Mapping[str, Any] | None,
+    observed: GroundTruth | None,
 ) -> RtoPhases:
     """The breakdown from what the run found (unix seconds throughout): the SLI's last
     healthy and first failing samples (`detected`, raw sample times; the healthy one None
@@ -303,8 +315,7 @@ def rto_phases(
     `dns.wait` step, the RTO's bounds as moments (`healthy`, upper None: not recovered), and
     the lab's ground truth (`observed`, when there is one). A moment the data does not
     bound on both sides is left unmeasured rather than guessed."""
-    seen = observed or {}
-    dns_seen = seen.get("dns") or {}
+    seen = observed or GroundTruth()
     phases: list[RtoPhase] = []
 
     phases.append(
@@ -314,7 +325,7 @@ def rto_phases(
             measured=None
             if detected is None or detected[0] is None
             else Moment(lower=detected[0], upper=detected[1]),
-            observed=(seen.get("moments") or {}).get("firstFailureSeen"),
+            observed=seen.first_failure_seen,
             how="between the SLI's last healthy sample and its first failing one (sample times);"
             " observed: when the first failed probe since the fault ended",
         )
@@ -329,9 +340,9 @@ def rto_phases(
             how="the runner's clock when the last failover step returned",
         )
     )
-    ttl, dns_phases = _dns_phases(dns_wait, dns_seen)
+    ttl, dns_phases = _dns_phases(dns_wait, seen)
     phases += dns_phases
-    rto_seen = seen.get("rtoSeconds")
+    rto_seen = seen.rto_seconds
     phases.append(
         RtoPhase(
             key="healthy",

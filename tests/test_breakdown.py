@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.breakdown import LatencyComparison, LatencyStats, RtoPhases, quantile, rto_phases
+from runner.breakdown import (
+    GroundTruth,
+    LatencyComparison,
+    LatencyStats,
+    RtoPhases,
+    quantile,
+    rto_phases,
+)
 from runner.measure.history import History
 from runner.measure.rto import detection
 from runner.scenario.values import parse_expectation
@@ -57,11 +64,12 @@ def test_phases_from_the_run_parts() -> None:
         failover_done=T0 + 2.1,
         dns_wait=WAIT,
         healthy=(T0 + 3.5, T0 + 6.5),
-        observed={
-            "rtoSeconds": 4.9,
-            "moments": {"faultApplied": T0 - 0.2, "firstFailureSeen": T0 + 0.05},
-            "dns": {"convergedAt": T0 + 2.3, "clientsSwitchedAt": T0 + 7.0},
-        },
+        observed=GroundTruth(
+            rto_seconds=4.9,
+            first_failure_seen=T0 + 0.05,
+            dns_converged_at=T0 + 2.3,
+            clients_switched_at=T0 + 7.0,
+        ),
     )
     got = {p.key: p for p in phases.phases}
     assert list(got) == ["detected", "orchestrated", "dns-converged", "ttl-bound", "healthy"]

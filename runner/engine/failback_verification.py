@@ -14,7 +14,8 @@ from typing import Any
 from runner.engine.context import DrillContext
 from runner.engine.verification import Verification
 from runner.errors import DrillError
-from runner.journal.entries import LegacyMeasurement, Observed, StepStatus
+from runner.journal.entries import LegacyMeasurement, StepStatus
+from runner.journal.observed import FailbackTruth, Observed
 from runner.measure import continuity, failback, timebase
 from runner.measure.timebase import canonical
 from runner.scenario import model
@@ -140,9 +141,8 @@ class FailbackVerification:
         ledger = truth.pop("ledger", None)
         if isinstance(ledger, Mapping):
             truth["continuity"] = self._continuity(ledger, str(truth.get("site") or ""))
-        observed = ctx.record.run.observed
-        values = {} if observed is None else dict(observed.values)
-        ctx.record.set(observed=Observed(values={**values, "failback": truth}))
+        observed = ctx.record.run.observed or Observed(keys=())
+        ctx.record.set(observed=observed.with_failback(FailbackTruth.from_json(truth)))
 
     def _continuity(self, ledger: Mapping[str, Any], old_primary: str) -> dict[str, Any]:
         """Every write the target's ledger says was acknowledged, checked against the rows

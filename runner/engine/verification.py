@@ -14,7 +14,8 @@ from runner.engine import events as ev
 from runner.engine.context import DrillContext
 from runner.engine.metrics import MeasureResult, Verifier
 from runner.errors import DrillError
-from runner.journal.entries import Measurements, Observed, SteadyStateGate, StepStatus
+from runner.journal.entries import Measurements, SteadyStateGate, StepStatus
+from runner.journal.observed import Observed
 from runner.measure import spans, timebase
 from runner.measure.rto import detection
 from runner.measure.timebase import canonical
@@ -188,7 +189,7 @@ class Verification:
             failover_done=None if done is None else done.timestamp(),
             dns_wait=waits[-1],
             healthy=healthy,
-            observed=None if run.observed is None else run.observed.values,
+            observed=None if run.observed is None else run.observed.ground_truth(),
         )
         self.ctx.record.set(rto_phases=phases)
 
@@ -198,8 +199,8 @@ class Verification:
         hold = rto.hold.total_seconds() if rto else 0.0
         backend = ctx.targets[ctx.start_cluster()]
         try:
-            observed = backend.observed(fault_start=fault_start, hold_seconds=hold, until=until)
+            seen = backend.observed(fault_start=fault_start, hold_seconds=hold, until=until)
         except DrillError as e:
-            observed = {"error": str(e)}
-        if observed is not None:
-            ctx.record.set(observed=Observed(values=dict(observed)))
+            seen = {"error": str(e)}
+        if seen is not None:
+            ctx.record.set(observed=Observed.from_json(seen))

@@ -1,10 +1,10 @@
 """The journal's entries: frozen values for what a run did, each with its JSON form.
 
-Phases, faults, steps, steady-state gates, guardrail breaches, the timeline's moments, the
-observed ground truth and a crashed run's closing. Times are aware datetimes; their JSON
-form is ISO 8601 (what run.json has always held). Measurements are the typed results of
-`runner.measure.results` themselves; records written before measurement v2 are read as
-`LegacyMeasurement` (shown, never re-judged).
+Phases, faults, steps, steady-state gates, guardrail breaches, the timeline's moments and a
+crashed run's closing (the observed ground truth is `journal.observed`). Times are aware
+datetimes; their JSON form is ISO 8601 (what run.json has always held). Measurements are
+the typed results of `runner.measure.results` themselves; records written before
+measurement v2 are read as `LegacyMeasurement` (shown, never re-judged).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from runner.breakdown import LatencyComparison
 from runner.measure import timebase
 from runner.measure.checks import CheckResult
 from runner.measure.failback import RejoinResult, SplitBrainResult
@@ -463,51 +462,6 @@ class Measurements:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Observed:
-    """The lab's own ground truth (what really happened, from its prober and writer), or
-    why it could not be observed. Values are kept as the backend reported them."""
-
-    values: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def error(self) -> str | None:
-        return _text(self.values.get("error"))
-
-    @property
-    def rto_seconds(self) -> float | None:
-        value = self.values.get("rtoSeconds")
-        return None if value is None else float(value)
-
-    @property
-    def lost_writes(self) -> int | None:
-        value = self.values.get("lostWrites")
-        return None if value is None else int(value)
-
-    @property
-    def write_latency(self) -> LatencyComparison | None:
-        """Synchronous against asynchronous commit latency before the fault (a synchronous
-        replication lab), None when not observed or unreadable (it informs, never judges)."""
-        value = self.values.get("writeLatency")
-        if not isinstance(value, Mapping):
-            return None
-        try:
-            return LatencyComparison.from_json(value)
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def scalars(self) -> list[tuple[str, Any]]:
-        """The values a summary line shows (nested objects are left to their own views)."""
-        return [(k, v) for k, v in self.values.items() if not isinstance(v, dict | list)]
-
-    def to_json(self) -> JSON:
-        return dict(self.values)
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Observed:
-        return cls(values=dict(d))
-
-
-@dataclass(frozen=True, kw_only=True)
 class Crash:
     """How a run whose process died was closed, by whoever closed it."""
 
@@ -547,7 +501,7 @@ class Crash:
 @dataclass(frozen=True, kw_only=True)
 class JournalHead:
     """The head of events.jsonl's hash chain: how many entries, and the SHA-256 (hex) of the
-    last line (`runner.records.chain`)."""
+    last line (`runner.journal.chain`)."""
 
     entries: int
     head: str

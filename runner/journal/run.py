@@ -23,7 +23,6 @@ from runner.journal.entries import (
     GuardrailBreach,
     JournalHead,
     Measurements,
-    Observed,
     PhaseEntry,
     SteadyStateGate,
     StepEntry,
@@ -32,6 +31,7 @@ from runner.journal.entries import (
     parse_time,
 )
 from runner.journal.framing import ExerciseMetadata, RunMode, TestFailoverNote
+from runner.journal.observed import Observed
 from runner.journal.status import Status
 from runner.measure.spans import SpanResult
 

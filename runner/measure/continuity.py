@@ -69,6 +69,16 @@ class PhaseCount:
             "splitBrainLost": self.split_brain_lost,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PhaseCount:
+        return cls(
+            phase=str(data["phase"]),
+            acknowledged=int(data["acknowledged"]),
+            lost=int(data["lost"]),
+            split_brain=int(data["splitBrain"]),
+            split_brain_lost=int(data["splitBrainLost"]),
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class Continuity:

@@ -6,14 +6,13 @@ exactly what the record says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from runner.engine.drill import RunResult
 from runner.journal.entries import FaultEntry, Measurements, PhaseEntry, Rpo, Rto
+from runner.journal.observed import Observed
 from runner.journal.run import Run
 from runner.journal.status import Status
 from runner.reports.summary import render_text
@@ -55,7 +54,8 @@ class DrillReport:
     phases: dict[str, Phase]
     """By phase name, in the order they ran."""
     faults: list[Fault]
-    observed: Mapping[str, Any] | None
+    observed: Observed | None
+    """The lab's ground truth (None: the target observed nothing)."""
     """The lab's own ground truth (rtoSeconds, lostWrites, ...); None outside the lab."""
     measurements: Measurements
     """The typed RTO and RPO results (`runner.measure.results`)."""
@@ -85,7 +85,7 @@ class DrillReport:
             rpo_objective=_delta(None if m.rpo is None else m.rpo.objective_seconds),
             phases={p.name.value: p for p in run.phases},
             faults=list(run.faults),
-            observed=None if run.observed is None else run.observed.values,
+            observed=run.observed,
             measurements=m,
             record=run,
         )

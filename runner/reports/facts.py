@@ -3,7 +3,6 @@ excerpts, faults grouped by cluster, and the problems worth a line of their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,19 +81,15 @@ def lost_writes(run: Run) -> tuple[int | None, int | None] | None:
 
 def continuity(run: Run) -> str | None:
     """One line on the writes of the round trip (the target's ledger, docs/failback.md)."""
-    back = None if run.observed is None else run.observed.values.get("failback")
-    truth = back.get("continuity") if isinstance(back, Mapping) else None
-    if not isinstance(truth, Mapping):
+    back = None if run.observed is None else run.observed.failback
+    truth = None if back is None else back.continuity
+    if truth is None:
         return None
-    lost = [
-        f"{p.get('lost')} in {p.get('phase')}"
-        for p in truth.get("phases") or []
-        if isinstance(p, Mapping) and p.get("lost")
-    ]
+    lost = [f"{p.lost} in {p.phase}" for p in truth.phases if p.lost]
     return (
-        f"{truth.get('acknowledgedWrites')} acknowledged writes, {truth.get('lostWrites')} lost"
+        f"{truth.acknowledged_writes} acknowledged writes, {truth.lost_writes} lost"
         + (f" ({', '.join(lost)})" if lost else "")
-        + f", {truth.get('splitBrainWrites')} split-brain ({truth.get('splitBrainLost')} of"
+        + f", {truth.split_brain_writes} split-brain ({truth.split_brain_lost} of"
         " them lost)"
     )
 

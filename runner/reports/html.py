@@ -5,12 +5,12 @@ checks, steps with output excerpts, faults per cluster and the audit trail."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from runner.journal.events import AuditEvent
 from runner.journal.files import RunFolder
 from runner.journal.run import Run
+from runner.measure.failback import SplitBrainResult
 from runner.reports import exercise, facts, timeline, timeline_chart
 from runner.reports.page import document, table, verdict_colours
 from runner.reports.summary import objectives_rows
@@ -112,7 +112,7 @@ def _objectives(run: Run) -> str:
     if extra:
         out += f"<p>RTO details: {esc('; '.join(extra))}</p>"
     observed = run.observed
-    if observed is not None and observed.values:
+    if observed is not None and observed.scalars():
         parts = [f"{k} = {v}" for k, v in observed.scalars()]
         out += f"<p>Observed by the lab (ground truth): {esc(', '.join(parts))}</p>"
     phases = facts.rto_phases(run)
@@ -136,37 +136,37 @@ def _ms_clock(value: int | None) -> str:
     return facts.clock(None if value is None else value / 1000)
 
 
-def _continuity(journal: Run) -> str:
+def _continuity(run: Run) -> str:
     """Lost and split-brain writes per phase: as measured, and as the target saw them."""
-    run = journal.to_json()  # the failback facts' JSON form (see docs/failback.md)
-    measurements = run.get("measurements") or {}
+    m = run.measurements
     out = []
     rows = []
-    for key, what in (
-        ("rpo", "acknowledged by the old primary, missing on the new one (at failover)"),
-        ("failbackRpo", "acknowledged by the secondary, missing after failback"),
+    for rpo, what in (
+        (m.rpo, "acknowledged by the old primary, missing on the new one (at failover)"),
+        (m.failback_rpo, "acknowledged by the secondary, missing after failback"),
     ):
-        canary = ((measurements.get(key) or {}).get("details") or {}).get("canary") or {}
-        if canary:
-            lost = canary.get("lostWrites")
+        canary = None if rpo is None else rpo.canary
+        if canary is not None:
+            lost = canary.lost_writes
             rows.append([esc(what), esc("unknown" if lost is None else lost)])
-    split = measurements.get("splitBrain") or {}
-    for p in (split.get("details") or {}).get("phases") or []:
-        lower, upper = p.get("lower"), p.get("upper")
-        count = f"{lower}" if lower == upper else f"{lower}–{'?' if upper is None else upper}"
-        rows.append([esc(f"split-brain writes during {p.get('phase')}"), esc(count)])
+    if isinstance(m.split_brain, SplitBrainResult):
+        for phase, n in m.split_brain.phases:
+            count = (
+                f"{n.lower}"
+                if n.lower == n.upper
+                else f"{n.lower}–{'?' if n.upper is None else n.upper}"
+            )
+            rows.append([esc(f"split-brain writes during {phase}"), esc(count)])
     if rows:
         out.append(table(["measured", "writes"], rows, raw=True))
-    observed = run.get("observed") or {}
-    truth = ((observed.get("failback") or {}) if isinstance(observed, Mapping) else {}).get(
-        "continuity"
-    )
-    if isinstance(truth, Mapping):
+    back = None if run.observed is None else run.observed.failback
+    truth = None if back is None else back.continuity
+    if truth is not None:
         out.append(
-            f"<p>Observed by the target: {esc(truth.get('acknowledgedWrites'))} acknowledged"
-            f" writes, {esc(truth.get('lostWrites'))} lost,"
-            f" {esc(truth.get('splitBrainWrites'))} split-brain"
-            f" ({esc(truth.get('splitBrainLost'))} of them lost).</p>"
+            f"<p>Observed by the target: {esc(truth.acknowledged_writes)} acknowledged"
+            f" writes, {esc(truth.lost_writes)} lost,"
+            f" {esc(truth.split_brain_writes)} split-brain"
+            f" ({esc(truth.split_brain_lost)} of them lost).</p>"
         )
         out.append(
             table(
@@ -179,29 +179,19 @@ def _continuity(journal: Run) -> str:
                 ],
                 [
                     [
-                        p.get("phase"),
-                        p.get("acknowledged"),
-                        p.get("lost"),
-                        p.get("splitBrain"),
-                        p.get("splitBrainLost"),
+                        p.phase,
+                        *map(str, (p.acknowledged, p.lost, p.split_brain, p.split_brain_lost)),
                     ]
-                    for p in truth.get("phases") or []
+                    for p in truth.phases
                 ],
             )
         )
         listed = [
-            [w.get("phase"), w.get("site"), w.get("seq"), facts.clock_epoch(w.get("ts")), "lost"]
-            for w in truth.get("lost") or []
+            [w.phase, w.site, str(w.seq), facts.clock_epoch(w.ts), "lost"] for w in truth.lost
         ] + [
-            [
-                w.get("phase"),
-                w.get("site"),
-                w.get("seq"),
-                facts.clock_epoch(w.get("ts")),
-                "split-brain, " + ("lost" if w.get("lost") else "kept"),
-            ]
-            for w in truth.get("splitBrain") or []
-            if not w.get("lost")
+            [w.phase, w.site, str(w.seq), facts.clock_epoch(w.ts), "split-brain, kept"]
+            for w in truth.split_brain
+            if not w.lost
         ]
         if listed:
             out.append(

@@ -6,7 +6,6 @@ sequence, and no line of its own: a newline in a value shows as `\\n`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from runner.journal.entries import LegacyMeasurement, Measurement, Measurements, Rpo, Rto
@@ -109,20 +108,18 @@ def render_text(run: Run, *, record_dir: str | None = None) -> str:
             lines.append(f"  steady state {one(when)}: {one(c.name)} failed: {one(c.reason)}")
         if failed:
             lines.append("")
-    if run.observed is not None and run.observed.values:
+    if run.observed is not None and run.observed.to_json():
         parts = [one(f"{k}={_value(v)}") for k, v in run.observed.scalars()]
         lines += ["  observed (ground truth): " + ", ".join(parts)]
-        back = run.observed.values.get("failback")
-        if isinstance(back, Mapping):
-            found, facts = back.get("continuity"), back.get("rejoin")
-            truth: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-            rejoin: Mapping[str, Any] = facts if isinstance(facts, Mapping) else {}
+        back = run.observed.failback
+        if back is not None:
+            truth, rejoin = back.continuity, back.rejoin
             items = [
-                f"rtoSeconds={_value(back.get('rtoSeconds'))}",
-                f"acknowledgedWrites={truth.get('acknowledgedWrites')}",
-                f"lostWrites={truth.get('lostWrites')}",
-                f"splitBrainWrites={truth.get('splitBrainWrites')}",
-                f"rejoin={rejoin.get('mode')}",
+                f"rtoSeconds={_value(back.rto_seconds)}",
+                f"acknowledgedWrites={None if truth is None else truth.acknowledged_writes}",
+                f"lostWrites={None if truth is None else truth.lost_writes}",
+                f"splitBrainWrites={None if truth is None else truth.split_brain_writes}",
+                f"rejoin={None if rejoin is None else rejoin.mode.value}",
             ]
             lines.append("  observed failback (ground truth): " + one(", ".join(items)))
         lines.append("")

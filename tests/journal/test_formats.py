@@ -203,7 +203,7 @@ def test_a_record_of_no_known_format_is_refused_naming_the_field(
 
 
 def test_the_rto_phases_and_write_latency_are_typed_and_round_trip() -> None:
-    from runner.breakdown import LatencyComparison, LatencyStats, rto_phases
+    from runner.breakdown import GroundTruth, LatencyComparison, LatencyStats, rto_phases
 
     t0 = 1767225600.0
     phases = rto_phases(
@@ -212,7 +212,7 @@ def test_the_rto_phases_and_write_latency_are_typed_and_round_trip() -> None:
         failover_done=t0 + 2.1,
         dns_wait={"notConvergedAt": None, "convergedAt": None, "ttlSeconds": 5},
         healthy=(t0 + 3.5, t0 + 6.5),
-        observed={"rtoSeconds": 4.9, "moments": {"firstFailureSeen": t0 + 0.05}},
+        observed=GroundTruth(rto_seconds=4.9, first_failure_seen=t0 + 0.05),
     )
     latency = LatencyComparison(
         start=t0 - 30, end=t0, sync=LatencyStats.of([0.01, 0.02]), async_=LatencyStats.of([0.001])

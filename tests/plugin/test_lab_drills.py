@@ -58,7 +58,8 @@ def test_drills_pass_fail_and_report_through_pytest(project: pytest.Pytester, la
             assert report.rpo is not None
             assert report.phases["failover"].status == "succeeded"
             assert all(f.removed for f in report.faults)
-            assert report.observed is not None and report.observed["lostWrites"] <= 10
+            assert report.observed is not None and report.observed.lost_writes is not None
+            assert report.observed.lost_writes <= 10
             assert (report.record_dir / "run.json").is_file()
         """
     )
