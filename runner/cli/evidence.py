@@ -153,8 +153,8 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
     from runner import __version__, redact
     from runner.errors import DrillError, UsageError
     from runner.evidence import pack
+    from runner.journal import chain
     from runner.journal.entries import iso
-    from runner.records import chain
     from runner.reports import html, markdown
 
     run = folder.run
@@ -265,7 +265,7 @@ def _finished(run: str, results_dir: Path) -> RunFolder:
             "drill-runner); nothing can be appended to it"
         )
     from runner.errors import DrillError
-    from runner.records import chain
+    from runner.journal import chain
 
     try:
         data = (folder.dir / chain.EVENTS).read_bytes()
@@ -410,8 +410,8 @@ def _check_closes(folder: RunFolder, later: RunFolder) -> None:
     """A deficiency is closed only by a later run of the same scenario that passed and
     whose journal is intact."""
     from runner.errors import UsageError
+    from runner.journal import chain
     from runner.journal.status import Status
-    from runner.records import chain
 
     run, other = folder.run, later.run
     name = run.scenario.name

@@ -21,7 +21,8 @@ from typing import Any
 
 from runner.evidence import tarball
 from runner.evidence.keys import PublicKey, SigningKey, public_from_raw
-from runner.records import chain
+from runner.journal import chain, files
+from runner.records.results import ResultsError
 
 FORMAT = "drill-runner-evidence/1"
 MANIFEST = "MANIFEST.json"
@@ -238,10 +239,10 @@ def _chain(by_path: Mapping[str, bytes], verdict: Verdict) -> None:
     if events is None or run_bytes is None:
         return
     try:
-        run = json.loads(run_bytes)
-        recorded = run.get("journal")
-    except (ValueError, AttributeError):
+        run = files.parse(run_bytes, RUN_JSON)
+    except ResultsError:
         return  # its hash mismatch is already named
+    recorded = None if run.journal is None else run.journal.to_json()
     broken = chain.verify(events, verdict.run_id, recorded)
     if broken is not None:
         where = f"line {broken.line}" if broken.line else "as a whole"

@@ -54,11 +54,29 @@ def _is_file(path: Path) -> bool:
 
 def read(path: Path) -> Run:
     """One run.json; ResultsError naming the file when it is unreadable or not a record."""
-    data = results.read_json(path)
     try:
-        return Run.from_json(data)
+        data = path.read_bytes()
+    except OSError as e:
+        raise ResultsError(f"cannot read {path}: {why(e)}") from None
+    return parse(data, str(path))
+
+
+def parse(data: bytes, name: str) -> Run:
+    """A run.json's bytes (`name` says where they are); ResultsError naming it and the field
+    when they are not a run record."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except ValueError as e:  # not JSON, or not UTF-8
+        raise ResultsError(f"{name} is not a run record: not valid JSON ({_short(e)})") from None
+    try:
+        return Run.from_json(raw)
     except JournalError as e:
-        raise ResultsError(f"{path} is not a run record: {e}") from None
+        raise ResultsError(f"{name} is not a run record: {e}") from None
+
+
+def _short(e: Exception) -> str:
+    text = str(e)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def read_run(results_dir: Path, run_id: str) -> Run:

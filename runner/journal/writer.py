@@ -2,7 +2,7 @@
 
 The engine keeps the run as a typed `Run` here and changes it through `set`, `append` and
 `patch`; every change rewrites run.json atomically (temp file + rename). events.jsonl is the
-journal's append-only, hash-chained log (`runner.records.chain`): every line is written by
+journal's append-only, hash-chained log (`runner.journal.chain`): every line is written by
 `append_event`, the one function that writes it (the engine's audit events, a crashed run's
 closing, and what is appended after the run: sign-off, approvals), and run.json's `journal`
 carries the chain's head. ledger.jsonl holds the intent to create each fault, flushed to
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runner import redact
+from runner.journal import chain
 from runner.journal.entries import (
     FaultEntry,
     GuardrailBreach,
@@ -44,7 +45,6 @@ from runner.journal.entries import (
 from runner.journal.events import AuditEvent
 from runner.journal.run import Run
 from runner.journal.status import Status
-from runner.records import chain
 from runner.records.store import RUN_ID_RE, RecordWriteError, describe_os_error
 
 Listed = Literal["phases", "faults", "steps", "guardrails"]

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from runner.errors import DrillError, UsageError
 from runner.records.store import RUN_ID_RE as RUN_ID_RE  # re-exported
@@ -156,22 +154,3 @@ def write(path: Path, content: str | bytes, *, mode: int = 0o644) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise ResultsError(f"cannot write {path}: {why(e)}") from None
-
-
-# --------------------------------------------------------------------------- reading back
-
-
-def read_json(path: Path) -> Any:
-    """A run.json's JSON; ResultsError naming the file when it cannot be read or parsed.
-    What it must hold is the journal's business (`runner.journal.files.read`)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ResultsError(f"cannot read {path}: {why(e)}") from None
-    except ValueError as e:  # not JSON, or not UTF-8
-        raise ResultsError(f"{path} is not a run record: not valid JSON ({_short(e)})") from None
-
-
-def _short(e: Exception) -> str:
-    text = str(e)
-    return text if len(text) <= 80 else text[:77] + "..."

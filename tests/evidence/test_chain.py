@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from runner.journal import chain
 from runner.journal.run import Ref, Run
 from runner.journal.writer import JournalWriter, mark_crashed
-from runner.records import chain
 
 RUN = "chain-test-20260101-000000-abcd"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
