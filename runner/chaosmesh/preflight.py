@@ -61,17 +61,7 @@ def preflight(
     settings = chaos_mesh or model.ChaosMeshSettings()
     missing: list[str] = []
     notes: list[str] = []
-    objects: list[tuple[str, ChaosObject]] = []
-    injected = [] if scenario.test_failover else scenario.spec.faults  # a test injects none
-    for fault in injected:
-        if fault.cluster != cluster:
-            continue
-        try:
-            compiled = compile_fault(fault, namespace=namespace, peers=peers, stamp=Stamp.of(run))
-        except DrillError as e:
-            missing.append(str(e))
-            continue
-        objects += [(fault.name, o) for o in compiled]
+    objects = _compiled(scenario, cluster, namespace, peers, run, missing)
     kinds = sorted({o.kind for _, o in objects})
     selector_namespaces = sorted(
         {
@@ -109,6 +99,29 @@ def preflight(
     except KubeError as e:
         missing.append(str(e))
     return backends.PreflightReport(cluster=cluster, missing=tuple(missing), notes=tuple(notes))
+
+
+def _compiled(
+    scenario: model.Scenario,
+    cluster: str,
+    namespace: str,
+    peers: Mapping[str, model.Target],
+    run: backends.RunContext,
+    missing: list[str],
+) -> list[tuple[str, ChaosObject]]:
+    """The Chaos Mesh objects the run would create in `cluster` (by fault name); a fault
+    that does not compile goes to `missing`. A test failover injects none."""
+    objects: list[tuple[str, ChaosObject]] = []
+    for fault in [] if scenario.test_failover else scenario.spec.faults:
+        if fault.cluster != cluster:
+            continue
+        try:
+            compiled = compile_fault(fault, namespace=namespace, peers=peers, stamp=Stamp.of(run))
+        except DrillError as e:
+            missing.append(str(e))
+            continue
+        objects += [(fault.name, o) for o in compiled]
+    return objects
 
 
 def _rbac(

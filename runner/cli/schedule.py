@@ -410,16 +410,7 @@ def run_now(
     """Run drill NAME now: ask the active scheduler, or with --here run it in this process."""
     clock = SystemClock()
     if not here:
-        engine = open_store(store_url)
-        try:
-            _runnable(name, drills, engine, store_url)
-            with store_errors(store_url):
-                request = RunRequests(engine).add(name, by=default_identity(), at=clock.now())
-        finally:
-            engine.dispose()
-        click.echo(
-            f"{name}: run requested (#{request}); the active scheduler starts it at its next tick"
-        )
+        _request_run(name, store_url, drills, clock)
         return
     _logging(log_level)
     _exists(drills)
@@ -435,6 +426,26 @@ def run_now(
     service = SchedulerService(
         settings, leader=SoleLeader(default_identity()), clock=clock, run=launching(clock)
     )
+    _run_here(service, name, drills)
+
+
+def _request_run(name: str, store_url: str, drills: Path, clock: SystemClock) -> None:
+    """Ask the active scheduler (through the store) to run drill `name` at its next tick."""
+    engine = open_store(store_url)
+    try:
+        _runnable(name, drills, engine, store_url)
+        with store_errors(store_url):
+            request = RunRequests(engine).add(name, by=default_identity(), at=clock.now())
+    finally:
+        engine.dispose()
+    click.echo(
+        f"{name}: run requested (#{request}); the active scheduler starts it at its next tick"
+    )
+
+
+def _run_here(service: SchedulerService, name: str, drills: Path) -> None:
+    """Fire drill `name` in this process (SIGTERM/SIGINT stop it), print the outcome and
+    exit with its code."""
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         service.request_stop()  # only a flag: the abort is requested outside the handler

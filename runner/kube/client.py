@@ -98,6 +98,13 @@ class KubeClient:
                     resp.status, raw, cluster=self.cluster, verb=verb, what=what
                 )
             return resp.response
+        return self._json_answer(resp, method, path, verb=verb, what=what)
+
+    def _json_answer(self, resp: Any, method: str, path: str, *, verb: str, what: str) -> Any:
+        """The answer's JSON (None when empty); a status of 300 or more, an answer cut off
+        or one that is not JSON is a located KubeError."""
+        from urllib3.exceptions import HTTPError
+
         try:
             raw = resp.read()
         except HTTPError as e:
@@ -354,30 +361,38 @@ class KubeClient:
             for line in stream:
                 if not line.strip():
                     continue
-                try:
-                    event = json.loads(line)
-                except (ValueError, RecursionError):
-                    raise errors.not_kubernetes(
-                        self.cluster, "watch", what, line, None, "a watch line that is not JSON"
-                    ) from None
-                obj = event.get("object") if isinstance(event, dict) else None
-                if not isinstance(obj, dict):
-                    raise self._unexpected(event, "watch", what, "expected a watch event")
-                if event.get("type") == "ERROR":
-                    status = int(obj.get("code") or 500)
-                    if status == 410:  # resourceVersion too old: caller re-lists
-                        return
-                    raise errors.from_status(
-                        status, json.dumps(obj), cluster=self.cluster, verb="watch", what=what
-                    )
-                if name and obj.get("metadata", {}).get("name") != name:
+                event = self._watch_event(line, what)
+                if event is None:  # resourceVersion too old: caller re-lists
+                    return
+                if name and event[1].get("metadata", {}).get("name") != name:
                     continue
-                yield str(event.get("type")), obj
+                yield event
         except HTTPError:
             return  # read timeout or the stream closed: the caller re-reads and re-watches
         finally:
             stream.close()  # never hand a half-read stream back to the pool
             stream.release_conn()
+
+    def _watch_event(self, line: bytes, what: str) -> WatchEvent | None:
+        """One line of a watch as (type, object); None for a 410 (the resourceVersion is too
+        old). Anything else that is not a watch event, or an ERROR event, is a KubeError."""
+        try:
+            event = json.loads(line)
+        except (ValueError, RecursionError):
+            raise errors.not_kubernetes(
+                self.cluster, "watch", what, line, None, "a watch line that is not JSON"
+            ) from None
+        obj = event.get("object") if isinstance(event, dict) else None
+        if not isinstance(obj, dict):
+            raise self._unexpected(event, "watch", what, "expected a watch event")
+        if event.get("type") == "ERROR":
+            status = int(obj.get("code") or 500)
+            if status == 410:
+                return None
+            raise errors.from_status(
+                status, json.dumps(obj), cluster=self.cluster, verb="watch", what=what
+            )
+        return str(event.get("type")), obj
 
     # ------------------------------------------------------------------ special endpoints
 

@@ -161,48 +161,65 @@ def from_grid(
     over a range (`sliding`: `rate(...[1m])` changes as time passes, without new samples).
     Each point also keeps the oldest underlying sample it rests on (`History.earliest`).
     """
-    intervals = [spacing(sorted(set(s.values()))) or step for s in stamps]
     grid = sorted({g for o in outputs for g in o.values} | {g for s in stamps for g in s})
-    stale: set[Ms] = set()
-    newest: dict[Ms, Ms] = {}
-    oldest: dict[Ms, Ms] = {}
-    for g in grid:
-        seen = [(s[g], i) for s, i in zip(stamps, intervals, strict=True) if g in s]
-        if any(g - t > STALE_INTERVALS * i for t, i in seen):
-            stale.add(g)
-        newest[g] = max(t for t, _ in seen) if seen else g
-        oldest[g] = min(t for t, _ in seen) if seen else g
-    histories = []
-    for out in outputs:
-        points: list[Point] = []
-        earliest: list[Ms] = []
-        unknown: list[Span] = []
-        ignored, first = 0, None
+    stamped = _Stamped.of(grid, stamps, step=step)
+    return [_grid_history(out, grid, stamped, step=step, sliding=sliding) for out in outputs]
+
+
+@dataclass(frozen=True)
+class _Stamped:
+    """Per grid point, from the selectors' sample times: stale or not, the newest and the
+    oldest underlying sample."""
+
+    stale: frozenset[Ms]
+    newest: Mapping[Ms, Ms]
+    oldest: Mapping[Ms, Ms]
+
+    @classmethod
+    def of(cls, grid: Sequence[Ms], stamps: Sequence[Mapping[Ms, Ms]], *, step: Ms) -> _Stamped:
+        intervals = [spacing(sorted(set(s.values()))) or step for s in stamps]
+        stale: set[Ms] = set()
+        newest: dict[Ms, Ms] = {}
+        oldest: dict[Ms, Ms] = {}
         for g in grid:
-            v = out.values.get(g)
-            if v is not None and not math.isfinite(v):
-                ignored += 1
-                first = g if first is None else first
-            if v is None or not math.isfinite(v) or g in stale:
-                unknown.append((g - step, g))
-                continue
-            t = g if sliding else newest[g]
-            if points and t <= points[-1][0]:
-                if v == points[-1][1]:
-                    continue  # the same sample seen again at a later grid point
-                t = g  # an underlying series went away: the new value is seen at g
-            if points and t <= points[-1][0]:
-                continue
-            points.append((t, v))
-            earliest.append(oldest[g])
-        histories.append(
-            History(
-                labels=dict(out.labels),
-                points=tuple(points),
-                unknown=tuple(merge(unknown)),
-                ignored=ignored,
-                first_ignored=first,
-                earliest=tuple(earliest),
-            )
-        )
-    return histories
+            seen = [(s[g], i) for s, i in zip(stamps, intervals, strict=True) if g in s]
+            if any(g - t > STALE_INTERVALS * i for t, i in seen):
+                stale.add(g)
+            newest[g] = max(t for t, _ in seen) if seen else g
+            oldest[g] = min(t for t, _ in seen) if seen else g
+        return cls(stale=frozenset(stale), newest=newest, oldest=oldest)
+
+
+def _grid_history(
+    out: GridSeries, grid: Sequence[Ms], stamped: _Stamped, *, step: Ms, sliding: bool
+) -> History:
+    """One output series on the grid as a History (see `from_grid`)."""
+    points: list[Point] = []
+    earliest: list[Ms] = []
+    unknown: list[Span] = []
+    ignored, first = 0, None
+    for g in grid:
+        v = out.values.get(g)
+        if v is not None and not math.isfinite(v):
+            ignored += 1
+            first = g if first is None else first
+        if v is None or not math.isfinite(v) or g in stamped.stale:
+            unknown.append((g - step, g))
+            continue
+        t = g if sliding else stamped.newest[g]
+        if points and t <= points[-1][0]:
+            if v == points[-1][1]:
+                continue  # the same sample seen again at a later grid point
+            t = g  # an underlying series went away: the new value is seen at g
+        if points and t <= points[-1][0]:
+            continue
+        points.append((t, v))
+        earliest.append(stamped.oldest[g])
+    return History(
+        labels=dict(out.labels),
+        points=tuple(points),
+        unknown=tuple(merge(unknown)),
+        ignored=ignored,
+        first_ignored=first,
+        earliest=tuple(earliest),
+    )
