@@ -204,10 +204,9 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
     series = run.measurement_inputs
     if series:
         files.append(("series/measurement-inputs.json", _masked(_json(series))))
-    for _, entry in sorted((run.inputs or {}).items()):
-        for field in ("file", "model"):
-            name: Any = entry.get(field) if isinstance(entry, dict) else None
-            if isinstance(name, str) and "/" not in name and name.startswith("input-"):
+    for _, entry in sorted((run.inputs or {}).items(), key=lambda item: item[0]):
+        for name in (entry.file, entry.model):
+            if name is not None and "/" not in name and name.startswith("input-"):
                 try:
                     files.append((f"inputs/{name}", _masked((folder.dir / name).read_bytes())))
                 except OSError as e:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
 from runner import redact
 from runner.errors import DrillError
+from runner.journal.framing import InputFile
 from runner.journal.writer import JournalWriter
 from runner.records.store import describe_os_error
 from runner.scenario import loader, model
@@ -32,37 +33,38 @@ def snapshot(
     scenario_path: Path,
     drill: model.Drill,
     drill_path: Path,
-) -> dict[str, Any]:
+) -> dict[str, InputFile]:
     """Write both inputs into the record's folder; returns what run.json's `inputs` holds.
     Never raises: an input that cannot be read is recorded as such."""
-    out: dict[str, Any] = {}
+    out: dict[str, InputFile] = {}
     for role, loaded, path in (
         ("scenario", scenario, scenario_path),
         ("drill", drill, drill_path),
     ):
         base = FILES[role]
-        entry: dict[str, Any] = {"path": str(path)}
         effective = json.dumps(
             redact.value(loaded.model_dump(mode="json", by_alias=True, exclude_none=True)),
             indent=2,
             sort_keys=True,
         )
-        if record.write_file(base + ".json", effective + "\n"):
-            entry["model"] = base + ".json"
+        entry = InputFile(
+            path=str(path),
+            model=base + ".json" if record.write_file(base + ".json", effective + "\n") else None,
+        )
         try:
             raw = path.read_bytes()
         except OSError as e:
-            entry["error"] = f"not read: {describe_os_error(e)}"
-            out[role] = entry
+            out[role] = replace(entry, error=f"not read: {describe_os_error(e)}")
             continue
         text = raw.decode("utf-8", errors="replace")
         masked = redact.text(text)
-        entry["sha256"] = hashlib.sha256(raw).hexdigest()
-        entry["redacted"] = masked != text
-        entry["asRun"] = _same(text, path, loaded)
-        if record.write_file(base + ".yaml", masked):
-            entry["file"] = base + ".yaml"
-        out[role] = entry
+        out[role] = replace(
+            entry,
+            sha256=hashlib.sha256(raw).hexdigest(),
+            redacted=masked != text,
+            as_run=_same(text, path, loaded),
+            file=base + ".yaml" if record.write_file(base + ".yaml", masked) else None,
+        )
     return out
 
 

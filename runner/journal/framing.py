@@ -6,7 +6,7 @@ owners and the controls it evidences). Frozen values with their run.json form.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -95,4 +95,61 @@ class ExerciseMetadata:
             scope=None if scope is None else ExerciseScope.from_json(scope),
             owners=tuple(str(o) for o in d.get("owners") or []),
             controls=tuple(str(c) for c in d.get("controls") or []),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputFile:
+    """A file the run was started from (the scenario or the drill), as the record keeps it
+    (`runner.evidence.inputs`): where it was, the copies beside the record, and whether the
+    copy is exactly what ran; or why it could not be read."""
+
+    path: str
+    model: str | None = None
+    """The model that ran, as JSON (masked), beside run.json."""
+    error: str | None = None
+    """Why the file could not be read (then nothing below is known)."""
+    sha256: str | None = None
+    """Of the bytes read."""
+    redacted: bool | None = None
+    """Masking changed the copy."""
+    as_run: bool | None = None
+    """The file, parsed again, is exactly the model that ran."""
+    file: str | None = None
+    """The file as read (masked), beside run.json."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> JSON:
+        """The keys that are set, in the order they are found out."""
+        values = {
+            "path": self.path,
+            "model": self.model,
+            "error": self.error,
+            "sha256": self.sha256,
+            "redacted": self.redacted,
+            "asRun": self.as_run,
+            "file": self.file,
+        }
+        return {**{k: v for k, v in values.items() if v is not None}, **self.extra}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> InputFile:
+        def text(key: str) -> str | None:
+            value = d.get(key)
+            return None if value is None else str(value)
+
+        def flag(key: str) -> bool | None:
+            value = d.get(key)
+            return None if value is None else bool(value)
+
+        known = {"path", "model", "error", "sha256", "redacted", "asRun", "file"}
+        return cls(
+            path=str(d["path"]),
+            model=text("model"),
+            error=text("error"),
+            sha256=text("sha256"),
+            redacted=flag("redacted"),
+            as_run=flag("asRun"),
+            file=text("file"),
+            extra={k: v for k, v in d.items() if k not in known},
         )

@@ -30,7 +30,7 @@ from runner.journal.entries import (
     iso,
     parse_time,
 )
-from runner.journal.framing import ExerciseMetadata, RunMode, TestFailoverNote
+from runner.journal.framing import ExerciseMetadata, InputFile, RunMode, TestFailoverNote
 from runner.journal.observed import Observed
 from runner.journal.status import Status
 from runner.measure.spans import SpanResult
@@ -111,8 +111,8 @@ class Run:
     """`report.html` once the reports are written."""
     journal: JournalHead | None = None
     """The head of events.jsonl's hash chain (None: recorded before tamper evidence)."""
-    inputs: Mapping[str, Any] | None = None
-    """The scenario and drill files as run (`runner.evidence.inputs`)."""
+    inputs: Mapping[str, InputFile] | None = None
+    """The scenario and drill files as run, by role (`runner.evidence.inputs`)."""
     mode: RunMode | None = None
     """A drill or a test failover; None in records written before test failovers (drills)."""
     captured: Mapping[str, str] = field(default_factory=dict)
@@ -198,7 +198,7 @@ class Run:
         if self.journal is not None:
             out["journal"] = self.journal.to_json()
         if self.inputs is not None:
-            out["inputs"] = dict(self.inputs)
+            out["inputs"] = {role: f.to_json() for role, f in self.inputs.items()}
         if self.mode is not None:  # recorded since step recipes, together
             out["mode"] = self.mode.value
             out["captured"] = dict(self.captured)
@@ -276,7 +276,7 @@ def _build(d: Mapping[str, Any]) -> Run:
         crash=part("crash", lambda: None if crash is None else Crash.from_json(crash)),
         report=None if d.get("report") is None else str(d["report"]),
         journal=part("journal", lambda: _maybe(JournalHead.from_json, d.get("journal"))),
-        inputs=part("inputs", lambda: _maybe(dict, d.get("inputs"))),
+        inputs=part("inputs", lambda: _maybe(_inputs, d.get("inputs"))),
         mode=part("mode", lambda: _maybe(RunMode, d.get("mode"))),
         captured=part("captured", lambda: {str(k): str(v) for k, v in mapping("captured")}),
         timings=part("timings", lambda: tuple(map(_timing, items("timings")))),
@@ -287,6 +287,10 @@ def _build(d: Mapping[str, Any]) -> Run:
         exercise_recorded="exercise" in d,
         extra={k: v for k, v in d.items() if k not in _KNOWN},
     )
+
+
+def _inputs(d: Mapping[str, Any]) -> dict[str, InputFile]:
+    return {str(role): InputFile.from_json(f) for role, f in d.items()}
 
 
 def _timing_json(t: SpanResult) -> JSON:

@@ -246,3 +246,22 @@ def test_the_summary_shows_the_timings_and_what_a_test_failover_did() -> None:
         "    not injected: lose-primary (inject): a test failover never takes production down\n"
     ) in test
     assert "timings:" not in test
+
+
+def test_the_input_files_are_typed_and_written_back_as_recorded() -> None:
+    data = _load(V3[0])
+    data["inputs"] = {
+        "scenario": {
+            "path": "/drills/s.yaml", "model": "input-scenario.json", "sha256": "ab" * 32,
+            "redacted": False, "asRun": True, "file": "input-scenario.yaml",
+        },
+        "drill": {"path": "/drills/d.yaml", "error": "not read: Permission denied (EACCES)"},
+    }  # fmt: skip
+    run = Run.from_json(data)
+    assert run.inputs is not None
+    scenario, drill = run.inputs["scenario"], run.inputs["drill"]
+    assert (scenario.file, scenario.model, scenario.as_run, scenario.redacted) == (
+        "input-scenario.yaml", "input-scenario.json", True, False,
+    )  # fmt: skip
+    assert drill.error == "not read: Permission denied (EACCES)" and drill.file is None
+    assert json.dumps(run.to_json()["inputs"]) == json.dumps(data["inputs"])
