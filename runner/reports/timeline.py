@@ -7,12 +7,12 @@ Times are unix seconds (floats) so the chart code only does arithmetic.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, overload
 
+from runner.journal import series as recorded
 from runner.journal.run import Run
 
 SLI_ROLES = ("rto.sli",)
@@ -74,14 +74,6 @@ class Timeline:
         return any(line.points for line in [*self.sli, *self.lag])
 
 
-def _value(raw: Any) -> float | None:
-    try:
-        v = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _label(query: str, labels: Mapping[str, Any], several: bool) -> str:
     if not several:
         return query
@@ -90,28 +82,11 @@ def _label(query: str, labels: Mapping[str, Any], several: bool) -> str:
 
 
 def series(run: Run, role: str, *, failback: bool = False) -> list[Line]:
-    """The series fetched for `role` (`result`, or `series` as docs/run-record.md names it);
+    """The series fetched for `role` as the record holds them (`journal.series`);
     `failback`: those read for the failback measurement."""
-    inputs: Any = run.measurement_inputs or {}
-    if failback:
-        inputs = inputs.get("failback") or {}
-    fetched = ((inputs.get("series") or {}) if isinstance(inputs, Mapping) else {}).get(role) or {}
-    items = fetched.get("result", fetched.get("series")) or []
-    query = str(fetched.get("query") or role)
-    lines = []
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        points = []
-        for sample in item.get("samples") or []:
-            if not isinstance(sample, list | tuple) or len(sample) != 2:
-                continue
-            t, v = _value(sample[0]), _value(sample[1])
-            if t is not None and v is not None:
-                points.append((t, v))
-        points.sort()
-        lines.append(Line(_label(query, item.get("labels") or {}, len(items) > 1), tuple(points)))
-    return lines
+    fetched = recorded.read(run.measurement_inputs, role, failback=failback)
+    several = len(fetched.series) > 1
+    return [Line(_label(fetched.query, s.labels, several), s.samples) for s in fetched.series]
 
 
 def phases(run: Run, now: float) -> list[Span]:
@@ -229,8 +204,7 @@ def build(run: Run) -> Timeline:
         if fault_start is not None
         else (started or start, "seconds from the start of the run")
     )
-    step = _value((run.measurement_inputs or {}).get("stepSeconds"))
-    step = step or run.step_seconds or 1.0
+    step = recorded.step_seconds(run.measurement_inputs) or run.step_seconds or 1.0
     return Timeline(
         origin=origin,
         origin_label=origin_label,
