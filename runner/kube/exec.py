@@ -118,16 +118,7 @@ def exec_in_pod(
             k8s.CoreV1Api(api),
             cluster=cluster,
             what=what,
-            kwargs={
-                "name": pod,
-                "namespace": namespace,
-                "command": list(command),
-                "container": container,
-                "stdin": False,
-                "stdout": True,
-                "stderr": True,
-                "tty": False,
-            },
+            kwargs=_exec_request(pod, namespace, command, container),
             deadline=deadline,
             timeout=timeout,
             clock=clock,
@@ -150,6 +141,22 @@ def exec_in_pod(
                 ws.sock.shutdown()  # close() skips the socket once the peer has closed
     finally:
         api.close()  # type: ignore[no-untyped-call]
+
+
+def _exec_request(
+    pod: str, namespace: str, command: Sequence[str], container: str | None
+) -> dict[str, Any]:
+    """The exec call's arguments: argv, no stdin, no TTY, stdout and stderr apart."""
+    return {
+        "name": pod,
+        "namespace": namespace,
+        "command": list(command),
+        "container": container,
+        "stdin": False,
+        "stdout": True,
+        "stderr": True,
+        "tty": False,
+    }
 
 
 def _connect(
