@@ -133,7 +133,7 @@ def verify(data: bytes, trusted: PublicKey | None) -> Verdict:
             verdict.problems.append(f"{m.name}: a second copy of a member")
         else:
             by_path[m.name[len(prefix) :]] = m.data
-    manifest = _manifest(first.data, verdict)
+    manifest = _manifest(first.data, verdict, signed=SIGNATURE in by_path)
     if manifest is None:
         return verdict
     verdict.run_id = str(manifest.get("runId", ""))
@@ -149,14 +149,16 @@ def verify(data: bytes, trusted: PublicKey | None) -> Verdict:
     return verdict
 
 
-def _manifest(data: bytes, verdict: Verdict) -> dict[str, Any] | None:
+def _manifest(data: bytes, verdict: Verdict, *, signed: bool) -> dict[str, Any] | None:
+    """The manifest, or None with the problem named; NotAPack for an archive that is not a
+    pack at all (a pack that still carries its signature file was one: it was changed)."""
     try:
         manifest = json.loads(data)
     except ValueError:
         verdict.problems.append(f"{MANIFEST}: not JSON any more (it was changed)")
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        if verdict.problems:
+        if verdict.problems or signed:
             verdict.problems.append(f"{MANIFEST}: not a drill-runner manifest (it was changed)")
             return None
         raise NotAPack(f"not a drill-runner evidence pack: {MANIFEST} is not of {FORMAT}")

@@ -139,6 +139,11 @@ def _regions(data: bytes) -> list[tuple[int, str]]:
         out.append((m.offset_data + m.size - 1, name))
         if m.size % 512:
             out.append((m.offset_data + m.size, f"the padding after {m.name}"))
+    # the manifest's format, byte by byte (a pack damaged there is still a damaged pack)
+    manifest = members[0]
+    at = data.index(b"drill-runner-evidence/", manifest.offset_data)
+    assert at < manifest.offset_data + manifest.size
+    out += [(at + k, "MANIFEST.json") for k in range(len(b"drill-runner-evidence/1"))]
     end = members[-1].offset_data + members[-1].size + (-members[-1].size % 512)
     out += [(end, "end of the archive"), (len(data) - 1, "end of the archive")]
     return out
@@ -221,6 +226,10 @@ def test_bad_input_is_one_line_exit_2(passed: tuple[Path, Path, bytes], tmp_path
         tar.addfile(info, io.BytesIO(b"hello"))
     (tmp_path / "other.tar").write_bytes(other.getvalue())
     cases["a tar that is not ours"] = (["verify", "other.tar"], "not a drill-runner evidence pack")
+    # a manifest first, in our layout, but of another format and with no signature file
+    foreign = tarball.write([("x/MANIFEST.json", b'{"format": "someone-else/1"}')], 0)
+    (tmp_path / "foreign.tar").write_bytes(foreign)
+    cases["another tool's manifest"] = (["verify", "foreign.tar"], "MANIFEST.json is not of")
     (tmp_path / "text.tar").write_text("hello\n" * 200)
     cases["a text file"] = (["verify", "text.tar"], "not a tar archive")
     cases["no such file"] = (["verify", "missing.tar"], "cannot read missing.tar")
