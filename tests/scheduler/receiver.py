@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,8 @@ from typing import Any
 class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[str, Any]] = []
+        self.arrived: list[float] = []
+        """When each of `received` arrived (time.time(), the wall clock the records use)."""
         self.fail_next = 0
         """Answer this many requests with 500 first."""
         receiver = self
@@ -25,6 +28,7 @@ class Receiver:
                     self.send_response(500)
                     self.end_headers()
                     return
+                receiver.arrived.append(time.time())
                 receiver.received.append((self.path, json.loads(body)))
                 self.send_response(200)
                 self.end_headers()
@@ -37,6 +41,9 @@ class Receiver:
 
     def bodies(self, path: str) -> list[Any]:
         return [b for p, b in self.received if p == path]
+
+    def arrivals(self, path: str) -> list[float]:
+        return [t for (p, _), t in zip(self.received, self.arrived, strict=True) if p == path]
 
 
 @contextmanager
