@@ -220,6 +220,10 @@ def test_failover_and_failback_through_steps(
     result = primary.steps.execute(step("lab.rejoin", "primary"), run)
     assert "rejoined" in result.output
     assert lab.status()["sites"]["east"]["role"] == "standby"
+    rejoin = json.loads((lab_dir / "rejoins.jsonl").read_text().splitlines()[-1])
+    # pg_rewind copies the source's whole pg_wal: what the lab retains (wal_keep_size 64MB,
+    # min_wal_size 32MB) bounds a rejoin, however many drills came before
+    assert rejoin["mode"] == "rewound" and 0 < rejoin["bytesCopied"] < 160 * 2**20, rejoin
     east_port = lab.state.order_ports["east"]
     wait_for(
         lambda: get(f"http://127.0.0.1:{east_port}/orders/{ack['seq']}")[0] == 200,
