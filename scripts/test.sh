@@ -24,4 +24,10 @@ elif [ ${#strict[@]} -gt 0 ]; then
 else
   echo "envtest assets could not be built (see above): the envtest tests will be skipped" >&2
 fi
-echo "== pytest" && pytest -q ${strict[@]+"${strict[@]}"} "$@"
+# Three pytest-xdist workers on two cores: most of the suite's time is spent waiting for
+# labs, servers and drills, not computing (tests/conftest.py keeps a module's tests, and each
+# shared-session folder, on one worker). DRILL_TEST_WORKERS=0 runs it in this process.
+workers=${DRILL_TEST_WORKERS:-3}
+parallel=()
+if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadgroup); fi
+echo "== pytest" && pytest -q ${parallel[@]+"${parallel[@]}"} ${strict[@]+"${strict[@]}"} "$@"

@@ -25,12 +25,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that need a real cluster are opt-in: without --with-cluster they are deselected
     (not skipped: nothing here could run them)."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
     if config.getoption("--with-cluster"):
         return
     opted_out = [item for item in items if "cluster" in item.keywords]
     if opted_out:
         config.hook.pytest_deselected(items=opted_out)
         items[:] = [item for item in items if "cluster" not in item.keywords]
+
+
+# Folders whose tests share one costly session fixture (two kube-apiservers; a backfilled
+# Prometheus): under pytest-xdist each folder runs on one worker, so it is started once.
+_SHARED_SESSION = ("envtest", "measure")
+
+
+def _worker_group(item: pytest.Item) -> str:
+    """Which tests pytest-xdist (`--dist loadgroup`) keeps on one worker: a module's tests
+    together (module fixtures: a lab, a database), a shared-session folder's tests together."""
+    path = item.path
+    if path.is_relative_to(item.config.rootpath):
+        path = path.relative_to(item.config.rootpath)
+        if len(path.parts) > 2 and path.parts[1] in _SHARED_SESSION:
+            return path.parts[1]
+    return path.as_posix()
 
 
 @pytest.hookimpl(hookwrapper=True)
