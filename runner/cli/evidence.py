@@ -150,14 +150,27 @@ def verify(pack_file: Path, key_path: Path | None) -> int:
 
 def _contents(folder: RunFolder, fingerprint: str) -> Any:
     """The files of a pack, read from the run's folder and rendered, all masked."""
-    from runner import __version__, redact
-    from runner.errors import DrillError, UsageError
+    from runner import redact
     from runner.evidence import pack
-    from runner.journal import chain
-    from runner.journal.entries import iso
-    from runner.reports import html, markdown
 
     run = folder.run
+    recorded = _exportable_journal(folder)
+    raw = _record_files(folder)
+    _check_intact(folder, raw, recorded)
+    files = [*_recorded_files(raw), *_reports(folder, fingerprint), *_input_files(folder)]
+    return pack.Contents(
+        run_id=folder.run_id,
+        archive_time=_epoch(run),
+        facts=redact.value(_facts(run, recorded)),
+        files=files,
+    )
+
+
+def _exportable_journal(folder: RunFolder) -> Any:
+    """The journal head run.json recorded; UsageError when the run is still running or has
+    no hash-chained journal."""
+    from runner.errors import UsageError
+
     run_id = folder.run_id
     if not folder.run.finished:
         raise UsageError(f"run {run_id} is still running; export it when it has finished")
@@ -166,6 +179,13 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
             f"run {run_id} has no hash-chained journal (recorded by an older drill-runner); "
             "it cannot be exported as evidence"
         )
+    return folder.run.journal.to_json()
+
+
+def _record_files(folder: RunFolder) -> dict[str, bytes]:
+    """The bytes of the record's files that exist, by name."""
+    from runner.errors import DrillError
+
     raw: dict[str, bytes] = {}
     for file in ("run.json", "events.jsonl", "ledger.jsonl", "junit.xml"):
         path = folder.dir / file
@@ -175,8 +195,17 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
             continue
         except OSError as e:
             raise DrillError(f"cannot read {path}: {e.strerror}") from None
-    recorded = folder.run.journal.to_json()
-    broken = chain.verify(raw.get("events.jsonl", b""), run_id, recorded)
+    return raw
+
+
+def _check_intact(folder: RunFolder, raw: dict[str, bytes], recorded: Any) -> None:
+    """DrillError when the journal does not verify against its recorded head, or the
+    chained files hold text that looks like a credential."""
+    from runner import redact
+    from runner.errors import DrillError
+    from runner.journal import chain
+
+    broken = chain.verify(raw.get("events.jsonl", b""), folder.run_id, recorded)
     if broken is not None:
         where = f"line {broken.line}" if broken.line else "as a whole"
         raise DrillError(
@@ -190,6 +219,13 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
                 f"{folder.dir / chained} holds text that looks like a credential; "
                 "it is not exported (docs/evidence-operators.md)"
             )
+
+
+def _recorded_files(raw: dict[str, bytes]) -> list[tuple[str, bytes]]:
+    """The record itself: run.json and events.jsonl as written (they are chained), the
+    ledger and JUnit masked."""
+    from runner.evidence import pack
+
     files: list[tuple[str, bytes]] = [
         (pack.RUN_JSON, raw["run.json"]),
         (pack.EVENTS, raw.get("events.jsonl", b"")),
@@ -197,21 +233,44 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
     for extra in ("ledger.jsonl", "junit.xml"):
         if extra in raw:
             files.append((f"record/{extra}", _masked(raw[extra])))
-    view = replace(folder, dir=Path(run_id))
-    files.append(("reports/report.html", _masked(html.render(view, signer=fingerprint).encode())))
+    return files
+
+
+def _reports(folder: RunFolder, fingerprint: str) -> list[tuple[str, bytes]]:
+    """The HTML and Markdown reports rendered for the pack, and the measurement inputs."""
+    from runner.reports import html, markdown
+
+    view = replace(folder, dir=Path(folder.run_id))
+    files = [("reports/report.html", _masked(html.render(view, signer=fingerprint).encode()))]
     md = markdown.render(view, report_path="report.html", signer=fingerprint)
     files.append(("reports/report.md", _masked(md.encode())))
-    series = run.measurement_inputs
+    series = folder.run.measurement_inputs
     if series:
         files.append(("series/measurement-inputs.json", _masked(_json(series))))
-    for _, entry in sorted((run.inputs or {}).items(), key=lambda item: item[0]):
+    return files
+
+
+def _input_files(folder: RunFolder) -> list[tuple[str, bytes]]:
+    """The input files the run copied into its folder (`input-*`), masked."""
+    from runner.errors import DrillError
+
+    files = []
+    for _, entry in sorted((folder.run.inputs or {}).items(), key=lambda item: item[0]):
         for name in (entry.file, entry.model):
             if name is not None and "/" not in name and name.startswith("input-"):
                 try:
                     files.append((f"inputs/{name}", _masked((folder.dir / name).read_bytes())))
                 except OSError as e:
                     raise DrillError(f"cannot read {folder.dir / name}: {e.strerror}") from None
-    facts = {  # as the record holds them (each in its run.json form)
+    return files
+
+
+def _facts(run: Run, recorded: Any) -> dict[str, Any]:
+    """What the pack's manifest says of the run, as the record holds it (run.json form)."""
+    from runner import __version__
+    from runner.journal.entries import iso
+
+    return {
         "scenario": run.scenario.name,
         "drill": run.drill.name,
         "status": run.status.value,
@@ -223,9 +282,6 @@ def _contents(folder: RunFolder, fingerprint: str) -> Any:
         "exercise": None if run.exercise is None else run.exercise.to_json(),
         "tool": {"name": "drill-runner", "version": __version__, "recordedBy": run.runner_version},
     }
-    return pack.Contents(
-        run_id=run_id, archive_time=_epoch(run), facts=redact.value(facts), files=files
-    )
 
 
 def _masked(data: bytes) -> bytes:
@@ -351,17 +407,29 @@ def deficiency(
 ) -> int:
     """Record the owner and due date of deficiency ID of RUN, or close it by a later
     passing run (--resolved-by). Appended to the run's journal; nothing is rewritten."""
-    from datetime import date
-
     from runner.errors import UsageError
-    from runner.evidence import exercise
-    from runner.journal import files
-    from runner.journal.entries import iso
     from runner.text import line
 
     if not (owner or due or resolved_by):
         raise UsageError("say what to record: --owner, --due, or --resolved-by RUN")
     folder = _finished(run, results_dir)
+    _check_open(folder, ident)
+    due = _due_date(due)
+    actor = name or _operator()
+    said = []
+    if owner or due:
+        said.append(_assign(folder, ident, actor, owner, due))
+    if resolved_by:
+        said.append(_close(folder, ident, actor, resolved_by, results_dir))
+    click.echo(f"deficiency {line(ident)} of run {line(folder.run_id)}: {line('; '.join(said))}")
+    return exits.OK
+
+
+def _check_open(folder: RunFolder, ident: str) -> None:
+    """UsageError unless the run has deficiency `ident` and it is still open."""
+    from runner.errors import UsageError
+    from runner.evidence import exercise
+
     found = exercise.read(folder.run, folder.events)
     item = found.deficiency(ident)
     if item is None:
@@ -371,38 +439,52 @@ def deficiency(
         raise UsageError(
             f"deficiency {ident} of run {folder.run_id} was closed by run {item.resolved_by}"
         )
-    if due is not None:
-        try:
-            due = date.fromisoformat(due).isoformat()
-        except ValueError:
-            raise UsageError(f"--due {due!r}: not a date (YYYY-MM-DD)") from None
-    actor = name or _operator()
-    said = []
-    if owner or due:
-        details = {
-            "id": ident,
-            **({"owner": owner} if owner else {}),
-            **({"due": due} if due else {}),
-        }
-        _append(
-            folder, {"actor": actor, "action": exercise.ASSIGNED, "target": "", "details": details}
-        )
-        said.append("owner " + (owner or "-") + ", due " + (due or "-"))
-    if resolved_by:
-        later = files.load(files.locate(resolved_by, results_dir))
-        _check_closes(folder, later)
-        closure: dict[str, Any] = {
-            "id": ident,
-            "resolvedBy": later.run_id,
-            "resolvedByHead": later.run.journal.head if later.run.journal else None,
-            "resolvedByFinishedAt": iso(later.run.finished_at),
-        }
-        _append(
-            folder, {"actor": actor, "action": exercise.CLOSED, "target": "", "details": closure}
-        )
-        said.append(f"closed by run {later.run_id}")
-    click.echo(f"deficiency {line(ident)} of run {line(folder.run_id)}: {line('; '.join(said))}")
-    return exits.OK
+
+
+def _due_date(due: str | None) -> str | None:
+    """--due as an ISO date; UsageError when it is not one."""
+    from datetime import date
+
+    from runner.errors import UsageError
+
+    if due is None:
+        return None
+    try:
+        return date.fromisoformat(due).isoformat()
+    except ValueError:
+        raise UsageError(f"--due {due!r}: not a date (YYYY-MM-DD)") from None
+
+
+def _assign(folder: RunFolder, ident: str, actor: str, owner: str | None, due: str | None) -> str:
+    """Append the owner and due date of deficiency `ident`; what was recorded, as said."""
+    from runner.evidence import exercise
+
+    details = {
+        "id": ident,
+        **({"owner": owner} if owner else {}),
+        **({"due": due} if due else {}),
+    }
+    _append(folder, {"actor": actor, "action": exercise.ASSIGNED, "target": "", "details": details})
+    return "owner " + (owner or "-") + ", due " + (due or "-")
+
+
+def _close(folder: RunFolder, ident: str, actor: str, resolved_by: str, results_dir: Path) -> str:
+    """Append the closure of deficiency `ident` by the later run `resolved_by`, once it is
+    checked to close it; what was recorded, as said."""
+    from runner.evidence import exercise
+    from runner.journal import files
+    from runner.journal.entries import iso
+
+    later = files.load(files.locate(resolved_by, results_dir))
+    _check_closes(folder, later)
+    closure: dict[str, Any] = {
+        "id": ident,
+        "resolvedBy": later.run_id,
+        "resolvedByHead": later.run.journal.head if later.run.journal else None,
+        "resolvedByFinishedAt": iso(later.run.finished_at),
+    }
+    _append(folder, {"actor": actor, "action": exercise.CLOSED, "target": "", "details": closure})
+    return f"closed by run {later.run_id}"
 
 
 def _check_closes(folder: RunFolder, later: RunFolder) -> None:

@@ -140,6 +140,27 @@ def _upper(m: Rto | Rpo) -> float | None:
 
 def findings(run: Run) -> list[Finding]:
     """What this run shows is wrong, with ids that are the same every time they are derived."""
+    out = [
+        *_objective_findings(run),
+        *_step_findings(run),
+        *_steady_state_findings(run),
+        *_guardrail_findings(run),
+        *_fault_findings(run),
+    ]
+    if run.status not in (Status.PASSED, Status.RUNNING) and not out:
+        out.append(
+            Finding(
+                f"run-{_slug(run.status.value)}",
+                "run-not-passed",
+                "run",
+                f"the run ended {run.status.value}: {run.reason or 'no reason recorded'}",
+            )
+        )
+    return _numbered(out)
+
+
+def _objective_findings(run: Run) -> list[Finding]:
+    """An RTO or RPO that missed its objective or could not be decided."""
     out: list[Finding] = []
     for name, m in _objectives(run):
         key = name.lower()
@@ -162,57 +183,70 @@ def findings(run: Run) -> list[Finding]:
                     m.explanation or f"{name} could not be decided from the data",
                 )
             )
-    for step in run.steps:
-        if step.status is StepStatus.FAILED:
-            out.append(
-                Finding(
-                    f"step-{_slug(step.phase)}-{_slug(step.name)}",
-                    "step-failed",
-                    f"{step.phase}/{step.name}",
-                    step.error or "the step failed",
-                )
-            )
+    return out
+
+
+def _step_findings(run: Run) -> list[Finding]:
+    """Each failed step."""
+    return [
+        Finding(
+            f"step-{_slug(step.phase)}-{_slug(step.name)}",
+            "step-failed",
+            f"{step.phase}/{step.name}",
+            step.error or "the step failed",
+        )
+        for step in run.steps
+        if step.status is StepStatus.FAILED
+    ]
+
+
+def _steady_state_findings(run: Run) -> list[Finding]:
+    """The steady state not holding after failback."""
     after = run.steady_state.get("after")
-    if after is not None and not after.passed:
-        out.append(
-            Finding(
-                "steady-state-after",
-                "steady-state-failed",
-                "steady state after failback",
-                "the steady-state checks did not hold after failback",
-            )
+    if after is None or after.passed:
+        return []
+    return [
+        Finding(
+            "steady-state-after",
+            "steady-state-failed",
+            "steady state after failback",
+            "the steady-state checks did not hold after failback",
         )
-    for breach in run.guardrails:
-        out.append(
-            Finding(
-                f"guardrail-{_slug(breach.name)}",
-                "guardrail-breached",
-                breach.name,
-                f"guardrail breached: value {breach.value} at {entries.iso(breach.breached_at)}",
-            )
+    ]
+
+
+def _guardrail_findings(run: Run) -> list[Finding]:
+    """Each guardrail breached."""
+    return [
+        Finding(
+            f"guardrail-{_slug(breach.name)}",
+            "guardrail-breached",
+            breach.name,
+            f"guardrail breached: value {breach.value} at {entries.iso(breach.breached_at)}",
         )
-    for fault in run.faults:
-        if fault.injected_at is not None and not fault.removed and not fault.one_shot:
-            out.append(
-                Finding(
-                    f"fault-left-{_slug(fault.cluster)}-{_slug(fault.name)}",
-                    "fault-not-removed",
-                    f"{fault.cluster}/{fault.name}",
-                    "an injected fault was not removed by the run",
-                )
-            )
-    if run.status not in (Status.PASSED, Status.RUNNING) and not out:
-        out.append(
-            Finding(
-                f"run-{_slug(run.status.value)}",
-                "run-not-passed",
-                "run",
-                f"the run ended {run.status.value}: {run.reason or 'no reason recorded'}",
-            )
+        for breach in run.guardrails
+    ]
+
+
+def _fault_findings(run: Run) -> list[Finding]:
+    """Each injected fault the run did not remove (one-shot faults need no removal)."""
+    return [
+        Finding(
+            f"fault-left-{_slug(fault.cluster)}-{_slug(fault.name)}",
+            "fault-not-removed",
+            f"{fault.cluster}/{fault.name}",
+            "an injected fault was not removed by the run",
         )
+        for fault in run.faults
+        if fault.injected_at is not None and not fault.removed and not fault.one_shot
+    ]
+
+
+def _numbered(found: list[Finding]) -> list[Finding]:
+    """The findings with a repeated id numbered (`-2`, `-3`, ...) so every id is unique."""
     seen: dict[str, int] = {}
     unique = []
-    for f in out:
+    for f in found:
         n = seen.get(f.id, 0) + 1
         seen[f.id] = n
         unique.append(f if n == 1 else Finding(f"{f.id}-{n}", f.kind, f.subject, f.description))
