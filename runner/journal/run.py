@@ -222,22 +222,41 @@ class Run:
             raise JournalError(f"{_field_of(e)}") from None
 
 
-def _build(d: Mapping[str, Any]) -> Run:
-    def part(key: str, build: Any) -> Any:
+class _Fields:
+    """A run.json object read field by field: a field that does not build is a ValueError
+    naming it."""
+
+    def __init__(self, d: Mapping[str, Any]) -> None:
+        self.d = d
+
+    def part(self, key: str, build: Any) -> Any:
         try:
             return build()
         except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as e:
             raise ValueError(f"{key}: {_describe(e)}") from None
 
-    def items(key: str) -> list[Any]:
-        return list(d.get(key) or [])
+    def items(self, key: str) -> list[Any]:
+        return list(self.d.get(key) or [])
 
-    def mapping(key: str) -> list[tuple[Any, Any]]:
-        return list((d.get(key) or {}).items())
+    def mapping(self, key: str) -> list[tuple[Any, Any]]:
+        return list((self.d.get(key) or {}).items())
 
-    observed, crash = d.get("observed"), d.get("crash")
-    step = d.get("stepSeconds")
+
+def _build(d: Mapping[str, Any]) -> Run:
+    f = _Fields(d)
     return Run(
+        **_identity(f),
+        **_entries(f),
+        **_outcome(f),
+        extra={k: v for k, v in d.items() if k not in _KNOWN},
+    )
+
+
+def _identity(f: _Fields) -> dict[str, Any]:
+    """Which run it is: ids, who and where, status, times, targets and objectives."""
+    d, part = f.d, f.part
+    step = d.get("stepSeconds")
+    return dict(
         schema_version=int(d.get("schemaVersion") or 1),
         run_id=d["runId"],
         scenario=Ref.from_json(d["scenario"]),
@@ -255,18 +274,34 @@ def _build(d: Mapping[str, Any]) -> Run:
         targets={str(k): str(v) for k, v in (d.get("targets") or {}).items()},
         objectives=dict(d.get("objectives") or {}),
         step_seconds=part("stepSeconds", lambda: None if step is None else float(step)),
+    )
+
+
+def _entries(f: _Fields) -> dict[str, Any]:
+    """What the run did: phases, faults, steps, steady-state gates, guardrails, timeline."""
+    d, part, items = f.d, f.part, f.items
+    return dict(
         phases=part("phases", lambda: tuple(map(PhaseEntry.from_json, items("phases")))),
         faults=part("faults", lambda: tuple(map(FaultEntry.from_json, items("faults")))),
         steps=part("steps", lambda: tuple(map(StepEntry.from_json, items("steps")))),
         steady_state=part(
             "steadyState",
-            lambda: {str(k): SteadyStateGate.from_json(g) for k, g in mapping("steadyState")},
+            lambda: {str(k): SteadyStateGate.from_json(g) for k, g in f.mapping("steadyState")},
         ),
         guardrails=part(
             "guardrails",
             lambda: tuple(GuardrailBreach.from_json(g) for g in d.get("guardrails") or []),
         ),
         timeline=part("timeline", lambda: Timeline.from_json(d.get("timeline") or {})),
+    )
+
+
+def _outcome(f: _Fields) -> dict[str, Any]:
+    """What the run found and kept: measurements and their inputs, the observed truth, the
+    crash, the journal head, input files, captured values, timings and the exercise."""
+    d, part, items = f.d, f.part, f.items
+    observed, crash = d.get("observed"), d.get("crash")
+    return dict(
         measurements=part(
             "measurements", lambda: Measurements.from_json(d.get("measurements") or {})
         ),
@@ -278,14 +313,13 @@ def _build(d: Mapping[str, Any]) -> Run:
         journal=part("journal", lambda: _maybe(JournalHead.from_json, d.get("journal"))),
         inputs=part("inputs", lambda: _maybe(_inputs, d.get("inputs"))),
         mode=part("mode", lambda: _maybe(RunMode, d.get("mode"))),
-        captured=part("captured", lambda: {str(k): str(v) for k, v in mapping("captured")}),
+        captured=part("captured", lambda: {str(k): str(v) for k, v in f.mapping("captured")}),
         timings=part("timings", lambda: tuple(map(_timing, items("timings")))),
         test_failover=part(
             "testFailover", lambda: tuple(map(TestFailoverNote.from_json, items("testFailover")))
         ),
         exercise=part("exercise", lambda: _maybe(ExerciseMetadata.from_json, d.get("exercise"))),
         exercise_recorded="exercise" in d,
-        extra={k: v for k, v in d.items() if k not in _KNOWN},
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from runner.journal.events import AuditEvent
 from runner.journal.files import RunFolder
+from runner.journal.observed import ContinuityTruth
 from runner.journal.run import Run
 from runner.measure.failback import SplitBrainResult
 from runner.reports import exercise, facts, timeline, timeline_chart
@@ -57,6 +58,19 @@ def _meta(folder: RunFolder) -> str:
 
 
 def _objectives(run: Run) -> str:
+    rows = _objective_rows(run)
+    if not rows:
+        return '<p class="muted">Nothing was measured in this run.</p>'
+    out = table(
+        ["objective", "measured", "target", "met", "uncertainty", "method", "explanation"],
+        rows,
+        raw=True,
+    )
+    return out + _rto_details(run) + _objective_notes(run)
+
+
+def _objective_rows(run: Run) -> list[list[str]]:
+    """One row per measurement, and the canary's lost writes when the run counted them."""
     rows = []
     measured_items = run.measurements.items()
     for (_, m), (objective, measured, target, met, uncertainty) in zip(
@@ -89,13 +103,11 @@ def _objectives(run: Run) -> str:
                 "acknowledged writes missing from the new primary",
             ]
         )
-    if not rows:
-        return '<p class="muted">Nothing was measured in this run.</p>'
-    out = table(
-        ["objective", "measured", "target", "met", "uncertainty", "method", "explanation"],
-        rows,
-        raw=True,
-    )
+    return rows
+
+
+def _rto_details(run: Run) -> str:
+    """Time to detect, time to failover and the outages of the RTO, when measured."""
     rto = run.measurements.rto
     extra = []
     if rto is not None and rto.time_to_detect_seconds is not None:
@@ -109,8 +121,12 @@ def _objectives(run: Run) -> str:
                 f"{_ms_clock(o.start)}–{_ms_clock(o.end)} ({_r(o.seconds)}s)" for o in rto.outages
             )
         )
-    if extra:
-        out += f"<p>RTO details: {esc('; '.join(extra))}</p>"
+    return f"<p>RTO details: {esc('; '.join(extra))}</p>" if extra else ""
+
+
+def _objective_notes(run: Run) -> str:
+    """The lab's ground truth, the RTO phases and the write latency, when the run has them."""
+    out = ""
     observed = run.observed
     if observed is not None and observed.scalars():
         parts = [f"{k} = {v}" for k, v in observed.scalars()]
@@ -138,8 +154,22 @@ def _ms_clock(value: int | None) -> str:
 
 def _continuity(run: Run) -> str:
     """Lost and split-brain writes per phase: as measured, and as the target saw them."""
-    m = run.measurements
     out = []
+    rows = _measured_continuity(run)
+    if rows:
+        out.append(table(["measured", "writes"], rows, raw=True))
+    back = None if run.observed is None else run.observed.failback
+    truth = None if back is None else back.continuity
+    if truth is not None:
+        out.extend(_observed_continuity(truth))
+    if not out:
+        return ""
+    return "<h2>Data continuity</h2>" + "".join(out)
+
+
+def _measured_continuity(run: Run) -> list[list[str]]:
+    """Lost writes at failover and failback by the canary, split-brain writes by phase."""
+    m = run.measurements
     rows = []
     for rpo, what in (
         (m.rpo, "acknowledged by the old primary, missing on the new one (at failover)"),
@@ -157,51 +187,47 @@ def _continuity(run: Run) -> str:
                 else f"{n.lower}–{'?' if n.upper is None else n.upper}"
             )
             rows.append([esc(f"split-brain writes during {phase}"), esc(count)])
-    if rows:
-        out.append(table(["measured", "writes"], rows, raw=True))
-    back = None if run.observed is None else run.observed.failback
-    truth = None if back is None else back.continuity
-    if truth is not None:
-        out.append(
-            f"<p>Observed by the target: {esc(truth.acknowledged_writes)} acknowledged"
-            f" writes, {esc(truth.lost_writes)} lost,"
-            f" {esc(truth.split_brain_writes)} split-brain"
-            f" ({esc(truth.split_brain_lost)} of them lost).</p>"
-        )
-        out.append(
-            table(
+    return rows
+
+
+def _observed_continuity(truth: ContinuityTruth) -> list[str]:
+    """What the target saw: totals, a table by phase and the lost and split-brain writes."""
+    out = [
+        f"<p>Observed by the target: {esc(truth.acknowledged_writes)} acknowledged"
+        f" writes, {esc(truth.lost_writes)} lost,"
+        f" {esc(truth.split_brain_writes)} split-brain"
+        f" ({esc(truth.split_brain_lost)} of them lost).</p>",
+        table(
+            [
+                "phase (acknowledged in)",
+                "acknowledged",
+                "lost",
+                "split-brain",
+                "split-brain lost",
+            ],
+            [
                 [
-                    "phase (acknowledged in)",
-                    "acknowledged",
-                    "lost",
-                    "split-brain",
-                    "split-brain lost",
-                ],
-                [
-                    [
-                        p.phase,
-                        *map(str, (p.acknowledged, p.lost, p.split_brain, p.split_brain_lost)),
-                    ]
-                    for p in truth.phases
-                ],
-            )
+                    p.phase,
+                    *map(str, (p.acknowledged, p.lost, p.split_brain, p.split_brain_lost)),
+                ]
+                for p in truth.phases
+            ],
+        ),
+    ]
+    listed = [
+        [w.phase, w.site, str(w.seq), facts.clock_epoch(w.ts), "lost"] for w in truth.lost
+    ] + [
+        [w.phase, w.site, str(w.seq), facts.clock_epoch(w.ts), "split-brain, kept"]
+        for w in truth.split_brain
+        if not w.lost
+    ]
+    if listed:
+        out.append(
+            "<details><summary>Lost and split-brain writes (first 50 of each)</summary>"
+            + table(["phase", "site", "seq", "writer's time (UTC)", "what"], listed)
+            + "</details>"
         )
-        listed = [
-            [w.phase, w.site, str(w.seq), facts.clock_epoch(w.ts), "lost"] for w in truth.lost
-        ] + [
-            [w.phase, w.site, str(w.seq), facts.clock_epoch(w.ts), "split-brain, kept"]
-            for w in truth.split_brain
-            if not w.lost
-        ]
-        if listed:
-            out.append(
-                "<details><summary>Lost and split-brain writes (first 50 of each)</summary>"
-                + table(["phase", "site", "seq", "writer's time (UTC)", "what"], listed)
-                + "</details>"
-            )
-    if not out:
-        return ""
-    return "<h2>Data continuity</h2>" + "".join(out)
+    return out
 
 
 def _timeline(run: Run) -> str:
