@@ -46,45 +46,9 @@ def html(run: Run, events: Sequence[AuditEvent]) -> str:
             + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in scope)
             + "</dl>"
         )
-    if ex.controls:
-        rows = []
-        for c in ex.controls:
-            evidence = "; ".join(f"{o} {m} (target {t}): {s}" for o, m, t, s in c.objectives)
-            rows.append(
-                [
-                    c.id,
-                    c.verdict,
-                    evidence or "nothing measured",
-                    str(c.open_deficiencies),
-                    "yes" if c.signed_off else "no",
-                ]
-            )
-        out.append(
-            table(["control", "run verdict", "evidence", "open deficiencies", "signed off"], rows)
-        )
-    else:
-        out.append('<p class="muted">No controls declared (spec.exercise.controls).</p>')
+    out.append(_controls_html(ex.controls))
     out.append("<h3>Deficiencies</h3>")
-    if ex.deficiencies:
-        out.append(
-            table(
-                ["id", "kind", "subject", "what", "owner", "due", "state"],
-                [
-                    [
-                        d.id,
-                        d.finding.kind,
-                        d.finding.subject,
-                        d.finding.description,
-                        d.owner or "-",
-                        d.due or "-",
-                        "open" if d.is_open else f"closed by {d.resolved_by}",
-                    ]
-                    for d in ex.deficiencies
-                ],
-            )
-        )
-    else:
-        out.append('<p class="muted">None: every objective met, every step succeeded.</p>')
+    out.append(_deficiencies_html(ex.deficiencies))
     out.append("<h3>Approvals</h3>")
     out.append(
         table(
@@ -104,6 +68,46 @@ def html(run: Run, events: Sequence[AuditEvent]) -> str:
         else '<p class="muted">Not signed off yet (drillctl evidence sign-off).</p>'
     )
     return "\n".join(out)
+
+
+def _controls_html(controls: Sequence[exercise.Control]) -> str:
+    """Each control with the run's verdict and evidence for it, or that none is declared."""
+    if not controls:
+        return '<p class="muted">No controls declared (spec.exercise.controls).</p>'
+    rows = []
+    for c in controls:
+        evidence = "; ".join(f"{o} {m} (target {t}): {s}" for o, m, t, s in c.objectives)
+        rows.append(
+            [
+                c.id,
+                c.verdict,
+                evidence or "nothing measured",
+                str(c.open_deficiencies),
+                "yes" if c.signed_off else "no",
+            ]
+        )
+    return table(["control", "run verdict", "evidence", "open deficiencies", "signed off"], rows)
+
+
+def _deficiencies_html(deficiencies: Sequence[exercise.Deficiency]) -> str:
+    """Each deficiency with its owner, due date and state, or that there is none."""
+    if not deficiencies:
+        return '<p class="muted">None: every objective met, every step succeeded.</p>'
+    return table(
+        ["id", "kind", "subject", "what", "owner", "due", "state"],
+        [
+            [
+                d.id,
+                d.finding.kind,
+                d.finding.subject,
+                d.finding.description,
+                d.owner or "-",
+                d.due or "-",
+                "open" if d.is_open else f"closed by {d.resolved_by}",
+            ]
+            for d in deficiencies
+        ],
+    )
 
 
 def markdown(run: Run, events: Sequence[AuditEvent]) -> list[str]:

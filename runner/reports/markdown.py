@@ -48,6 +48,25 @@ def render(folder: RunFolder, *, report_path: str | None = None, signer: str | N
         f"operator {md(run.operator or '-')}",
         "",
     ]
+    lines += _objectives(run)
+    lines += _findings(run)
+    lines += exercise.markdown(run, folder.events)
+    journal = run.journal
+    if journal:
+        lines += [
+            f"**Journal:** {md(journal.entries)} entries, head {code(journal.head)}"
+            + (f" · signed evidence pack, Ed25519 key {code(signer)}" if signer else ""),
+            "",
+        ]
+    where = f"Record: {code(folder.dir)}"
+    if report_path:
+        where += f" · full report: {code(report_path)}"
+    lines.append(where)
+    return "\n".join(lines) + "\n"
+
+
+def _objectives(run: Run) -> list[str]:
+    """The objectives table (with the canary's lost writes), or that nothing was measured."""
     rows = objectives_rows(run.measurements)
     lost = facts.lost_writes(run)
     if lost is not None:
@@ -62,19 +81,24 @@ def render(folder: RunFolder, *, report_path: str | None = None, signer: str | N
                 "-",
             )
         )
-    if rows:
-        lines += [
-            "| objective | measured | target | met | uncertainty |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for row in rows:
-            cells = [md(c) for c in row]
-            if row[3] == "NO":
-                cells[3] = "**NO**"
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    else:
-        lines += ["Nothing was measured.", ""]
+    if not rows:
+        return ["Nothing was measured.", ""]
+    lines = [
+        "| objective | measured | target | met | uncertainty |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        cells = [md(c) for c in row]
+        if row[3] == "NO":
+            cells[3] = "**NO**"
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def _findings(run: Run) -> list[str]:
+    """Data continuity, the problems, the phases and the faults, each when there is any."""
+    lines: list[str] = []
     continuity = facts.continuity(run)
     if continuity:
         lines += [f"**Data continuity:** {md(continuity)}", ""]
@@ -91,16 +115,4 @@ def render(folder: RunFolder, *, report_path: str | None = None, signer: str | N
                 state = "removed" if f.removed else "**NOT REMOVED**"
                 items.append(f"{md(cluster)}: {md(f.kind)} {md(f.fault)} ({state})")
         lines += ["**Faults:** " + "; ".join(items), ""]
-    lines += exercise.markdown(run, folder.events)
-    journal = run.journal
-    if journal:
-        lines += [
-            f"**Journal:** {md(journal.entries)} entries, head {code(journal.head)}"
-            + (f" · signed evidence pack, Ed25519 key {code(signer)}" if signer else ""),
-            "",
-        ]
-    where = f"Record: {code(folder.dir)}"
-    if report_path:
-        where += f" · full report: {code(report_path)}"
-    lines.append(where)
-    return "\n".join(lines) + "\n"
+    return lines
