@@ -80,19 +80,7 @@ def _panel(
     ]
     out += svg.y_grid(svg.ticks(0.0, top_value, 5), y, LEFT, WIDTH - RIGHT)
     if objective is not None:
-        if show_objective:
-            label = f"objective {svg.fmt(objective)}{unit}"
-            out += svg.objective_line(objective, label, y, LEFT, WIDTH - RIGHT)
-        else:
-            out.append(
-                svg.text(
-                    f"objective {svg.fmt(objective)}{unit} is above this range",
-                    x=WIDTH - RIGHT - 6,
-                    y=top + 14,
-                    class_="tick",
-                    text_anchor="end",
-                )
-            )
+        out += _objective(objective, unit, y, top, shown=show_objective)
     if not any(line.points for line in lines):
         out.append(
             svg.text(
@@ -104,37 +92,68 @@ def _panel(
             )
         )
     for i, line in enumerate(lines):
-        colour = colours[i % len(colours)]
-        runs = svg.split_at_gaps(line.points, 2 * tl.step + 1e-6)
-        for before, after in pairwise(runs):  # show where data is missing
-            t0, t1 = before[-1][0], after[0][0]
-            out.append(
-                svg.el(
-                    "rect",
-                    [svg.title(f"no data for {t1 - t0:g}s in {line.label}")],
-                    x=x(t0),
-                    y=top,
-                    width=x(t1) - x(t0),
-                    height=height,
-                    class_="gap",
-                )
-            )
-        pixels = [[(x(t), y(v)) for t, v in run] for run in runs]
+        out += _series(tl, x, y, line, colours[i % len(colours)], top, height, name)
+    return out
+
+
+def _objective(objective: float, unit: str, y: svg.Scale, top: float, *, shown: bool) -> list[str]:
+    """The objective as a dashed line, or a note that it is above the panel's range."""
+    if shown:
+        label = f"objective {svg.fmt(objective)}{unit}"
+        return svg.objective_line(objective, label, y, LEFT, WIDTH - RIGHT)
+    return [
+        svg.text(
+            f"objective {svg.fmt(objective)}{unit} is above this range",
+            x=WIDTH - RIGHT - 6,
+            y=top + 14,
+            class_="tick",
+            text_anchor="end",
+        )
+    ]
+
+
+def _series(
+    tl: Timeline,
+    x: svg.Scale,
+    y: svg.Scale,
+    line: Line,
+    colour: str,
+    top: float,
+    height: float,
+    name: str,
+) -> list[str]:
+    """One series: its gaps shaded, its samples as a path, a lone sample as a dot."""
+    out = []
+    runs = svg.split_at_gaps(line.points, 2 * tl.step + 1e-6)
+    for before, after in pairwise(runs):  # show where data is missing
+        t0, t1 = before[-1][0], after[0][0]
         out.append(
             svg.el(
-                "path",
-                [svg.title(line.label)],
-                d=svg.path(pixels),
-                fill="none",
-                stroke=colour,
-                stroke_width=2,
-                class_=f"series series-{name.split()[0].lower()}",
+                "rect",
+                [svg.title(f"no data for {t1 - t0:g}s in {line.label}")],
+                x=x(t0),
+                y=top,
+                width=x(t1) - x(t0),
+                height=height,
+                class_="gap",
             )
         )
-        for run in pixels:
-            if len(run) == 1:  # a lone sample between gaps: a dot, or it would not show
-                px, py = run[0]
-                out.append(svg.el("circle", cx=px, cy=py, r=2.5, fill=colour))
+    pixels = [[(x(t), y(v)) for t, v in run] for run in runs]
+    out.append(
+        svg.el(
+            "path",
+            [svg.title(line.label)],
+            d=svg.path(pixels),
+            fill="none",
+            stroke=colour,
+            stroke_width=2,
+            class_=f"series series-{name.split()[0].lower()}",
+        )
+    )
+    for run in pixels:
+        if len(run) == 1:  # a lone sample between gaps: a dot, or it would not show
+            px, py = run[0]
+            out.append(svg.el("circle", cx=px, cy=py, r=2.5, fill=colour))
     return out
 
 
@@ -146,6 +165,47 @@ def render(tl: Timeline, *, rpo_objective: float | None = None) -> str:
     strip_top = lag_top + LAG_HEIGHT + GAP
     height = strip_top + STRIP + 10
     x = svg.Scale(tl.start, tl.end, LEFT, WIDTH - RIGHT)
+    out = _phases(tl, x, sli_top, lag_top, strip_top)
+    out += _panel(
+        tl,
+        x,
+        tl.sli,
+        top=sli_top,
+        height=SLI_HEIGHT,
+        name="SLI",
+        unit="",
+        floor_max=1.0,
+        colours=SLI_COLOURS,
+    )
+    out += _panel(
+        tl,
+        x,
+        tl.lag,
+        top=lag_top,
+        height=LAG_HEIGHT,
+        name="Replication lag",
+        unit="s",
+        floor_max=0.5,
+        colours=LAG_COLOURS,
+        objective=rpo_objective,
+    )
+    out += _time_axis(tl, x, sli_top, lag_top)
+    out += _markers(tl, x, strip_top)
+    return svg.el(
+        "svg",
+        out,
+        xmlns="http://www.w3.org/2000/svg",
+        viewBox=f"0 0 {WIDTH} {height}",
+        width=WIDTH,
+        height=height,
+        role="img",
+        aria_label="Timeline of the drill: SLI and replication lag, phases and markers",
+        class_="chart timeline",
+    )
+
+
+def _phases(tl: Timeline, x: svg.Scale, sli_top: int, lag_top: int, strip_top: int) -> list[str]:
+    """Each phase shaded behind both panels and drawn in the strip, named when it fits."""
     out: list[str] = []
     for p in tl.phases:
         x0, x1 = x(p.start), x(p.end)
@@ -173,29 +233,12 @@ def render(tl: Timeline, *, rpo_objective: float | None = None) -> str:
                     text_anchor="middle",
                 )
             )
-    out += _panel(
-        tl,
-        x,
-        tl.sli,
-        top=sli_top,
-        height=SLI_HEIGHT,
-        name="SLI",
-        unit="",
-        floor_max=1.0,
-        colours=SLI_COLOURS,
-    )
-    out += _panel(
-        tl,
-        x,
-        tl.lag,
-        top=lag_top,
-        height=LAG_HEIGHT,
-        name="Replication lag",
-        unit="s",
-        floor_max=0.5,
-        colours=LAG_COLOURS,
-        objective=rpo_objective,
-    )
+    return out
+
+
+def _time_axis(tl: Timeline, x: svg.Scale, sli_top: int, lag_top: int) -> list[str]:
+    """Seconds from the origin under each panel, and what the origin is."""
+    out = []
     for v in svg.ticks(tl.start - tl.origin, tl.end - tl.origin, 10):
         px = x(tl.origin + v)
         for top, h in ((sli_top, SLI_HEIGHT), (lag_top, LAG_HEIGHT)):
@@ -211,6 +254,13 @@ def render(tl: Timeline, *, rpo_objective: float | None = None) -> str:
             text_anchor="end",
         )
     )
+    return out
+
+
+def _markers(tl: Timeline, x: svg.Scale, strip_top: int) -> list[str]:
+    """Each marker: a dashed line down to the strip (a band over its span, if any) and its
+    label in its own row of the lane on top."""
+    out = []
     for i, m in enumerate(tl.markers):
         px = x(m.at)
         colour = MARKER_COLOURS.get(m.key, "#24292f")
@@ -258,14 +308,4 @@ def render(tl: Timeline, *, rpo_objective: float | None = None) -> str:
                 class_=f"marker-{m.key}",
             )
         )
-    return svg.el(
-        "svg",
-        out,
-        xmlns="http://www.w3.org/2000/svg",
-        viewBox=f"0 0 {WIDTH} {height}",
-        width=WIDTH,
-        height=height,
-        role="img",
-        aria_label="Timeline of the drill: SLI and replication lag, phases and markers",
-        class_="chart timeline",
-    )
+    return out
