@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from runner.reports import history, svg
-from runner.reports.history import Row
+from runner.reports.history import Row, Value
 
 WIDTH, HEIGHT = 1100, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 28, 46
@@ -28,21 +28,7 @@ def render(rows: Sequence[Row], metric: str) -> str:
     x = svg.Scale(-0.5, n - 0.5, LEFT, WIDTH - RIGHT)
     y = svg.Scale(0.0, top, HEIGHT - BOTTOM, TOP)
     name = history.name(metric)
-    out = [
-        svg.el(
-            "rect",
-            x=LEFT,
-            y=TOP,
-            width=WIDTH - LEFT - RIGHT,
-            height=HEIGHT - TOP - BOTTOM,
-            class_="frame",
-        ),
-        svg.text(f"{name} (s) by run, oldest first", x=LEFT, y=TOP - 10, class_="panel-title"),
-    ]
-    out += svg.y_grid(svg.ticks(0.0, top, 5), y, LEFT, WIDTH - RIGHT)
-    for objective in sorted(set(objectives)):
-        label = f"objective {svg.fmt(objective)}s"
-        out += svg.objective_line(objective, label, y, LEFT, WIDTH - RIGHT)
+    out = _frame(name, top, y, objectives)
     line = [
         (x(i), y(v.seconds))
         for i, v in enumerate(values)
@@ -62,71 +48,9 @@ def render(rows: Sequence[Row], metric: str) -> str:
                 )
             )
         if v is None or v.seconds is None:
-            why = "not measured" if v is None else v.status
-            out.append(
-                svg.el(
-                    "g",
-                    [
-                        svg.title(f"{row.run_id}: {row.status}, {name} {why}"),
-                        svg.text(
-                            "×",
-                            x=px,
-                            y=HEIGHT - BOTTOM - 4,
-                            fill="#6e7781",
-                            text_anchor="middle",
-                            class_="no-value",
-                        ),
-                    ],
-                )
-            )
-            continue
-        colour = POINT_COLOURS.get(v.status, OTHER_COLOUR)
-        parts = [
-            svg.title(
-                f"{row.run_id} ({row.started_at[:19]}): {name} {v.seconds:g}s "
-                f"±{v.uncertainty:g}s, {v.status}"
-                + (f"; regression: {', '.join(v.flags)}" if v.flags else "")
-            ),
-        ]
-        if v.uncertainty:
-            lo, hi = max(v.seconds - v.uncertainty, 0.0), v.seconds + v.uncertainty
-            parts.append(
-                svg.el("line", x1=px, x2=px, y1=y(lo), y2=y(hi), stroke=colour, stroke_width=1.5)
-            )
-        parts.append(
-            svg.el(
-                "circle",
-                cx=px,
-                cy=y(v.seconds),
-                r=4.5,
-                fill=colour,
-                class_=f"point point-{v.status}",
-            )
-        )
-        if v.flags:
-            parts.append(
-                svg.el(
-                    "circle",
-                    cx=px,
-                    cy=y(v.seconds),
-                    r=9,
-                    fill="none",
-                    stroke=REGRESSION_COLOUR,
-                    stroke_width=2,
-                    class_="regression",
-                )
-            )
-            parts.append(
-                svg.text(
-                    "regression",
-                    x=px,
-                    y=y(v.seconds) - 13,
-                    fill=REGRESSION_COLOUR,
-                    text_anchor="middle",
-                    class_="marker-label",
-                )
-            )
-        out.append(svg.el("g", parts))
+            out.append(_no_value(row, v, px, name))
+        else:
+            out.append(_point(row, v, v.seconds, px, y, name))
     out.append(
         svg.text(
             "× no value (inconclusive, aborted or not measured)",
@@ -146,3 +70,94 @@ def render(rows: Sequence[Row], metric: str) -> str:
         aria_label=f"{name} of each run against its objective",
         class_=f"chart trend trend-{metric}",
     )
+
+
+def _frame(name: str, top: float, y: svg.Scale, objectives: Sequence[float]) -> list[str]:
+    """The frame, its title, the grid and a dashed line for each objective."""
+    out = [
+        svg.el(
+            "rect",
+            x=LEFT,
+            y=TOP,
+            width=WIDTH - LEFT - RIGHT,
+            height=HEIGHT - TOP - BOTTOM,
+            class_="frame",
+        ),
+        svg.text(f"{name} (s) by run, oldest first", x=LEFT, y=TOP - 10, class_="panel-title"),
+    ]
+    out += svg.y_grid(svg.ticks(0.0, top, 5), y, LEFT, WIDTH - RIGHT)
+    for objective in sorted(set(objectives)):
+        label = f"objective {svg.fmt(objective)}s"
+        out += svg.objective_line(objective, label, y, LEFT, WIDTH - RIGHT)
+    return out
+
+
+def _no_value(row: Row, v: Value | None, px: float, name: str) -> str:
+    """A run without a value: a mark on the axis saying why."""
+    why = "not measured" if v is None else v.status
+    return svg.el(
+        "g",
+        [
+            svg.title(f"{row.run_id}: {row.status}, {name} {why}"),
+            svg.text(
+                "×",
+                x=px,
+                y=HEIGHT - BOTTOM - 4,
+                fill="#6e7781",
+                text_anchor="middle",
+                class_="no-value",
+            ),
+        ],
+    )
+
+
+def _point(row: Row, v: Value, seconds: float, px: float, y: svg.Scale, name: str) -> str:
+    """A measured run: its point coloured by status, its uncertainty as an error bar, and a
+    ring and label when it is a regression."""
+    colour = POINT_COLOURS.get(v.status, OTHER_COLOUR)
+    parts = [
+        svg.title(
+            f"{row.run_id} ({row.started_at[:19]}): {name} {seconds:g}s "
+            f"±{v.uncertainty:g}s, {v.status}"
+            + (f"; regression: {', '.join(v.flags)}" if v.flags else "")
+        ),
+    ]
+    if v.uncertainty:
+        lo, hi = max(seconds - v.uncertainty, 0.0), seconds + v.uncertainty
+        parts.append(
+            svg.el("line", x1=px, x2=px, y1=y(lo), y2=y(hi), stroke=colour, stroke_width=1.5)
+        )
+    parts.append(
+        svg.el(
+            "circle",
+            cx=px,
+            cy=y(seconds),
+            r=4.5,
+            fill=colour,
+            class_=f"point point-{v.status}",
+        )
+    )
+    if v.flags:
+        parts.append(
+            svg.el(
+                "circle",
+                cx=px,
+                cy=y(seconds),
+                r=9,
+                fill="none",
+                stroke=REGRESSION_COLOUR,
+                stroke_width=2,
+                class_="regression",
+            )
+        )
+        parts.append(
+            svg.text(
+                "regression",
+                x=px,
+                y=y(seconds) - 13,
+                fill=REGRESSION_COLOUR,
+                text_anchor="middle",
+                class_="marker-label",
+            )
+        )
+    return svg.el("g", parts)
