@@ -33,8 +33,9 @@ max_replication_slots = 10
 wal_log_hints = on
 hot_standby = on
 # pg_rewind copies the source's whole pg_wal on every rejoin: what is kept bounds its cost
-# (at 256MB a rejoin copied 250-320 MB, up to 15 s under load; now about 50-90 MB, ~1 s)
-wal_keep_size = 64MB
+# (at 256MB a rejoin copied 250-320 MB, up to 25 s under load; now about 70-120 MB, 1-2 s,
+# with each promotion starting a new segment: roles.Roles._next_segment)
+wal_keep_size = 32MB
 min_wal_size = 32MB
 shared_buffers = 32MB
 max_connections = 60

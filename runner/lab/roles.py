@@ -128,7 +128,20 @@ class Roles:
                 if time.monotonic() - started > timeout:
                     raise LabError(f"{site} not writable after promotion: {e}") from e
                 time.sleep(0.05)
-        return f"promoted {site} in {time.monotonic() - started:.2f}s"
+        said = f"promoted {site} in {time.monotonic() - started:.2f}s"
+        self._next_segment(site)
+        return said
+
+    def _next_segment(self, site: str) -> None:
+        """Start a new WAL segment on the new timeline. A promotion copies the segment it
+        happens in onto the new timeline, and pg_rewind copies every file of the segment
+        where the timelines part (and after): without this a quiet lab promotes in the same
+        segment drill after drill, and each rejoin copies one more 16 MB file per timeline
+        (seen: 190-290 MB and 10-25 s under load after a dozen drills)."""
+        try:
+            self.sites[site].db.query("SELECT pg_switch_wal()", 10)
+        except psycopg.Error as e:  # only the next rejoin's cost depends on it
+            log.warning("could not switch %s to a new WAL segment: %s", site, e)
 
     def rejoin(self, site: str, timeout: float) -> str:
         """Make `site`'s server a streaming standby of the current primary."""

@@ -205,12 +205,22 @@ def test_replication_lag_shows_lag_then_recovers(lab: LabClient, secondary: LabB
     wait_for(lambda: healthy(lab), timeout=10, what="lag back to 0")
 
 
+def segment(lsn: str) -> int:
+    """The 16 MB WAL segment an LSN ('X/Y', hexadecimal) falls in."""
+    high, low = lsn.split("/")
+    return ((int(high, 16) << 32) + int(low, 16)) // (16 * 2**20)
+
+
 def test_failover_and_failback_through_steps(
     lab: LabClient, primary: LabBackend, secondary: LabBackend, lab_dir: Path
 ) -> None:
     handle = inject(primary, loss(), "failover")
     run = make_run("failover")
+    west = lab.state.db_ports["west"]
+    [(replayed,)] = postgres.query(west, "SELECT pg_last_wal_replay_lsn()::text")
     secondary.steps.execute(step("lab.promote", "secondary"), run)
+    [(current,)] = postgres.query(west, "SELECT pg_current_wal_lsn()::text")
+    assert segment(current) > segment(replayed), (replayed, current)  # a new WAL segment
     secondary.steps.execute(step("lab.route", "secondary"), run)
     status, ack = post(f"{lab.state.router_url}/orders")
     assert status == 201 and ack["site"] == "west"
@@ -221,8 +231,9 @@ def test_failover_and_failback_through_steps(
     assert "rejoined" in result.output
     assert lab.status()["sites"]["east"]["role"] == "standby"
     rejoin = json.loads((lab_dir / "rejoins.jsonl").read_text().splitlines()[-1])
-    # pg_rewind copies the source's whole pg_wal: what the lab retains (wal_keep_size 64MB,
-    # min_wal_size 32MB) bounds a rejoin, however many drills came before
+    # pg_rewind copies the source's whole pg_wal: what the lab retains (wal_keep_size 32MB,
+    # min_wal_size 32MB, a new segment per promotion) bounds a rejoin, however many drills
+    # came before
     assert rejoin["mode"] == "rewound" and 0 < rejoin["bytesCopied"] < 160 * 2**20, rejoin
     east_port = lab.state.order_ports["east"]
     wait_for(
