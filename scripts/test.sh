@@ -24,10 +24,11 @@ elif [ ${#strict[@]} -gt 0 ]; then
 else
   echo "envtest assets could not be built (see above): the envtest tests will be skipped" >&2
 fi
-# Three pytest-xdist workers on two cores: most of the suite's time is spent waiting for
-# labs, servers and drills, not computing (tests/conftest.py keeps a module's tests, and each
-# shared-session folder, on one worker). DRILL_TEST_WORKERS=0 runs it in this process.
-workers=${DRILL_TEST_WORKERS:-3}
+# DRILL_TEST_WORKERS=3 runs pytest in three pytest-xdist workers (tests/conftest.py keeps a
+# module's tests, and each shared-session folder, on one worker): 16 min instead of 32 on two
+# cores, but at that load the lab's failback in tests/plugin/test_lab_drills.py is really
+# down twice (its ground truth agrees) and the drill fails, so by default (0) it runs here.
+workers=${DRILL_TEST_WORKERS:-0}
 parallel=()
 if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadgroup); fi
 echo "== pytest" && pytest -q ${parallel[@]+"${parallel[@]}"} ${strict[@]+"${strict[@]}"} "$@"
