@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import LabError
-from runner.lab import launcher
+from runner.lab import launcher, processes
 from runner.lab.backend import LabBackend, open_lab_target
 from runner.lab.client import LabClient
 from runner.scenario import model
@@ -52,21 +52,8 @@ def streams_from(lab: LabClient, primary: str) -> bool:
 
 def listening(root: int, port: int) -> set[str]:
     """The IPv4 addresses on which `root` or a process below it listens at TCP `port`."""
-    parents = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(entry.path, "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    tree, grew = {root}, True
-    while grew:
-        below = {pid for pid, parent in parents.items() if parent in tree}
-        grew = not below <= tree
-        tree |= below
     sockets = set()
-    for pid in tree:
+    for pid in [root, *processes.descendants(root)]:
         try:
             links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
         except OSError:
